@@ -1,0 +1,54 @@
+/**
+ * Typed errors: one class per condition a user or a file can cause, each with a
+ * stable `code`. Messages are prefixed by subsystem ("region: ", "heap: ", ...).
+ * Our own bugs are assertions (`assert` below), not these.
+ */
+export class MakaluError extends Error {
+  readonly code: string = 'EMAKALU'
+  constructor(message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+/** A region can not be opened or used: missing file, directory, bad size, permissions. */
+export class RegionError extends MakaluError {
+  override readonly code: string = 'EREGION'
+}
+/** The file is not a heap of a format this version reads. Nothing was written. */
+export class HeapFormatError extends MakaluError {
+  override readonly code: string = 'EHEAPFORMAT'
+}
+/** The heap's metadata contradicts itself (bad checksum, pointer outside the heap, ...). */
+export class HeapCorruptError extends MakaluError {
+  override readonly code: string = 'EHEAPCORRUPT'
+}
+/** No room for the request, even after growing where the region can. The heap is unchanged. */
+export class HeapFullError extends MakaluError {
+  override readonly code: string = 'EHEAPFULL'
+}
+/** The heap file is open elsewhere, in this process or another. */
+export class HeapLockedError extends MakaluError {
+  override readonly code: string = 'EHEAPLOCKED'
+}
+/** The heap was closed; the handle can not be used. */
+export class HeapClosedError extends MakaluError {
+  override readonly code: string = 'EHEAPCLOSED'
+}
+/** A pointer passed in is not the start of an allocated block (or was freed already). */
+export class InvalidPointerError extends MakaluError {
+  override readonly code: string = 'EINVALIDPTR'
+}
+/** A misuse of a transaction: snapshot outside one, a log overflow, a nested call. */
+export class TransactionError extends MakaluError {
+  override readonly code: string = 'ETRANSACTION'
+}
+/** A bad argument: a root name too long, a size out of range, ... */
+export class ArgumentError extends MakaluError {
+  override readonly code: string = 'EARGUMENT'
+}
+
+/** An internal invariant failed: a bug in this library, never bad input. */
+export function assert(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new Error(`makalu internal assertion failed: ${what}`)
+}

@@ -1,0 +1,55 @@
+/**
+ * A Region is a byte range with the two primitives of persistent-memory
+ * programming (DESIGN.md §2):
+ *
+ *   flush(off, len)  like CLWB:   schedule write-back of those bytes
+ *   drain()          like SFENCE: returns once everything flushed before it is durable
+ *
+ * Between two drains any store may or may not reach durable media, in any
+ * order, at 8-byte granularity. An aligned 8-byte store is never torn.
+ */
+
+/** `'power'` survives power loss (drain msyncs / fdatasyncs); `'process'` survives a killed process. */
+export type Durability = 'power' | 'process'
+
+export type RegionKind = 'mmap' | 'file' | 'sim'
+
+/** Persist counters, for benchmarks (persists per operation). */
+export interface RegionCounters {
+  flushes: number
+  drains: number
+  flushedBytes: number
+}
+
+export interface Region {
+  readonly kind: RegionKind
+  readonly durability: Durability
+  /** Size in bytes; a multiple of 8. */
+  readonly size: number
+  /** A view over the whole region. Replaced by `grow`: never cache it across a grow. */
+  readonly bytes: Uint8Array
+  readonly counters: RegionCounters
+  /** Schedules write-back of [offset, offset + length). */
+  flush(offset: number, length: number): void
+  /** Returns once every range flushed before the call is durable. */
+  drain(): void
+  /** Whether `grow` can work on this region. */
+  readonly canGrow: boolean
+  /** Grows the region to `newSize` bytes (new bytes read as zero); `bytes` is a new view afterwards. */
+  grow(newSize: number): void
+  /** Resets the persist counters to zero. */
+  resetCounters(): void
+  /** Releases the region; it can not be used afterwards. Does not drain. */
+  close(): void
+  readonly closed: boolean
+}
+
+/** The smallest region the library opens: one 4 KiB page. */
+export const MIN_REGION_SIZE = 4096
+
+/** One ArrayBuffer (and one heap) is at most 4 GiB here. */
+export const MAX_REGION_SIZE = 2 ** 32
+
+export function newCounters(): RegionCounters {
+  return { flushes: 0, drains: 0, flushedBytes: 0 }
+}
