@@ -1,0 +1,114 @@
+import * as fs from 'fs'
+import { ArgumentError, RegionError } from '../errors'
+import { Durability, Region, RegionCounters, newCounters, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
+import { HeldLock } from './lock'
+import { RegionFile } from './mmap-region'
+import { PageRanges, checkRange, pageOffset, realSizeProblem } from './page-ranges'
+
+/**
+ * FileRegion: the pure-JS fallback. The whole file is read into memory; flush
+ * records pages; drain pwrites them (sorted, coalesced) and, in 'power' mode,
+ * fdatasyncs. Until a drain, stores live only in this process.
+ *
+ * Writing whole pages is allowed by the crash model: unflushed bytes may reach
+ * media early, and a write torn at a page or sector boundary never tears an
+ * aligned 8-byte word.
+ */
+export class FileRegion implements Region {
+  readonly kind = 'file' as const
+  readonly canGrow = true
+  readonly counters: RegionCounters = newCounters()
+  readonly path: string
+
+  private fd: number
+  private lock: HeldLock
+  private view: Uint8Array
+  private isClosed = false
+  private pending = new PageRanges()
+
+  /** Use openRegion(); this takes over an open, locked, sized file and reads it whole. */
+  constructor(file: RegionFile, readonly durability: Durability) {
+    this.path = file.path
+    this.fd = file.fd
+    this.lock = file.lock
+    this.view = new Uint8Array(file.size)
+    let done = 0
+    while (done < file.size) {
+      const n = fs.readSync(file.fd, this.view, done, file.size - done, done)
+      if (n === 0) throw new RegionError(`region: ${file.path} is shorter than ${file.size} bytes (truncated while opening?)`)
+      done += n
+    }
+  }
+
+  get size(): number { return this.view.length }
+  get bytes(): Uint8Array { this.checkOpen(); return this.view }
+  get closed(): boolean { return this.isClosed }
+
+  flush(offset: number, length: number): void {
+    this.checkOpen()
+    if (length <= 0) return
+    checkRange(offset, length, this.view.length)
+    this.counters.flushes++
+    this.counters.flushedBytes += length
+    this.pending.add(offset, length)
+  }
+
+  drain(): void {
+    this.checkOpen()
+    this.counters.drains++
+    if (this.pending.isEmpty) return
+    const runs = this.pending.take()
+    try {
+      for (let i = 0; i < runs.length; i += 2) {
+        const start = pageOffset(runs[i])
+        const end = Math.min(pageOffset(runs[i + 1]), this.view.length)
+        this.writeAt(start, end - start)
+      }
+      if (this.durability === 'power') fs.fdatasyncSync(this.fd)
+    } catch (e) {
+      // Nothing is known durable: keep every run for the next drain.
+      for (let i = 0; i < runs.length; i += 2) this.pending.add(pageOffset(runs[i]), pageOffset(runs[i + 1] - runs[i]))
+      throw new RegionError(`region: drain of ${this.path} failed: ${(e as Error).message}`)
+    }
+  }
+
+  /** Extends the file (new bytes read as zero) and the in-memory copy. */
+  grow(newSize: number): void {
+    this.checkOpen()
+    if (newSize <= this.size) return
+    const problem = realSizeProblem(newSize, MIN_REGION_SIZE, MAX_REGION_SIZE)
+    if (problem) throw new ArgumentError(`region: cannot grow ${this.path}: ${problem}`)
+    const view = new Uint8Array(newSize)
+    view.set(this.view)
+    try {
+      fs.ftruncateSync(this.fd, newSize)
+    } catch (e) {
+      throw new RegionError(`region: cannot grow ${this.path} to ${newSize} bytes: ${(e as Error).message}`)
+    }
+    this.view = view
+  }
+
+  resetCounters(): void {
+    this.counters.flushes = 0
+    this.counters.drains = 0
+    this.counters.flushedBytes = 0
+  }
+
+  close(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.pending.clear()
+    try { this.lock.release() } finally { fs.closeSync(this.fd) }
+  }
+
+  private writeAt(offset: number, length: number): void {
+    let done = 0
+    while (done < length) {
+      done += fs.writeSync(this.fd, this.view, offset + done, length - done, offset + done)
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new RegionError(`region: ${this.path} is closed`)
+  }
+}

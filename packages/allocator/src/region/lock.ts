@@ -1,0 +1,110 @@
+import * as fs from 'fs'
+import { HeapLockedError, RegionError } from '../errors'
+import { NativeMmap } from './native'
+
+/**
+ * One open per heap file. With the addon: flock(LOCK_EX | LOCK_NB) on the open
+ * file description, so a second open conflicts even inside one process, and the
+ * kernel drops the lock when the holder dies. Without it: a lock file
+ * `path + '.lock'` holding the owner's pid, created atomically (written aside,
+ * then hard-linked into place); a lock whose pid is no longer alive is stale
+ * and taken over. Two processes taking over the same stale lock at the same
+ * instant can race; that narrow window is the fallback's known limit.
+ */
+export interface HeldLock {
+  readonly kind: 'flock' | 'lockfile'
+  release(): void
+}
+
+/** Takes the lock for `path` (open as `fd`); throws HeapLockedError when it is held. */
+export function lockHeapFile(path: string, fd: number, native: NativeMmap | null): HeldLock {
+  return native ? lockWithFlock(path, fd, native) : lockWithFile(path)
+}
+
+export function lockWithFlock(path: string, fd: number, native: NativeMmap): HeldLock {
+  if (!native.lock(fd)) {
+    throw new HeapLockedError(`region: ${path} is already open (locked by another open, in this process or another)`)
+  }
+  let held = true
+  return {
+    kind: 'flock',
+    release() {
+      if (!held) return
+      held = false
+      native.unlock(fd)
+    },
+  }
+}
+
+export function lockFilePath(path: string): string { return path + '.lock' }
+
+export function lockWithFile(path: string): HeldLock {
+  const lockPath = lockFilePath(path)
+  const token = `${process.pid}\n`
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (tryCreateLockFile(lockPath, token)) {
+      let held = true
+      return {
+        kind: 'lockfile',
+        release() {
+          if (!held) return
+          held = false
+          // Remove it only while it is still ours.
+          if (readLockFile(lockPath) === token) unlinkQuietly(lockPath)
+        },
+      }
+    }
+    const content = readLockFile(lockPath)
+    if (content === null) continue // removed meanwhile: try again
+    const pid = parseInt(content, 10)
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw new HeapLockedError(
+        `region: ${path} is already open (lock file ${lockPath} is held by live process ${pid}` +
+        `${pid === process.pid ? ', this one' : ''})`)
+    }
+    // Stale: its owner died without closing (or it holds garbage). Take it over.
+    unlinkQuietly(lockPath)
+  }
+  throw new HeapLockedError(`region: ${path}: could not take the lock file ${lockPath} (it keeps changing)`)
+}
+
+/** Creates lockPath holding `token` atomically; false when it exists. */
+function tryCreateLockFile(lockPath: string, token: string): boolean {
+  const aside = `${lockPath}.${process.pid}.${Math.random().toString(36).slice(2)}`
+  try {
+    fs.writeFileSync(aside, token, { flag: 'wx', mode: 0o644 })
+  } catch (e) {
+    throw new RegionError(`region: cannot create lock file beside ${lockPath}: ${(e as Error).message}`)
+  }
+  try {
+    fs.linkSync(aside, lockPath)
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw new RegionError(`region: cannot create lock file ${lockPath}: ${(e as Error).message}`)
+  } finally {
+    unlinkQuietly(aside)
+  }
+}
+
+function readLockFile(lockPath: string): string | null {
+  try {
+    return fs.readFileSync(lockPath, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw new RegionError(`region: cannot read lock file ${lockPath}: ${(e as Error).message}`)
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by another user
+  }
+}
+
+function unlinkQuietly(p: string): void {
+  try { fs.unlinkSync(p) } catch { /* already gone */ }
+}

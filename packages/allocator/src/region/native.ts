@@ -1,0 +1,56 @@
+import * as path from 'path'
+
+/**
+ * The native mmap addon (native/mmap.c), built by node-gyp at install into
+ * build/Release/makalu_mmap.node. Absent when the build failed or was skipped:
+ * callers then fall back to FileRegion.
+ */
+export interface NativeMmap {
+  /** An ArrayBuffer over mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of [0, length) of fd; at most 4 GiB. */
+  map(fd: number, length: number): ArrayBuffer
+  /** msync(MS_SYNC) of the pages covering [offset, offset + length) of a mapped buffer. */
+  sync(buffer: ArrayBuffer, offset: number, length: number): void
+  /** Detaches the buffer (its views read as empty) and munmaps it. */
+  unmap(buffer: ArrayBuffer): void
+  /** flock(LOCK_EX | LOCK_NB): false when another open file description holds it. */
+  lock(fd: number): boolean
+  unlock(fd: number): void
+  readonly pageSize: number
+}
+
+/** Set MAKALU_NO_NATIVE=1 to ignore the addon (tests of the fallback). */
+export const NO_NATIVE_ENV = 'MAKALU_NO_NATIVE'
+
+let loaded: NativeMmap | null | undefined
+let failure: string | null = null
+
+/** The addon, or null when it is not built (or disabled by MAKALU_NO_NATIVE=1). Loaded once. */
+export function loadNative(): NativeMmap | null {
+  if (loaded !== undefined) return loaded
+  loaded = null
+  if (process.env[NO_NATIVE_ENV] === '1') {
+    failure = `disabled by ${NO_NATIVE_ENV}=1`
+    return loaded
+  }
+  // dist/src/region/native.js -> <package>/build/{Release,Debug}/makalu_mmap.node
+  const pkg = path.resolve(__dirname, '..', '..', '..')
+  const errors: string[] = []
+  for (const build of ['Release', 'Debug']) {
+    const file = path.join(pkg, 'build', build, 'makalu_mmap.node')
+    try {
+      loaded = require(file) as NativeMmap
+      failure = null
+      return loaded
+    } catch (e) {
+      errors.push(`${file}: ${(e as Error).message.split('\n')[0]}`)
+    }
+  }
+  failure = errors.join('; ')
+  return loaded
+}
+
+/** Why loadNative() returned null, for diagnostics; null when the addon loaded. */
+export function nativeLoadFailure(): string | null {
+  loadNative()
+  return failure
+}

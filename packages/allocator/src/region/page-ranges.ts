@@ -1,0 +1,71 @@
+import { ArgumentError } from '../errors'
+
+/** Granularity of recorded write-back ranges: one 4 KiB page. */
+export const PAGE_SIZE = 4096
+
+/**
+ * The pages flushed since the last drain, as [firstPage, endPage) pairs.
+ * `take()` returns them sorted and coalesced (overlapping or adjacent pairs
+ * merged), so a drain issues one msync / pwrite per contiguous run.
+ */
+export class PageRanges {
+  private pairs: number[] = []
+
+  /** Records the pages covering [offset, offset + length); length > 0. */
+  add(offset: number, length: number): void {
+    const first = Math.floor(offset / PAGE_SIZE)
+    const end = Math.floor((offset + length - 1) / PAGE_SIZE) + 1
+    const p = this.pairs
+    const n = p.length
+    // Repeated flushes of the same or the next page are the common case: extend in place.
+    if (n > 0 && first <= p[n - 1] && end >= p[n - 2]) {
+      if (first < p[n - 2]) p[n - 2] = first
+      if (end > p[n - 1]) p[n - 1] = end
+      return
+    }
+    p.push(first, end)
+  }
+
+  get isEmpty(): boolean { return this.pairs.length === 0 }
+
+  /** The recorded pages as sorted, disjoint, non-adjacent [firstPage, endPage) pairs; clears the set. */
+  take(): number[] {
+    const p = this.pairs
+    this.pairs = []
+    if (p.length <= 2) return p
+    const order: number[] = []
+    for (let i = 0; i < p.length; i += 2) order.push(i)
+    order.sort((a, b) => p[a] - p[b])
+    const out: number[] = []
+    for (const i of order) {
+      const n = out.length
+      if (n > 0 && p[i] <= out[n - 1]) {
+        if (p[i + 1] > out[n - 1]) out[n - 1] = p[i + 1]
+      } else {
+        out.push(p[i], p[i + 1])
+      }
+    }
+    return out
+  }
+
+  clear(): void { this.pairs = [] }
+}
+
+/** Byte offset of a page index. */
+export function pageOffset(page: number): number { return page * PAGE_SIZE }
+
+/** Throws unless [offset, offset + length) lies inside a region of `size` bytes. */
+export function checkRange(offset: number, length: number, size: number): void {
+  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || offset + length > size) {
+    throw new ArgumentError(`region: flush [${offset}, ${offset + length}) outside a region of ${size} bytes`)
+  }
+}
+
+/** Why `size` is not a valid real-region size (a multiple of 4096 in [min, max]), or null when it is. */
+export function realSizeProblem(size: number, min: number, max: number): string | null {
+  if (typeof size !== 'number' || !Number.isInteger(size)) return `size must be an integer, got ${String(size)}`
+  if (size < min) return `size ${size} is below the minimum of ${min} bytes`
+  if (size > max) return `size ${size} is over the maximum of ${max} bytes (4 GiB)`
+  if (size % PAGE_SIZE !== 0) return `size ${size} is not a multiple of ${PAGE_SIZE}`
+  return null
+}
