@@ -1,74 +1,450 @@
-// CONTRACT STUB — being implemented by the heap owner. The signatures are the contract.
+import * as F from './format'
 import { Region, Durability } from './region/region'
+import { openRegion } from './region/open-region'
+import { Memory } from './memory'
+import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, isClean, writeState,
+  readChunkCount, writeChunkCount } from './superblock'
+import { ChunkSpace, C_RUN } from './chunk-space'
+import { RootTable } from './roots'
+import { UndoLog } from './undo-log'
+import { Tracer, TracerOption, RecoveryReport, loadChunkTable, adoptClean, markAndSweep } from './recovery'
+import { checkHeap, CheckReport } from './check'
+import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError } from './errors'
 
-/** Where the pointers of a block are. Called during crash recovery only. */
-export interface Tracer {
-  /** Calls `visit(p)` for every pointer stored in the block at `ptr` (usable size `size`). 0 is ignored. */
-  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number) => void): void
-}
-/** What a tracer factory sees: the heap after log rollback, before marking. */
-export interface TraceContext {
-  readonly bytes: Uint8Array
-  getRoot(name: string): number
-}
-export type TracerOption = Tracer | ((ctx: TraceContext) => Tracer)
+export { Tracer, TraceContext, TracerOption, RecoveryReport } from './recovery'
+export { CheckReport } from './check'
 
-export interface HeapCreateOptions {
+export interface HeapCreateOptions extends LayoutOptions {
+  /** Bytes of the heap file. */
   size: number
+  /** The heap may grow its file up to this many bytes (default: `size`, no growth). At most 4 GiB. */
   maxSize?: number
   durability?: Durability
-  chunkSize?: number
-  logSize?: number
-  rootCapacity?: number
   backend?: 'mmap' | 'file'
 }
+
 export interface HeapOpenOptions {
   durability?: Durability
+  /** Says where pointers are during crash recovery; default: conservative scanning. */
   tracer?: TracerOption
   backend?: 'mmap' | 'file'
 }
-export interface RecoveryReport {
-  clean: boolean
-  ms: number
-  liveBlocks: number
-  liveBytes: number
-  reclaimedBlocks: number
-  reclaimedBytes: number
-  rolledBackTransaction: boolean
-}
+
+export type HeapCreateInOptions = Omit<HeapCreateOptions, 'size' | 'durability' | 'backend'>
+export type HeapOpenInOptions = Pick<HeapOpenOptions, 'tracer'>
+
 export interface HeapStats {
+  /** Bytes of the region. */
   size: number
+  /** Bytes of the chunk area now backed by the region. */
+  capacity: number
+  /** Usable bytes of allocated blocks. */
   used: number
+  /** capacity − used. */
   free: number
   liveBlocks: number
+  /** The largest request that succeeds without growing. */
   largestFree: number
+  chunks: number
+  freeChunks: number
+  roots: number
 }
 
-export declare class Heap {
-  static create(path: string, opts: HeapCreateOptions): Heap
-  static open(path: string, opts?: HeapOpenOptions): Heap
-  static createIn(region: Region, opts?: Omit<HeapCreateOptions, 'size' | 'durability' | 'backend'>): Heap
-  static openIn(region: Region, opts?: Omit<HeapOpenOptions, 'durability' | 'backend'>): Heap
+/**
+ * A Makalu heap in a region: chunks, size classes, named roots, transactions,
+ * and recovery by mark-and-sweep from the roots after a crash.
+ *
+ * Durability contract:
+ * - alloc/free of small blocks write nothing durable; a block is durable only once
+ *   the caller wrote it and persisted it (`persist`, or commit of a transaction).
+ * - setRoot is durable when it returns, and drains first: initialise a block and
+ *   flush it (or `persist`) before publishing it under a root.
+ * - after a crash, a block is allocated exactly when it is reachable from a root.
+ */
+export class Heap {
   readonly region: Region
-  /** The current view of the heap (replaced when the heap grows). */
-  readonly bytes: Uint8Array
   readonly recovery: RecoveryReport
-  readonly closed: boolean
-  readonly inTransaction: boolean
-  /** A zero-filled block of at least `size` bytes; returns its offset (never 0). No durable write for small sizes. */
-  alloc(size: number): number
-  free(ptr: number): void
-  usableSize(ptr: number): number
-  isAllocated(ptr: number): boolean
-  /** flush + drain (outside a transaction); inside one, the range is made durable at commit. */
-  persist(ptr: number, length: number): void
-  setRoot(name: string, ptr: number): void
-  getRoot(name: string): number
-  roots(): Array<[string, number]>
-  transaction<T>(fn: () => T): T
-  snapshot(ptr: number, length: number): void
-  forEachBlock(fn: (ptr: number, size: number) => void): void
-  stats(): HeapStats
-  check(): { ok: boolean; violations: string[] }
-  close(): void
+  readonly layout: Layout
+  private readonly mem: Memory
+  private readonly chunks: ChunkSpace
+  private readonly rootTable: RootTable
+  private readonly log: UndoLog
+  private isClosed = false
+  // The open transaction (volatile).
+  private txDepth = 0
+  private txAllocs = new Set<number>()
+  private txFrees = new Set<number>()
+  private txFlush: number[] = []
+  private txRootsChanged = false
+  private txSnapshots = new Map<number, number>()
+
+  /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
+  static create(path: string, opts: HeapCreateOptions): Heap {
+    if (!opts || typeof opts.size !== 'number') throw new ArgumentError('heap: Heap.create needs { size }')
+    planLayout(opts.size, opts) // refuse bad options before a file exists
+    const region = openRegion(path, { size: opts.size, create: true, durability: opts.durability, backend: opts.backend })
+    try {
+      return Heap.createIn(region, opts)
+    } catch (e) {
+      region.close()
+      throw e
+    }
+  }
+
+  /** Opens a heap file; recovers it if it was not closed cleanly. */
+  static open(path: string, opts: HeapOpenOptions = {}): Heap {
+    const region = openRegion(path, { durability: opts.durability, backend: opts.backend })
+    try {
+      return new Heap(region, path, opts.tracer)
+    } catch (e) {
+      region.close()
+      throw e
+    }
+  }
+
+  /** Formats a new heap over the whole region (any Region: SimRegion in tests). */
+  static createIn(region: Region, opts: HeapCreateInOptions = {}): Heap {
+    const layout = planLayout(region.size, { ...opts, maxSize: opts.maxSize ?? region.size })
+    const mem = new Memory(region)
+    // Formatting, in order: everything but the magic first; then the superblock (commits: it is a heap).
+    mem.bytes.fill(0, F.PAGE, layout.dataOff)
+    writeChunkCount(mem, chunksIn(layout, region.size))
+    writeState(mem, F.STATE_DIRTY)
+    region.flush(F.PAGE, layout.dataOff - F.PAGE)
+    region.flush(0, F.PAGE)
+    region.drain()
+    writeSuperblock(mem, layout)
+    region.flush(0, F.PAGE)
+    region.drain()
+    return new Heap(region, region.kind, undefined)
+  }
+
+  /** Opens the heap held by a region; recovers it if it was not closed cleanly. */
+  static openIn(region: Region, opts: HeapOpenInOptions = {}): Heap {
+    return new Heap(region, region.kind, opts.tracer)
+  }
+
+  private constructor(region: Region, source: string, tracerOption: TracerOption | undefined) {
+    const t0 = performance.now()
+    this.region = region
+    const mem = (this.mem = new Memory(region))
+    // 1. Verify the superblock; everything up to the first write below only reads.
+    const layout = (this.layout = readSuperblock(mem, source))
+    this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
+    this.rootTable = new RootTable(mem, layout)
+    this.log = new UndoLog(mem, layout)
+    loadChunkTable(mem, layout, this.chunks, source)
+    const dataEnd = layout.dataOff + this.chunks.chunkCount * layout.chunkSize
+    const pending = this.log.pending()
+    const entries = pending ? this.log.scan(layout.rootTableOff, dataEnd, source) : []
+    const clean = isClean(mem) && !pending
+    const report: RecoveryReport = (this.recovery = {
+      clean, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0,
+      rolledBackTransaction: false, releasedChunks: 0, tracing: 'none',
+    })
+    const isBlock = (p: number): boolean => this.chunks.blockSize(p) > 0
+    if (!pending) this.rootTable.load(isBlock, source)
+
+    if (clean) {
+      adoptClean(mem, this.chunks, source)
+      // Open marks the heap dirty durably before the first mutation.
+      writeState(mem, F.STATE_DIRTY)
+      region.flush(F.SB_STATE, 8)
+      region.drain()
+    } else {
+      writeState(mem, F.STATE_DIRTY)
+      region.flush(F.SB_STATE, 8)
+      // 2. Roll back the unfinished transaction.
+      if (pending) {
+        this.log.restore(entries)
+        region.drain()
+        this.log.adoptActiveAsCommitted()
+        region.drain()
+        report.rolledBackTransaction = true
+        this.rootTable.load(isBlock, source)
+      }
+      // 3-4. Mark from every root, sweep.
+      let tracer: Tracer | null = null
+      if (typeof tracerOption === 'function') {
+        tracer = tracerOption({ bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name) })
+      } else if (tracerOption) tracer = tracerOption
+      report.tracing = tracer ? 'precise' : 'conservative'
+      markAndSweep(mem, layout, this.chunks, this.rootTable.pointers(), tracer, report)
+      // 5. Persist the result: released chunk entries.
+      this.drain()
+    }
+    this.log.resume()
+    this.chunks.resetFreeHint()
+    report.liveBlocks = this.chunks.liveBlocks
+    report.liveBytes = this.chunks.used
+    report.ms = performance.now() - t0
+  }
+
+  // ── views ────────────────────────────────────────────────────────────────
+  /** The current view of the region (replaced when the heap grows). */
+  get bytes(): Uint8Array { return this.mem.bytes }
+  get closed(): boolean { return this.isClosed }
+  get inTransaction(): boolean { return this.txDepth > 0 }
+  /** Offset of the first chunk: every block lies at or past it. */
+  get dataOffset(): number { return this.layout.dataOff }
+  /** The largest small size; larger requests take whole chunks. */
+  get maxSmallSize(): number { return this.chunks.classes.maxSmall }
+
+  // ── allocation ───────────────────────────────────────────────────────────
+  /** A zero-filled block of at least `size` bytes; its offset (never 0). Small sizes write nothing durable. */
+  alloc(size: number): number {
+    if (this.isClosed) this.throwClosed()
+    if (!(size >= 0 && size <= 2 ** 32)) throw new ArgumentError(`heap: alloc(${size}): size must be a number of bytes from 0 to 4 GiB`)
+    const classes = this.chunks.classes
+    const p = size <= classes.maxSmall ? this.chunks.allocSmall(classes.classOf(size || 1)) : this.chunks.allocLarge(size)
+    if (this.txDepth > 0) this.txAllocs.add(p)
+    return p
+  }
+
+  /** Frees a block; inside a transaction the free happens at commit. */
+  free(ptr: number): void {
+    if (this.isClosed) this.throwClosed()
+    this.chunks.validate(ptr, 'free')
+    if (this.txDepth > 0) {
+      if (this.txFrees.has(ptr)) throw new InvalidPointerError(`heap: free(${ptr}): freed twice in this transaction`)
+      this.txFrees.add(ptr)
+      return
+    }
+    this.chunks.free(ptr)
+  }
+
+  /** Usable bytes of the allocated block at ptr. */
+  usableSize(ptr: number): number {
+    if (this.isClosed) this.throwClosed()
+    return this.chunks.validate(ptr, 'usableSize')
+  }
+
+  /** Whether ptr is the start of an allocated block. */
+  isAllocated(ptr: number): boolean {
+    if (this.isClosed) this.throwClosed()
+    return typeof ptr === 'number' && this.chunks.allocatedSize(ptr) > 0
+  }
+
+  /** Start of the allocated block holding byte p, or −1. */
+  blockContaining(p: number): number { return this.chunks.blockContaining(p) }
+
+  /** Makes [ptr, ptr+length) durable: flush + drain now; inside a transaction, at commit. */
+  persist(ptr: number, length: number): void {
+    if (this.isClosed) this.throwClosed()
+    this.checkRange(ptr, length, 'persist')
+    if (this.txDepth > 0) {
+      this.txFlush.push(ptr, length)
+      return
+    }
+    this.region.flush(ptr, length)
+    this.drain()
+  }
+
+  /** Schedules write-back of a range without waiting (a later drain makes it durable). */
+  flush(ptr: number, length: number): void {
+    this.checkRange(ptr, length, 'flush')
+    this.region.flush(ptr, length)
+  }
+
+  /** Waits until everything flushed so far is durable. */
+  drain(): void {
+    this.region.drain()
+    this.chunks.afterDrain()
+  }
+
+  // ── roots ────────────────────────────────────────────────────────────────
+  /** Binds `name` to ptr (0 removes it). Durable when it returns; inside a transaction, at commit. */
+  setRoot(name: string, ptr: number): void {
+    if (this.isClosed) this.throwClosed()
+    const encoded = RootTable.encodeName(name)
+    if (ptr !== 0) this.chunks.validate(ptr, 'setRoot')
+    let slot = this.rootTable.slotOf(name)
+    if (slot < 0 && ptr === 0) return
+    if (this.txDepth > 0) {
+      if (slot < 0) slot = this.rootTable.prepareSlot(name, encoded)
+      const off = this.rootTable.slotOff(slot)
+      this.snapshot(off, 8)
+      this.txFlush.push(off, F.ROOT_SLOT_SIZE)
+      this.txRootsChanged = true
+      this.rootTable.writePointer(name, slot, ptr)
+      return
+    }
+    if (slot < 0) slot = this.rootTable.prepareSlot(name, encoded)
+    this.drain() // what the root will reach, and the name, are durable first
+    this.rootTable.writePointer(name, slot, ptr) // commits
+    this.drain()
+  }
+
+  /** The pointer bound to `name`, or 0. */
+  getRoot(name: string): number {
+    if (this.isClosed) this.throwClosed()
+    return this.rootTable.get(name)
+  }
+
+  roots(): Array<[string, number]> {
+    if (this.isClosed) this.throwClosed()
+    return this.rootTable.entries()
+  }
+
+  // ── transactions ─────────────────────────────────────────────────────────
+  /**
+   * Runs fn as one failure-atomic section: after a crash, all of its snapshotted
+   * changes, allocations, frees and root changes took effect, or none did.
+   * A throw rolls back and rethrows. Nested calls join the outer transaction.
+   * Drains: one per snapshot, two at commit (one if nothing was snapshotted).
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.isClosed) this.throwClosed()
+    if (this.txDepth > 0) {
+      this.txDepth++
+      try { return fn() } finally { this.txDepth-- }
+    }
+    this.txDepth = 1
+    let result: T
+    try {
+      result = fn()
+      if (result instanceof Promise) throw new TransactionError('heap: a transaction function must be synchronous (it returned a Promise)')
+    } catch (e) {
+      this.abort()
+      throw e
+    }
+    this.commit()
+    return result
+  }
+
+  /** Logs the current bytes of [ptr, ptr+length) so a crash or a throw restores them. Drains. */
+  snapshot(ptr: number, length: number): void {
+    if (this.txDepth === 0) throw new TransactionError('heap: snapshot() outside a transaction')
+    this.checkRange(ptr, length, 'snapshot')
+    if (length === 0 || this.txSnapshots.get(ptr)! >= length) return
+    const block = this.chunks.blockContaining(ptr)
+    if (block >= 0 && this.txAllocs.has(block)) return // new in this transaction
+    this.log.append(ptr, length)
+    this.drain()
+    this.txSnapshots.set(ptr, length)
+  }
+
+  private commit(): void {
+    const snapshots = this.log.entries
+    if (snapshots > 0 || this.txAllocs.size > 0 || this.txFlush.length > 0) {
+      for (const [p, len] of this.txSnapshots) this.region.flush(p, len)
+      for (const p of this.txAllocs) this.region.flush(p, this.chunks.allocatedSize(p))
+      for (let i = 0; i < this.txFlush.length; i += 2) this.region.flush(this.txFlush[i], this.txFlush[i + 1])
+      this.drain()
+    }
+    if (snapshots > 0) {
+      this.log.markCommitted() // commits
+      this.drain()
+    }
+    const frees = this.txFrees
+    this.endTransaction()
+    for (const p of frees) this.chunks.free(p)
+  }
+
+  private abort(): void {
+    const entries = this.log.ownEntries()
+    if (entries.length > 0) {
+      this.log.restore(entries)
+      this.drain()
+      this.log.markCommitted()
+      this.drain()
+    }
+    const allocs = this.txAllocs
+    const rootsChanged = this.txRootsChanged
+    this.endTransaction()
+    for (const p of allocs) this.chunks.free(p)
+    if (rootsChanged) this.rootTable.load((p) => this.chunks.blockSize(p) > 0, 'abort')
+  }
+
+  private endTransaction(): void {
+    this.txDepth = 0
+    this.txAllocs = new Set()
+    this.txFrees = new Set()
+    this.txFlush = []
+    this.txSnapshots.clear()
+    this.txRootsChanged = false
+  }
+
+  // ── inspection ───────────────────────────────────────────────────────────
+  /** Calls fn for every allocated block, in address order. */
+  forEachBlock(fn: (ptr: number, size: number) => void): void {
+    if (this.isClosed) this.throwClosed()
+    this.chunks.forEachBlock(fn)
+  }
+
+  /** Exact figures, also right after a crash recovery. */
+  stats(): HeapStats {
+    if (this.isClosed) this.throwClosed()
+    const c = this.chunks
+    const capacity = c.chunkCount * this.layout.chunkSize
+    let freeChunks = 0
+    for (let i = 0; i < c.chunkCount; i++) if (c.kind[i] === 0 || c.kind[i] === 4) freeChunks++
+    return {
+      size: this.region.size, capacity, used: c.used, free: capacity - c.used, liveBlocks: c.liveBlocks,
+      largestFree: c.largestFree(), chunks: c.chunkCount, freeChunks, roots: this.rootTable.count,
+    }
+  }
+
+  /** Verifies every invariant of the heap (expensive: whole-heap). */
+  check(): CheckReport {
+    if (this.isClosed) this.throwClosed()
+    return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0)
+  }
+
+  // ── shutdown ─────────────────────────────────────────────────────────────
+  /**
+   * Clean shutdown, in order: write each run's live count into its entry and
+   * flush the bitmap; drain; store state = CLEAN (commits); drain; close the region.
+   */
+  close(): void {
+    if (this.isClosed) return
+    if (this.txDepth > 0) throw new TransactionError('heap: close() inside a transaction')
+    const c = this.chunks
+    const u = this.mem.u32
+    for (let i = 0; i < c.chunkCount; i++) {
+      if (c.kind[i] !== C_RUN) continue
+      u[(c.entryOff(i) >>> 2) + 1] = c.classes.perChunk[c.cls[i]] - c.nFree[i]
+      this.region.flush(c.entryOff(i), 8)
+    }
+    const [off, len] = c.bitmapRange(0, c.chunkCount)
+    this.region.flush(off, len)
+    this.drain()
+    writeState(this.mem, F.STATE_CLEAN)
+    this.region.flush(F.SB_STATE, 8)
+    this.region.drain()
+    this.isClosed = true
+    this.region.close()
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────
+  /** Grows the region by at least n chunks, if it can. Order: the file grows; then chunkCount (commits). */
+  private grow(n: number): boolean {
+    const c = this.chunks
+    if (!this.region.canGrow || c.chunkCount + n > this.layout.maxChunks) return false
+    const target = Math.min(this.layout.maxChunks, c.chunkCount + Math.max(n, Math.ceil(c.chunkCount / 2)))
+    try {
+      this.region.grow(this.layout.dataOff + target * this.layout.chunkSize)
+    } catch (e) {
+      if (e instanceof MakaluError) return false
+      throw e
+    }
+    this.mem.refresh()
+    writeChunkCount(this.mem, target)
+    this.region.flush(F.SB_CHUNK_COUNT, 8)
+    this.drain()
+    c.grewTo(target)
+    return true
+  }
+
+  private checkRange(ptr: number, length: number, what: string): void {
+    if (!(Number.isInteger(ptr) && Number.isInteger(length) && ptr >= this.layout.rootTableOff && length >= 0 &&
+      ptr + length <= this.layout.dataOff + this.chunks.chunkCount * this.layout.chunkSize) ||
+      (ptr < this.layout.dataOff && ptr + length > this.layout.logOff)) {
+      throw new ArgumentError(`heap: ${what}(${ptr}, ${length}): range outside the heap's data`)
+    }
+  }
+
+  private throwClosed(): never {
+    throw new HeapClosedError('heap: the heap is closed')
+  }
 }

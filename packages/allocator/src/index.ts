@@ -5,3 +5,7 @@ export { MmapRegion, RegionFile } from './region/mmap-region'
 export { FileRegion } from './region/file-region'
 export { openRegion, OpenRegionOptions, RegionBackend } from './region/open-region'
 export { loadNative, nativeLoadFailure, NativeMmap } from './region/native'
+export { Heap, HeapCreateOptions, HeapOpenOptions, HeapCreateInOptions, HeapOpenInOptions, HeapStats,
+  Tracer, TraceContext, TracerOption, RecoveryReport, CheckReport } from './heap'
+export { SizeClasses } from './size-classes'
+export * as format from './format'

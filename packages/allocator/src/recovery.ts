@@ -1,0 +1,172 @@
+import * as F from './format'
+import { Layout } from './superblock'
+import { Memory } from './memory'
+import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
+import { HeapCorruptError } from './errors'
+
+/** Where the pointers of a block are. Called during crash recovery only. */
+export interface Tracer {
+  /** Calls `visit(p)` for every pointer stored in the block at `ptr` (usable size `size`). 0 is ignored. */
+  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number) => void): void
+}
+
+/** What a tracer factory sees: the heap after the log was rolled back, before marking. */
+export interface TraceContext {
+  readonly bytes: Uint8Array
+  getRoot(name: string): number
+}
+
+export type TracerOption = Tracer | ((ctx: TraceContext) => Tracer)
+
+export interface RecoveryReport {
+  /** The heap was closed cleanly: nothing was traced. */
+  clean: boolean
+  /** Wall time of the open, in milliseconds. */
+  ms: number
+  liveBlocks: number
+  liveBytes: number
+  /** Blocks the bitmap image had allocated that were unreachable (exact after a killed process on mmap). */
+  reclaimedBlocks: number
+  reclaimedBytes: number
+  /** An unfinished transaction was rolled back. */
+  rolledBackTransaction: boolean
+  /** Run and large chunks released because nothing reachable was left in them. */
+  releasedChunks: number
+  /** 'precise' (a tracer was given), 'conservative' or 'none' (clean open). */
+  tracing: 'precise' | 'conservative' | 'none'
+}
+
+/**
+ * Step 2 of open (read-only): checks every chunk entry and sets up the volatile
+ * kinds of run and large chunks, without counts. Throws HeapCorruptError.
+ */
+export function loadChunkTable(mem: Memory, layout: Layout, chunks: ChunkSpace, source: string): void {
+  const u = mem.u32
+  const count = chunks.chunkCount
+  const classes = chunks.classes
+  for (let c = 0; c < layout.maxChunks; c++) {
+    const i = chunks.entryOff(c) >>> 2
+    const lo = u[i]
+    const kind = lo & 0xff
+    const bad = (why: string): never => {
+      throw new HeapCorruptError(`heap: ${source}: chunk ${c}: ${why} (entry 0x${u[i + 1].toString(16)}_${lo.toString(16)})`)
+    }
+    if (lo >>> 16 !== 0) bad('reserved bits set')
+    if (c >= count) {
+      if (kind !== F.KIND_FREE) bad('in use past the end of the heap')
+      continue
+    }
+    if (kind === F.KIND_FREE) {
+      if (chunks.kind[c] === 0) chunks.adoptFree(c)
+    } else if (kind === F.KIND_RUN) {
+      const sc = (lo >>> 8) & 0xff
+      if (sc >= classes.count) bad(`size class ${sc} does not exist`)
+      if (chunks.kind[c] !== 0) bad('a run inside a large object')
+      chunks.initRun(c, sc)
+    } else if (kind === F.KIND_LARGE) {
+      const n = u[i + 1]
+      if (n < 1 || c + n > count) bad(`a large object of ${n} chunks does not fit`)
+      if (chunks.kind[c] !== 0) bad('a large object inside a large object')
+      for (let j = 1; j < n; j++) if (u[chunks.entryOff(c + j) >>> 2] !== 0) bad(`chunk ${c + j}, covered by it, is not free`)
+      chunks.adoptLargeShape(c, n)
+    } else bad(`unknown kind ${kind}`)
+  }
+}
+
+/** Clean open: free counts come from the hints written at close; the bitmap is trusted as is. */
+export function adoptClean(mem: Memory, chunks: ChunkSpace, source: string): void {
+  const u = mem.u32
+  for (let c = 0; c < chunks.chunkCount; c++) {
+    if (chunks.kind[c] === C_RUN) {
+      const live = u[(chunks.entryOff(c) >>> 2) + 1]
+      const per = chunks.classes.perChunk[chunks.cls[c]]
+      if (live > per) throw new HeapCorruptError(`heap: ${source}: chunk ${c} claims ${live} live blocks of ${per}`)
+      chunks.adoptRun(c, chunks.cls[c], per - live)
+    } else if (chunks.kind[c] === C_LARGE) {
+      chunks.adoptLarge(c, chunks.span[c])
+    }
+  }
+  chunks.sortPartials()
+}
+
+/**
+ * Steps 3-4 of a crash recovery: mark from the roots with an explicit stack,
+ * then sweep: the bitmap becomes the mark bits, counts are rebuilt, and chunks
+ * with nothing reachable are released (their entries flushed, not drained).
+ */
+export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[],
+  tracer: Tracer | null, report: RecoveryReport): void {
+  const dataOff = layout.dataOff
+  const dataEnd = dataOff + chunks.chunkCount * layout.chunkSize
+  const words = (chunks.chunkCount * layout.chunkSize) >>> (F.GRANULE_SHIFT + 5)
+  const marks = new Uint32Array(words)
+  let stack = new Uint32Array(1 << 16)
+  let sp = 0
+
+  const mark = (p: number): void => {
+    const g = (p - dataOff) >>> F.GRANULE_SHIFT
+    const bit = 1 << (g & 31)
+    if (marks[g >>> 5] & bit) return
+    marks[g >>> 5] |= bit
+    if (sp === stack.length) {
+      const bigger = new Uint32Array(stack.length * 2)
+      bigger.set(stack)
+      stack = bigger
+    }
+    stack[sp++] = p
+  }
+  for (const r of roots) mark(r)
+
+  const u = mem.u32
+  if (tracer) {
+    const visit = (q: number): void => {
+      if (q === 0) return
+      if (chunks.blockSize(q) < 0) throw new HeapCorruptError(`heap: recovery: the tracer reported ${q}, which is not a block`)
+      mark(q)
+    }
+    while (sp > 0) {
+      const p = stack[--sp]
+      tracer.trace(mem.bytes, p, chunks.blockSize(p), visit)
+    }
+  } else {
+    // Conservative: an aligned 8-byte word equal to a block start is a pointer.
+    while (sp > 0) {
+      const p = stack[--sp]
+      const end = (p + chunks.blockSize(p)) >>> 2
+      for (let i = p >>> 2; i < end; i += 2) {
+        const q = u[i]
+        if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
+        if (chunks.blockSize(q) > 0) mark(q)
+      }
+    }
+  }
+
+  // Sweep.
+  const base = layout.bitmapOff >>> 2
+  const per = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
+  for (let c = 0; c < chunks.chunkCount; c++) {
+    const k = chunks.kind[c]
+    let live = 0
+    let lost = 0
+    for (let w = c * per; w < (c + 1) * per; w++) {
+      live += popcount(marks[w])
+      lost += popcount(u[base + w] & ~marks[w])
+      u[base + w] = marks[w] // free and covered chunks get all-clear bits
+    }
+    if (k !== C_RUN && k !== C_LARGE) continue
+    const size = k === C_RUN ? chunks.classes.sizes[chunks.cls[c]] : chunks.span[c] * layout.chunkSize
+    report.reclaimedBlocks += lost
+    report.reclaimedBytes += lost * size
+    if (live === 0) {
+      chunks.releaseChunks(c, k === C_LARGE ? chunks.span[c] : 1)
+      report.releasedChunks++
+    } else if (k === C_RUN) {
+      chunks.adoptRun(c, chunks.cls[c], chunks.classes.perChunk[chunks.cls[c]] - live)
+    } else {
+      chunks.adoptLarge(c, chunks.span[c])
+    }
+  }
+  chunks.sortPartials()
+  report.liveBlocks = chunks.liveBlocks
+  report.liveBytes = chunks.used
+}

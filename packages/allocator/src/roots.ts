@@ -1,0 +1,98 @@
+import * as F from './format'
+import { Layout } from './superblock'
+import { Memory } from './memory'
+import { ArgumentError, HeapCorruptError, HeapFullError } from './errors'
+
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Named roots: a persistent table of (name, pointer) slots and a volatile
+ * name → slot index. A slot is in use exactly when its pointer is not 0.
+ *
+ * Adding a root, in order:
+ *   1. write the name and its length into a free slot; flush
+ *   2. drain                    (the name is durable before the slot is)
+ *   3. write the pointer; flush (commits: the slot is in use)
+ *   4. drain
+ * Changing or removing a root is step 3-4 alone (a pointer of 0 frees the slot).
+ */
+export class RootTable {
+  private readonly slots = new Map<string, number>()
+
+  constructor(private readonly mem: Memory, private readonly layout: Layout) {}
+
+  slotOff(i: number): number { return this.layout.rootTableOff + i * F.ROOT_SLOT_SIZE }
+
+  /** Encodes and checks a root name. */
+  static encodeName(name: string): Uint8Array {
+    if (typeof name !== 'string' || name.length === 0) throw new ArgumentError('heap: a root name must be a non-empty string')
+    const bytes = utf8.encode(name)
+    if (bytes.length > F.ROOT_NAME_MAX) {
+      throw new ArgumentError(`heap: root name '${name.slice(0, 40)}…' is ${bytes.length} UTF-8 bytes; the limit is ${F.ROOT_NAME_MAX}`)
+    }
+    return bytes
+  }
+
+  /** Rebuilds the volatile index from the table; throws HeapCorruptError on a bad slot. Reads only. */
+  load(isBlockStart: (p: number) => boolean, source: string): void {
+    this.slots.clear()
+    const b = this.mem.bytes
+    for (let i = 0; i < this.layout.rootCapacity; i++) {
+      const off = this.slotOff(i)
+      const ptr = this.mem.readPointer(off)
+      if (ptr === 0) continue
+      const len = this.mem.u32[(off + F.RS_NAME_LENGTH) >>> 2]
+      let name: string
+      try {
+        if (len === 0 || len > F.ROOT_NAME_MAX) throw new Error('length')
+        name = utf8Decoder.decode(b.subarray(off + F.RS_NAME, off + F.RS_NAME + len))
+      } catch {
+        throw new HeapCorruptError(`heap: ${source}: root slot ${i} has a bad name`)
+      }
+      if (ptr < 0 || !isBlockStart(ptr)) throw new HeapCorruptError(`heap: ${source}: root '${name}' points to ${ptr}, not a block`)
+      if (this.slots.has(name)) throw new HeapCorruptError(`heap: ${source}: root '${name}' is in two slots`)
+      this.slots.set(name, i)
+    }
+  }
+
+  get(name: string): number {
+    const i = this.slots.get(name)
+    return i === undefined ? 0 : this.mem.readPointer(this.slotOff(i))
+  }
+
+  entries(): Array<[string, number]> {
+    return [...this.slots].map(([name, i]) => [name, this.mem.readPointer(this.slotOff(i))])
+  }
+
+  pointers(): number[] {
+    return [...this.slots.values()].map((i) => this.mem.readPointer(this.slotOff(i)))
+  }
+
+  get count(): number { return this.slots.size }
+
+  /** The slot of `name`, or −1. */
+  slotOf(name: string): number { return this.slots.get(name) ?? -1 }
+
+  /** A free slot with `name` written into it (flushed, not drained); its pointer is still 0. */
+  prepareSlot(name: string, encoded: Uint8Array): number {
+    const used = new Set(this.slots.values())
+    for (let i = 0; i < this.layout.rootCapacity; i++) {
+      if (used.has(i) || this.mem.readPointer(this.slotOff(i)) !== 0) continue
+      const off = this.slotOff(i)
+      this.mem.u32[(off + F.RS_NAME_LENGTH) >>> 2] = encoded.length
+      this.mem.bytes.set(encoded, off + F.RS_NAME)
+      this.mem.region.flush(off + F.RS_NAME_LENGTH, F.ROOT_SLOT_SIZE - F.RS_NAME_LENGTH)
+      return i
+    }
+    throw new HeapFullError(`heap: the root table is full (${this.layout.rootCapacity} roots); cannot add '${name}'`)
+  }
+
+  /** Stores the pointer of slot i (flushed, not drained) and updates the index. */
+  writePointer(name: string, i: number, ptr: number): void {
+    this.mem.writePointer(this.slotOff(i), ptr)
+    this.mem.region.flush(this.slotOff(i), 8)
+    if (ptr === 0) this.slots.delete(name)
+    else this.slots.set(name, i)
+  }
+}
