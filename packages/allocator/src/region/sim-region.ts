@@ -66,7 +66,8 @@ export class SimRegion implements Region {
     }
     this.counters.flushes++
     this.counters.flushedBytes += length
-    this.pending.push(offset >>> 3, (offset + length + 7) >>> 3)
+    // Math.floor, not >>> 3: an end offset of 4 GiB does not fit in 32 bits.
+    this.pending.push(Math.floor(offset / 8), Math.floor((offset + length + 7) / 8))
   }
 
   drain(): void {
