@@ -1,0 +1,85 @@
+import { expect } from 'chai'
+import { Heap } from '../src'
+import { ChunkSpace } from '../src/chunk-space'
+import { workloads } from './support/workloads'
+import { runCrashes } from './support/crash-harness'
+
+const SOAK = Number(process.env.MAKALU_SOAK ?? 0)
+
+describe('heap crash recovery on SimRegion', function () {
+  this.timeout(600_000)
+  for (const w of workloads) {
+    describe(w.name, () => {
+      it('recovers at every drain (strict and random survivors)', () => {
+        const n = runCrashes({ workload: w, seed: 1, ops: 60, at: 'every', randomImages: 2 })
+        expect(n).to.be.greaterThan(60)
+      })
+      if (w.tracer) {
+        it('recovers at every drain with a precise tracer', () => {
+          runCrashes({ workload: w, seed: 2, ops: 40, at: 'every', randomImages: 1, precise: true })
+        })
+      }
+      it(`recovers at random points with random survivors (${SOAK ? 2000 : 150} seeds)`, () => {
+        for (let seed = 100; seed < 100 + (SOAK ? 2000 : 150); seed++) {
+          runCrashes({ workload: w, seed, ops: 80, at: 'random', randomImages: 3 })
+        }
+      })
+    })
+  }
+})
+
+describe('the crash harness finds planted bugs', function () {
+  this.timeout(120_000)
+  const heapProto = Heap.prototype as unknown as Record<string, unknown>
+
+  function expectCaught(plant: () => () => void, w: (typeof workloads)[number]): void {
+    const restore = plant()
+    let failure: unknown = null
+    try {
+      runCrashes({ workload: w, seed: 7, ops: 40, at: 'every', randomImages: 2 })
+    } catch (e) {
+      failure = e
+    } finally {
+      restore()
+    }
+    expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
+    if (process.env.MAKALU_DEBUG) console.log(String(failure).slice(0, 300))
+    expect(failure).not.to.be.instanceOf(TypeError)
+  }
+
+  it('finds a snapshot that does not drain before the change', () => {
+    expectCaught(() => {
+      const original = heapProto.drain as () => void
+      const snapshot = heapProto.snapshot as (p: number, l: number) => void
+      let skip = false
+      heapProto.drain = function (this: Heap) { if (!skip) original.call(this) }
+      heapProto.snapshot = function (this: Heap, p: number, l: number) { skip = true; try { snapshot.call(this, p, l) } finally { skip = false } }
+      return () => { heapProto.drain = original; heapProto.snapshot = snapshot }
+    }, workloads[1])
+  })
+
+  it('finds a chunk claim whose table entry is never flushed', () => {
+    expectCaught(() => {
+      const proto = ChunkSpace.prototype as unknown as Record<string, unknown>
+      const writeEntry = proto.writeEntry as (...a: number[]) => void
+      proto.writeEntry = function (this: ChunkSpace, c: number, kind: number, cls: number, arg: number) {
+        const region = (this as unknown as { mem: { region: { flush: unknown } } }).mem.region
+        const flush = region.flush
+        region.flush = () => {}
+        try { writeEntry.call(this, c, kind, cls, arg) } finally { region.flush = flush }
+      }
+      return () => { proto.writeEntry = writeEntry }
+    }, workloads[0])
+  })
+
+  it('finds a commit that does not drain the data before marking the log committed', () => {
+    expectCaught(() => {
+      const commit = heapProto.commit as () => void
+      const original = heapProto.drain as () => void
+      let skip = false
+      heapProto.drain = function (this: Heap) { if (skip) { skip = false; return } original.call(this) }
+      heapProto.commit = function (this: Heap) { skip = true; try { commit.call(this) } finally { skip = false } }
+      return () => { heapProto.drain = original; heapProto.commit = commit }
+    }, workloads[1])
+  })
+})
