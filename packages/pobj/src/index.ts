@@ -1,1 +1,16 @@
-export {}
+/**
+ * @makalu/pobj: @Persistent classes whose objects live in a crash-safe heap.
+ */
+import 'reflect-metadata'
+export { Persistent, field } from './decorators'
+export { PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats } from './pheap'
+export { PArray } from './handles'
+export { Class, FieldKind, ElementKind, NumberKind, ScalarKind } from './metadata-args'
+export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
+export { TypeTable, TypeEntry, TableField } from './type-table'
+export { pobjTracer, PreciseTracer } from './tracer'
+export {
+  LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
+  UnknownTypeError, IndexRangeError, TypeTableCorruptError,
+} from './errors'
+export { HeapClosedError } from '@makalu/allocator'

@@ -1,0 +1,86 @@
+/**
+ * The decorators. They only record into `metadataArgs`; the layout builder
+ * validates and seals at first use. The one check made at declaration is for a
+ * `@field()` whose type TypeScript could not describe (a union, an interface,
+ * `any`): that error is certain, so it is raised where it is written.
+ */
+import 'reflect-metadata'
+import { LayoutError } from './errors'
+import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class } from './metadata-args'
+
+const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
+
+/** Marks a class persistent; `stableName` (default: the class name) is what the heap stores. */
+export function Persistent(stableName?: string): ClassDecorator {
+  return (target: Function) => {
+    const name = stableName ?? target.name
+    if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name.startsWith('$')) {
+      throw new LayoutError(`pobj: @Persistent on ${target.name || '<anonymous class>'}: stable name must be 1..255 characters, not starting with '$'`)
+    }
+    for (const f of metadataArgs.ownFields(target)) {
+      if (f.kind === undefined) checkInferable(target, f.name, f.designType)
+    }
+    metadataArgs.addClass({ target, stableName: name })
+  }
+}
+
+/** Raises the declaration-time error for a `@field()` without a usable `design:type`. */
+function checkInferable(target: Function, name: string, t: unknown): void {
+  if (t === undefined || t === Object || t === Array || t === Function || t === Symbol || t === null) {
+    const what = t === Array ? 'an array; use @field.array(kind or () => Class)'
+      : 'not inferable (a union, an interface, any or Object); use an explicit kind such as @field.i32 or @field.ref(() => Class)'
+    throw new LayoutError(`pobj: ${target.name}.${name}: the field type is ${what}`)
+  }
+}
+
+function record(kind: FieldKind | undefined, extra: { refTarget?: ClassThunk; element?: NumberKind | ClassThunk } = {}): PropertyDecorator {
+  return (proto: object, key: string | symbol) => {
+    const owner = typeof proto === 'function' ? proto : proto.constructor
+    if (typeof key !== 'string') {
+      throw new LayoutError(`pobj: ${owner.name}: symbol-named fields can not be persistent`)
+    }
+    if (typeof proto === 'function') {
+      throw new LayoutError(`pobj: ${owner.name}.${key}: static fields can not be persistent`)
+    }
+    const designType: unknown = Reflect.getMetadata('design:type', proto, key)
+    metadataArgs.addField({ target: owner, name: key, kind, designType, ...extra })
+  }
+}
+
+type FieldDecorator = PropertyDecorator
+interface FieldFn {
+  /** Infers the kind from `design:type`: number → f64, boolean → bool, string → string, bigint → i64, a @Persistent class → ref. */
+  (): FieldDecorator
+  readonly i32: FieldDecorator
+  readonly u32: FieldDecorator
+  readonly f64: FieldDecorator
+  /** A signed 64-bit integer, read and written as a bigint. */
+  readonly i64: FieldDecorator
+  readonly bool: FieldDecorator
+  readonly string: FieldDecorator
+  /** A reference to an object of `target()` (or a subclass); null allowed. */
+  ref(target: () => Class): FieldDecorator
+  /** A persistent array of a number kind or of refs to `() => Class`; null allowed. */
+  array(element: NumberKind | (() => Class)): FieldDecorator
+}
+
+const fieldFn = (() => record(undefined)) as unknown as { -readonly [K in keyof FieldFn]: FieldFn[K] } & (() => FieldDecorator)
+fieldFn.i32 = record('i32')
+fieldFn.u32 = record('u32')
+fieldFn.f64 = record('f64')
+fieldFn.i64 = record('i64')
+fieldFn.bool = record('bool')
+fieldFn.string = record('string')
+fieldFn.ref = (target: () => Class) => {
+  if (typeof target !== 'function') throw new LayoutError('pobj: @field.ref needs a thunk, e.g. @field.ref(() => Node)')
+  return record('ref', { refTarget: target })
+}
+fieldFn.array = (element: NumberKind | (() => Class)) => {
+  if (typeof element !== 'function' && !NUMBER_KINDS.includes(element)) {
+    throw new LayoutError(`pobj: @field.array('${String(element)}'): the element must be one of ${NUMBER_KINDS.join(', ')} or () => Class`)
+  }
+  return record('array', { element })
+}
+
+/** Field decorators: `@field()`, `@field.i32`, ..., `@field.ref(() => C)`, `@field.array('f64')`. */
+export const field: FieldFn = fieldFn

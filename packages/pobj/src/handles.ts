@@ -1,0 +1,260 @@
+/**
+ * Handles: instances of the user's classes whose fields are accessors over a
+ * heap block. Accessors are generated once per class (on a handle prototype
+ * that inherits from the class prototype); a handle holds only its heap and
+ * its block pointer, so reads and writes go straight to the heap bytes.
+ *
+ * The accessors do the type checks and call the host for what depends on the
+ * heap's state (logging inside a transaction, persisting outside one); the
+ * read path is one pointer check and one DataView load.
+ */
+import { FieldTypeError, IndexRangeError } from './errors'
+import { Layout, FieldLayout } from './layout-builder'
+import { Class, ElementKind } from './metadata-args'
+import { ARRAY_HEADER_SIZE, ELEMENT_SIZE, PTR_SIZE } from './object-format'
+
+/** What every handle carries. `_$ptr` is 0 once the object is freed or the heap closed. */
+export interface Handle {
+  _$heap: HandleHost
+  _$ptr: number
+}
+
+/** The heap side of the accessors (implemented by PHeap). */
+export interface HandleHost {
+  /** The current view of the heap bytes (refreshed whenever the heap may have grown). */
+  dv: DataView
+  /** Throws the right error for a handle whose `_$ptr` is 0 (freed object or closed heap). */
+  unusable(h: Handle): never
+  /** Called before a store of `len` bytes at `addr` inside block `block` (logs it in a transaction). */
+  beforeWrite(block: number, addr: number, len: number): void
+  /** Called after the store (persists it outside a transaction). */
+  afterWrite(block: number, addr: number, len: number): void
+  /** Stores a pointer word with the ordering rules (init durable before publish). */
+  writePtrField(block: number, addr: number, p: number): void
+  /** The block pointer of `v` for a ref to `target` (null → 0); throws FieldTypeError/ForeignHandleError/FreedObjectError. */
+  refPtr(v: unknown, target: Class, where: string): number
+  /** The block pointer of `v` for an array of `element` (null → 0). */
+  arrayPtr(v: unknown, element: ElementKind, target: Class | undefined, where: string): number
+  /** The handle of the block at `p` (the same one while it lives). */
+  handleAt(p: number): object
+  readString(p: number): string
+  writeStringField(block: number, addr: number, s: string): void
+}
+
+/** A constructor making a handle of one class, without running the user's constructor. */
+export type HandleCtor = new (host: HandleHost, ptr: number) => Handle
+
+const ctors = new Map<Layout, HandleCtor>()
+
+/** The handle constructor of `layout` (accessors generated on first call). */
+export function handleCtorOf(layout: Layout): HandleCtor {
+  let c = ctors.get(layout)
+  if (!c) ctors.set(layout, (c = makeHandleCtor(layout)))
+  return c
+}
+
+function makeHandleCtor(layout: Layout): HandleCtor {
+  // A named constructor so stack traces and console.log show the user's class.
+  const H = function (this: Handle, host: HandleHost, ptr: number) { this._$heap = host; this._$ptr = ptr } as unknown as HandleCtor
+  Object.defineProperty(H, 'name', { value: layout.cls.name })
+  const proto = Object.create(layout.cls.prototype)
+  H.prototype = proto
+  Object.defineProperty(proto, 'constructor', { value: layout.cls, writable: true, configurable: true, enumerable: false })
+  for (const f of layout.fields) {
+    Object.defineProperty(proto, f.name, { ...accessorsOf(layout, f), enumerable: true, configurable: false })
+  }
+  return H
+}
+
+export function badValue(where: string, expected: string, v: unknown): never {
+  const got = typeof v === 'string' ? `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`
+    : typeof v === 'object' ? (v === null ? 'null' : `object ${(v as object).constructor?.name ?? ''}`)
+    : `${typeof v} ${String(v)}`
+  throw new FieldTypeError(`pobj: ${where}: expected ${expected}, got ${got}`)
+}
+
+const I64_MIN = -(2n ** 63n)
+const I64_MAX = 2n ** 63n - 1n
+
+/** Value checks shared by fields and array elements. */
+export function checkI32(v: unknown, where: string): number {
+  if (typeof v !== 'number' || (v | 0) !== v) badValue(where, 'an i32 (integer in [-2^31, 2^31))', v)
+  return v
+}
+export function checkU32(v: unknown, where: string): number {
+  if (typeof v !== 'number' || v >>> 0 !== v) badValue(where, 'a u32 (integer in [0, 2^32))', v)
+  return v
+}
+export function checkF64(v: unknown, where: string): number {
+  if (typeof v !== 'number') badValue(where, 'a number', v)
+  return v
+}
+export function checkI64(v: unknown, where: string): bigint {
+  if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX) badValue(where, 'an i64 (bigint in [-2^63, 2^63))', v)
+  return v
+}
+
+function accessorsOf(layout: Layout, f: FieldLayout): { get(this: Handle): unknown; set(this: Handle, v: unknown): void } {
+  const off = f.offset
+  const where = `${layout.cls.name}.${f.name}`
+  switch (f.kind) {
+    case 'f64': return {
+      get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return this._$heap.dv.getFloat64(p + off, true) },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        if (typeof v !== 'number') badValue(where, 'a number', v)
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 8); h.dv.setFloat64(p + off, v, true); h.afterWrite(p, p + off, 8)
+      },
+    }
+    case 'i32': return {
+      get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return this._$heap.dv.getInt32(p + off, true) },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        checkI32(v, where)
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 4); h.dv.setInt32(p + off, v as number, true); h.afterWrite(p, p + off, 4)
+      },
+    }
+    case 'u32': return {
+      get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return this._$heap.dv.getUint32(p + off, true) },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        checkU32(v, where)
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 4); h.dv.setUint32(p + off, v as number, true); h.afterWrite(p, p + off, 4)
+      },
+    }
+    case 'i64': return {
+      get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return this._$heap.dv.getBigInt64(p + off, true) },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        checkI64(v, where)
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 8); h.dv.setBigInt64(p + off, v as bigint, true); h.afterWrite(p, p + off, 8)
+      },
+    }
+    case 'bool': return {
+      get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return this._$heap.dv.getUint8(p + off) !== 0 },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        if (typeof v !== 'boolean') badValue(where, 'a boolean', v)
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 1); h.dv.setUint8(p + off, v ? 1 : 0); h.afterWrite(p, p + off, 1)
+      },
+    }
+    case 'string': return {
+      get() {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const s = this._$heap.dv.getUint32(p + off, true)
+        return s === 0 ? '' : this._$heap.readString(s)
+      },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        if (typeof v !== 'string') badValue(where, 'a string', v)
+        this._$heap.writeStringField(p, p + off, v)
+      },
+    }
+    case 'ref': {
+      const target = f.targetClass as Class
+      return {
+        get() {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const q = this._$heap.dv.getUint32(p + off, true)
+          return q === 0 ? null : this._$heap.handleAt(q)
+        },
+        set(v) {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const h = this._$heap
+          h.writePtrField(p, p + off, h.refPtr(v, target, where))
+        },
+      }
+    }
+    case 'array': {
+      const element = f.element as ElementKind
+      return {
+        get() {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const q = this._$heap.dv.getUint32(p + off, true)
+          return q === 0 ? null : this._$heap.handleAt(q)
+        },
+        set(v) {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const h = this._$heap
+          h.writePtrField(p, p + off, h.arrayPtr(v, element, f.targetClass, where))
+        },
+      }
+    }
+  }
+}
+
+/**
+ * A persistent array: fixed length, elements of one number kind or refs to
+ * objects of one class. Made by `heap.newArray`; usable as a field value.
+ */
+export class PArray<T = unknown> implements Iterable<T> {
+  /** @internal */ _$heap: HandleHost
+  /** @internal */ _$ptr: number
+  /** The element kind. */
+  readonly element: ElementKind
+  /** For ref arrays: the declared element class. */
+  readonly elementClass: Class | undefined
+  readonly length: number
+
+  /** @internal Use `heap.newArray`. */
+  constructor(host: HandleHost, ptr: number, element: ElementKind, elementClass: Class | undefined, length: number) {
+    this._$heap = host
+    this._$ptr = ptr
+    this.element = element
+    this.elementClass = elementClass
+    this.length = length
+  }
+
+  private addr(i: number): number {
+    const p = this._$ptr
+    if (p === 0) this._$heap.unusable(this)
+    if (!(i >= 0 && i < this.length && Number.isInteger(i))) {
+      throw new IndexRangeError(`pobj: array index ${String(i)} outside [0, ${this.length})`)
+    }
+    return p + ARRAY_HEADER_SIZE + i * ELEMENT_SIZE[this.element]
+  }
+
+  get(i: number): T {
+    const a = this.addr(i)
+    const dv = this._$heap.dv
+    switch (this.element) {
+      case 'f64': return dv.getFloat64(a, true) as T
+      case 'i32': return dv.getInt32(a, true) as T
+      case 'u32': return dv.getUint32(a, true) as T
+      case 'i64': return dv.getBigInt64(a, true) as T
+      case 'ref': { const q = dv.getUint32(a, true); return (q === 0 ? null : this._$heap.handleAt(q)) as T }
+    }
+  }
+
+  set(i: number, v: T): void {
+    const a = this.addr(i)
+    const h = this._$heap
+    const p = this._$ptr
+    const where = `array[${i}]`
+    switch (this.element) {
+      case 'f64': checkF64(v, where); h.beforeWrite(p, a, 8); h.dv.setFloat64(a, v as number, true); break
+      case 'i32': checkI32(v, where); h.beforeWrite(p, a, 4); h.dv.setInt32(a, v as number, true); break
+      case 'u32': checkU32(v, where); h.beforeWrite(p, a, 4); h.dv.setUint32(a, v as number, true); break
+      case 'i64': checkI64(v, where); h.beforeWrite(p, a, 8); h.dv.setBigInt64(a, v as bigint, true); break
+      case 'ref': h.writePtrField(p, a, h.refPtr(v, this.elementClass as Class, where)); return
+    }
+    h.afterWrite(p, a, ELEMENT_SIZE[this.element])
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = 0; i < this.length; i++) yield this.get(i)
+  }
+
+  /** A JS array copy of the elements. */
+  toArray(): T[] {
+    const out = new Array<T>(this.length)
+    for (let i = 0; i < this.length; i++) out[i] = this.get(i)
+    return out
+  }
+}
+

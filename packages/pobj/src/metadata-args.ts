@@ -1,0 +1,65 @@
+/**
+ * What the decorators record, raw and unvalidated (like TypeORM's metadata-args).
+ * The layout builder reads this store and turns it into sealed layouts.
+ */
+
+/** A fixed-size number or boolean kind. */
+export type ScalarKind = 'i32' | 'u32' | 'f64' | 'i64' | 'bool'
+/** Every kind a field can have. */
+export type FieldKind = ScalarKind | 'string' | 'ref' | 'array'
+/** What an array holds: a number kind, or refs to objects of a class. */
+export type NumberKind = 'i32' | 'u32' | 'f64' | 'i64'
+export type ElementKind = NumberKind | 'ref'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Class<T = any> = abstract new (...args: any[]) => T
+/** A thunk naming a class, so a field can point at a class declared later. */
+export type ClassThunk = () => Class
+
+/** One `@field...` as written. */
+export interface FieldArgs {
+  readonly target: Function
+  readonly name: string
+  /** The explicit kind, or undefined for `@field()` (inferred from designType). */
+  readonly kind: FieldKind | undefined
+  /** `design:type` as emitted by TypeScript (may be undefined, Object, Array, ...). */
+  readonly designType: unknown
+  /** For 'ref': the target class thunk. */
+  readonly refTarget?: ClassThunk
+  /** For 'array': the element kind or a thunk naming the element class. */
+  readonly element?: NumberKind | ClassThunk
+}
+
+/** One `@Persistent(...)` as written. */
+export interface ClassArgs {
+  readonly target: Function
+  /** The stable name the heap stores; defaults to the class name. */
+  readonly stableName: string
+}
+
+/** The store: own fields per class in declaration order, and the persistent classes. */
+export class MetadataArgsStorage {
+  readonly fields = new Map<Function, FieldArgs[]>()
+  readonly classes = new Map<Function, ClassArgs>()
+
+  /** Records a field; a second decorator on the same field replaces the first. */
+  addField(args: FieldArgs): void {
+    let list = this.fields.get(args.target)
+    if (!list) this.fields.set(args.target, (list = []))
+    const i = list.findIndex((f) => f.name === args.name)
+    if (i >= 0) list[i] = args
+    else list.push(args)
+  }
+
+  addClass(args: ClassArgs): void {
+    this.classes.set(args.target, args)
+  }
+
+  /** Own fields of `target`, in declaration order. */
+  ownFields(target: Function): readonly FieldArgs[] {
+    return this.fields.get(target) ?? []
+  }
+}
+
+/** The process-wide store (decorators run at module load, before any heap exists). */
+export const metadataArgs = new MetadataArgsStorage()

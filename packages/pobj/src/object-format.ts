@@ -1,0 +1,129 @@
+/**
+ * The on-media formats of pobj blocks. No logic here beyond named accessors.
+ * The allocator gives blocks with no header; every block pobj allocates starts
+ * with a 4-byte tag saying what it is. Little-endian everywhere; pointers are
+ * 8-byte byte offsets from the region start, 0 is null (pointers are < 2^32, so
+ * the high word of a pointer is always 0).
+ *
+ * Tags:  0 = not initialised (a fresh zero-filled block)
+ *        1 = string   2 = array   3 = type table   ≥ 16 = object of type id `tag`
+ *
+ * Object block (usable size ≥ layout.size):
+ *
+ *    0        4        8
+ *    ┌────────┬────────┬──────────────────────────────┐
+ *    │ typeId │ 0      │ fields at layout offsets…    │
+ *    └────────┴────────┴──────────────────────────────┘
+ *    Fields are naturally aligned (no field crosses an 8-byte word, so a field
+ *    store is never torn), in declaration order, base class first.
+ *
+ * String block (pointer-free; never scanned):
+ *
+ *    0        4          8
+ *    ┌────────┬──────────┬──────────────────────┐
+ *    │ 1      │ byteLen  │ UTF-8 bytes…         │
+ *    └────────┴──────────┴──────────────────────┘
+ *    The empty string is stored as a null pointer, not a block.
+ *
+ * Array block:
+ *
+ *    0        4      5        8        12            16
+ *    ┌────────┬──────┬────────┬────────┬─────────────┬──────────────────┐
+ *    │ 2      │ elem │ 0      │ length │ elemTypeId  │ elements…        │
+ *    └────────┴──────┴────────┴────────┴─────────────┴──────────────────┘
+ *    elem is a kind code (i32 u32 f64 i64 or ref); element i at 16 + i·elemSize.
+ *    Only ref arrays hold pointers. elemTypeId is the declared element type
+ *    for ref arrays (0 otherwise), informational.
+ *
+ * Type table block (pointer-free; found under root TYPE_TABLE_ROOT):
+ *
+ *    0        4         8        12       16
+ *    ┌────────┬─────────┬────────┬────────┬──────────────────────────────┐
+ *    │ 3      │ version │ count  │ used   │ entries… (used bytes)        │
+ *    └────────┴─────────┴────────┴────────┴──────────────────────────────┘
+ *    count and used share one aligned 8-byte word: the single store that
+ *    commits an appended entry (the entry bytes are made durable first).
+ *
+ *    entry:  0        4        8         10        12
+ *            ┌────────┬────────┬─────────┬─────────┬─────────────────┬────────┐
+ *            │ typeId │ size   │ nameLen │ nFields │ name, pad to 4  │ fields │
+ *            └────────┴────────┴─────────┴─────────┴─────────────────┴────────┘
+ *    field:  0      1      2         4        8         10
+ *            ┌──────┬──────┬─────────┬────────┬─────────┬──────┬───────────────────────────┐
+ *            │ kind │ elem │ nameLen │ offset │ tgtLen  │ 0    │ name, target, pad to 4    │
+ *            └──────┴──────┴─────────┴────────┴─────────┴──────┴───────────────────────────┘
+ *    target is the stable name of a ref's (or ref array's) declared class, else empty.
+ */
+import { FieldKind, ElementKind } from './metadata-args'
+
+export const TAG_NONE = 0
+export const TAG_STRING = 1
+export const TAG_ARRAY = 2
+export const TAG_TYPE_TABLE = 3
+/** Type ids of objects start here; smaller tags are the block kinds above. */
+export const FIRST_TYPE_ID = 16
+
+export const PTR_SIZE = 8
+export const OBJECT_HEADER_SIZE = 8
+export const STRING_HEADER_SIZE = 8
+export const ARRAY_HEADER_SIZE = 16
+export const TABLE_HEADER_SIZE = 16
+export const TABLE_ENTRY_FIXED = 12
+export const TABLE_FIELD_FIXED = 12
+export const TYPE_TABLE_VERSION = 1
+
+/** The reserved root holding the type table; every root name starting "pobj." is reserved. */
+export const TYPE_TABLE_ROOT = 'pobj.types'
+export const RESERVED_ROOT_PREFIX = 'pobj.'
+
+/** Byte offsets inside the headers. */
+export const HDR_TAG = 0
+export const STR_LEN = 4
+export const ARR_ELEM = 4
+export const ARR_LENGTH = 8
+export const ARR_ELEM_TYPE = 12
+export const TBL_VERSION = 4
+export const TBL_COUNT = 8
+export const TBL_USED = 12
+
+/** Kind codes as stored in the type table and array headers. */
+export const KIND_CODE: Readonly<Record<FieldKind, number>> = {
+  i32: 1, u32: 2, f64: 3, i64: 4, bool: 5, string: 6, ref: 7, array: 8,
+}
+export const CODE_KIND: ReadonlyArray<FieldKind | undefined> =
+  [undefined, 'i32', 'u32', 'f64', 'i64', 'bool', 'string', 'ref', 'array']
+
+/** Size (= alignment) of a field of each kind. */
+export const KIND_SIZE: Readonly<Record<FieldKind, number>> = {
+  i32: 4, u32: 4, f64: 8, i64: 8, bool: 1, string: PTR_SIZE, ref: PTR_SIZE, array: PTR_SIZE,
+}
+/** Element size in an array block. */
+export const ELEMENT_SIZE: Readonly<Record<ElementKind, number>> = { i32: 4, u32: 4, f64: 8, i64: 8, ref: PTR_SIZE }
+
+/** Kinds whose field holds a pointer to another block (which recovery must mark). */
+export function isPointerKind(kind: FieldKind): boolean {
+  return kind === 'string' || kind === 'ref' || kind === 'array'
+}
+
+/** Rounds `n` up to a multiple of `a` (a power of two). */
+export function alignUp(n: number, a: number): number {
+  return (n + a - 1) & ~(a - 1)
+}
+
+/** The tag of the block at `ptr`. */
+export function blockTag(dv: DataView, ptr: number): number { return dv.getUint32(ptr + HDR_TAG, true) }
+/** The UTF-8 byte length of the string block at `ptr`. */
+export function stringByteLength(dv: DataView, ptr: number): number { return dv.getUint32(ptr + STR_LEN, true) }
+/** The element kind code of the array block at `ptr`. */
+export function arrayElemCode(dv: DataView, ptr: number): number { return dv.getUint8(ptr + ARR_ELEM) }
+/** The length of the array block at `ptr`. */
+export function arrayLength(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_LENGTH, true) }
+/** The declared element type id of a ref array at `ptr`. */
+export function arrayElemType(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEM_TYPE, true) }
+/** Reads the pointer at `addr` (the high word is ignored: pointers are < 2^32). */
+export function readPtr(dv: DataView, addr: number): number { return dv.getUint32(addr, true) }
+/** Writes a pointer word. The high half is always 0 (pointers < 2^32), so only the low half changes: never torn. */
+export function writePtr(dv: DataView, addr: number, p: number): void {
+  dv.setUint32(addr, p, true)
+  dv.setUint32(addr + 4, 0, true)
+}

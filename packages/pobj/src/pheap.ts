@@ -1,0 +1,602 @@
+/**
+ * PHeap: a heap of persistent objects over the allocator's Heap.
+ *
+ * Crash guarantees (DESIGN.md §3-§6):
+ * - `transaction(fn)`: every field write inside is logged (once per small block,
+ *   else once per field); after a crash all of fn's writes, allocations, frees
+ *   and root changes took effect, or none did. A throw rolls back and rethrows.
+ * - A field write outside a transaction is failure-atomic on its own (one
+ *   untorn store) and durable when it returns: store, flush, drain. In 'power'
+ *   durability each such write costs an msync/fdatasync; group writes in a
+ *   transaction (one snapshot drain per object plus two drains at commit).
+ * - `new` outside a transaction writes the block and flushes it without
+ *   draining; the first publishing store (a ref or array field, a root) drains
+ *   first, so an object is always durable before anything points to it.
+ * - After a crash, recovery keeps exactly the blocks reachable from the roots,
+ *   traced precisely from the persisted type table (tracer.ts).
+ */
+import { Heap, Durability, HeapClosedError, ArgumentError, Region } from '@makalu/allocator'
+import { FieldTypeError, ForeignHandleError, FreedObjectError, LayoutError, TypeMismatchError, UnknownTypeError } from './errors'
+import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
+import { Class, ElementKind, NumberKind } from './metadata-args'
+import { Layout, layoutOf, isPersistentClass } from './layout-builder'
+import { metadataArgs } from './metadata-args'
+import { TypeTable, TableHost } from './type-table'
+import { Handle, HandleCtor, HandleHost, PArray, handleCtorOf, badValue } from './handles'
+import { pobjTracer } from './tracer'
+import {
+  TAG_STRING, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
+  KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, writePtr,
+} from './object-format'
+
+export interface PHeapOptions {
+  /** The @Persistent classes this program uses; checked against the heap's type table. */
+  types?: Class[]
+}
+export interface PHeapCreateOptions extends PHeapOptions {
+  size: number
+  maxSize?: number
+  durability?: Durability
+  chunkSize?: number
+  logSize?: number
+  rootCapacity?: number
+  backend?: 'mmap' | 'file'
+}
+export interface PHeapOpenOptions extends PHeapOptions {
+  durability?: Durability
+  backend?: 'mmap' | 'file'
+}
+export type PHeapCreateInOptions = Omit<PHeapCreateOptions, 'size' | 'durability' | 'backend'>
+export type PHeapOpenInOptions = PHeapOptions
+
+export interface TypeStats { count: number; bytes: number }
+export interface PHeapStats extends AllocHeapStats {
+  /** Live objects and their block bytes, per stable name. */
+  types: Record<string, TypeStats>
+  strings: TypeStats
+  arrays: TypeStats
+  typeTable: TypeStats
+}
+
+/** Objects of at most this many bytes are snapshotted whole at their first write in a transaction. */
+const WHOLE_BLOCK_LOG = 256
+const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
+
+export class PHeap implements HandleHost {
+  /** @internal The current view (refreshed after every allocation). */
+  dv!: DataView
+  private u8!: Uint8Array
+  private buf!: Buffer
+  private readonly table: TypeTable
+  private readonly typeIds = new Map<Layout, number>()
+  private readonly layoutsById = new Map<number, Layout>()
+  private readonly classesByName = new Map<string, Class>()
+  /** Identity map: one handle per live block while anything holds it. */
+  private readonly live = new Map<number, WeakRef<object>>()
+  private readonly finalizer = new FinalizationRegistry<number>((p) => {
+    const w = this.live.get(p)
+    if (w !== undefined && w.deref() === undefined) this.live.delete(p)
+  })
+  private inTx = false
+  private readonly txLogged = new Set<number>()
+  private readonly txCreated: number[] = []
+  private readonly txDeleted: Array<[Handle, number]> = []
+  private readonly txDeletedPtrs = new Set<number>()
+  /** The block `new` is initialising: its writes need no log and no persist. */
+  private initBlock = 0
+  /** A block was flushed but not drained since: drain before publishing a pointer. */
+  private pendingInit = false
+
+  /** Creates a heap file and opens it. */
+  static create(path: string, opts: PHeapCreateOptions): PHeap {
+    const { types, ...heapOpts } = opts
+    return PHeap.wrap(Heap.create(path, heapOpts), types)
+  }
+  /** Opens a heap file, recovering it with the precise tracer if it was not closed cleanly. */
+  static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
+    const { types, ...heapOpts } = opts
+    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer }), types)
+  }
+  /** Formats a new heap over a region (a SimRegion in tests). */
+  static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {
+    const { types, ...heapOpts } = opts
+    return PHeap.wrap(Heap.createIn(region, heapOpts), types)
+  }
+  /** Opens the heap of a region, recovering it with the precise tracer if needed. */
+  static openIn(region: Region, opts: PHeapOpenInOptions = {}): PHeap {
+    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer }), opts.types)
+  }
+  /** Wraps an open allocator heap; on a typed error the heap is closed again. */
+  static wrap(heap: AllocHeap, types: Class[] = []): PHeap {
+    try {
+      return new PHeap(heap, types)
+    } catch (e) {
+      if (!heap.closed && !heap.inTransaction) heap.close()
+      throw e
+    }
+  }
+
+  private constructor(readonly raw: AllocHeap, types: Class[]) {
+    this.refresh()
+    this.table = TypeTable.load(this.tableHost())
+    // Check every class first, so a mismatch leaves the heap as it was.
+    const layouts = types.map((c) => {
+      if (!isPersistentClass(c)) throw new UnknownTypeError(`pobj: ${(c as Function)?.name ?? String(c)} in types is not a @Persistent class`)
+      const l = layoutOf(c)
+      this.claimName(l)
+      this.table.check(l)
+      return l
+    })
+    for (const l of layouts) this.typeIdOf(l)
+  }
+
+  // ── objects ──────────────────────────────────────────────────────────────
+  /** Allocates an object of `cls`, sets the fields of `init`, returns its handle. The constructor is not run. */
+  new<T extends object>(cls: Class<T>, init?: Partial<T>): T {
+    this.checkOpen()
+    const layout = this.layoutFor(cls)
+    const keys = init ? Object.keys(init) : []
+    for (const k of keys) {
+      if (!layout.fields.some((f) => f.name === k)) throw new FieldTypeError(`pobj: ${cls.name} has no persistent field '${k}'`)
+    }
+    const typeId = this.typeIdOf(layout)
+    const p = this.allocBlock(layout.size)
+    this.dv.setUint32(p, typeId, true)
+    const h = new (handleCtorOf(layout) as HandleCtor)(this, p) as unknown as T
+    this.remember(p, h)
+    if (keys.length > 0) this.initialise(p, h, () => { for (const k of keys) (h as Record<string, unknown>)[k] = (init as Record<string, unknown>)[k] })
+    if (!this.inTx) this.flushNew(p, layout.size)
+    return h
+  }
+
+  /** A persistent array of `length` elements of a number kind or refs to `cls` (zero / null filled), or of `values`. */
+  newArray<T = unknown>(element: NumberKind | Class, lengthOrValues: number | ArrayLike<T>): PArray<T> {
+    this.checkOpen()
+    let kind: ElementKind
+    let elemClass: Class | undefined
+    let elemTypeId = 0
+    if (typeof element === 'function') {
+      kind = 'ref'
+      elemClass = element
+      elemTypeId = this.typeIdOf(this.layoutFor(element))
+    } else if (NUMBER_KINDS.includes(element)) kind = element
+    else throw new FieldTypeError(`pobj: newArray: element must be one of ${NUMBER_KINDS.join(', ')} or a @Persistent class, got ${String(element)}`)
+    const values = typeof lengthOrValues === 'number' ? undefined : lengthOrValues
+    const length = values ? values.length : (lengthOrValues as number)
+    const size = ARRAY_HEADER_SIZE + length * ELEMENT_SIZE[kind]
+    if (!Number.isInteger(length) || length < 0 || size > 2 ** 32) throw new FieldTypeError(`pobj: newArray: bad length ${String(length)}`)
+    const p = this.allocBlock(size)
+    const dv = this.dv
+    dv.setUint32(p, TAG_ARRAY, true)
+    dv.setUint8(p + ARR_ELEM, KIND_CODE[kind])
+    dv.setUint32(p + ARR_LENGTH, length, true)
+    dv.setUint32(p + ARR_ELEM_TYPE, elemTypeId, true)
+    const a = new PArray<T>(this, p, kind, elemClass, length)
+    this.remember(p, a)
+    if (values) this.initialise(p, a, () => { for (let i = 0; i < length; i++) a.set(i, values[i]) })
+    if (!this.inTx) this.flushNew(p, size)
+    return a
+  }
+
+  /** Frees an object (and its strings) or an array; inside a transaction, at commit. Refs it holds are not followed. */
+  delete(obj: object): void {
+    this.checkOpen()
+    const p = this.ptrOf(obj, 'delete')
+    const tag = this.dv.getUint32(p, true)
+    if (tag >= FIRST_TYPE_ID) {
+      const layout = this.layoutForTypeId(tag)
+      for (const f of layout.fields) {
+        if (f.kind !== 'string') continue
+        const s = this.dv.getUint32(p + f.offset, true)
+        if (s !== 0) this.raw.free(s)
+      }
+    }
+    this.raw.free(p)
+    const h = obj as Handle
+    h._$ptr = 0
+    this.live.delete(p)
+    if (this.inTx) { this.txDeleted.push([h, p]); this.txDeletedPtrs.add(p) }
+  }
+
+  /** Runs fn failure-atomically (see the class comment). Nested calls join the outer transaction. */
+  transaction<T>(fn: () => T): T {
+    this.checkOpen()
+    if (this.inTx) return fn()
+    this.inTx = true
+    let ok = false
+    try {
+      const r = this.raw.transaction(fn)
+      ok = true
+      return r
+    } finally {
+      this.endTransaction(ok)
+    }
+  }
+
+  private endTransaction(committed: boolean): void {
+    this.inTx = false
+    if (!committed) {
+      // The heap restored the logged bytes and freed the blocks allocated inside.
+      for (const [h, p] of this.txDeleted) { h._$ptr = p; this.remember(p, h) }
+      for (const p of this.txCreated) {
+        const h = this.live.get(p)?.deref() as Handle | undefined
+        if (h) h._$ptr = 0
+        this.live.delete(p)
+      }
+      this.refresh()
+    }
+    this.txLogged.clear()
+    this.txCreated.length = 0
+    this.txDeleted.length = 0
+    this.txDeletedPtrs.clear()
+  }
+
+  // ── roots ────────────────────────────────────────────────────────────────
+  /** Binds `name` to obj (null removes it); durable when it returns (inside a transaction, at commit). */
+  setRoot(name: string, obj: object | null): void {
+    this.checkOpen()
+    if (typeof name !== 'string' || name.startsWith(RESERVED_ROOT_PREFIX)) {
+      throw new ArgumentError(`pobj: root name ${JSON.stringify(name)} is reserved or not a string`)
+    }
+    const p = obj === null ? 0 : this.ptrOf(obj, 'setRoot')
+    this.raw.setRoot(name, p)
+    if (!this.inTx) this.pendingInit = false // setRoot drained first
+  }
+
+  /**
+   * The object under root `name`, or null. With a class: throws TypeMismatchError if
+   * the object is not one. With a factory: creates and binds the root when missing.
+   */
+  root<T extends object>(name: string): T | null
+  root<T extends object>(name: string, cls: Class<T>): T | null
+  root<T extends object>(name: string, create: () => T): T
+  root<T extends object>(name: string, cls: Class<T>, create: () => T): T
+  root<T extends object>(name: string, a?: Class<T> | (() => T), b?: () => T): T | null {
+    this.checkOpen()
+    const cls = a !== undefined && (isPersistentClass(a) || (a as unknown) === PArray) ? a as Class<T> : undefined
+    const create = b ?? (a !== undefined && cls === undefined ? a as () => T : undefined)
+    const p = this.raw.getRoot(name)
+    let obj: T
+    if (p === 0) {
+      if (!create) return null
+      obj = create()
+      this.checkRootClass(name, obj, cls)
+      this.setRoot(name, obj)
+      return obj
+    }
+    obj = this.handleAt(p) as T
+    this.checkRootClass(name, obj, cls)
+    return obj
+  }
+
+  private checkRootClass(name: string, obj: unknown, cls: Class | undefined): void {
+    if (cls && !(obj instanceof cls)) {
+      const actual = (obj as object)?.constructor?.name ?? String(obj)
+      throw new TypeMismatchError(`pobj: root '${name}' holds a ${actual}, not a ${cls.name}`)
+    }
+  }
+
+  /** Names of the user roots. */
+  rootNames(): string[] {
+    this.checkOpen()
+    return this.raw.roots().map(([n]) => n).filter((n) => !n.startsWith(RESERVED_ROOT_PREFIX))
+  }
+
+  // ── inspection ───────────────────────────────────────────────────────────
+  /** Live objects (of `cls` or its subclasses); objects of types with no loaded class are skipped. */
+  *objects<T extends object>(cls?: Class<T>): IterableIterator<T> {
+    this.checkOpen()
+    const ptrs: number[] = []
+    this.raw.forEachBlock((p) => { if (this.dv.getUint32(p, true) >= FIRST_TYPE_ID) ptrs.push(p) })
+    for (const p of ptrs) {
+      if (this.closed) return
+      if (this.txDeletedPtrs.has(p) || !this.raw.isAllocated(p)) continue
+      const layout = this.tryLayoutForTypeId(this.dv.getUint32(p, true))
+      if (!layout) continue
+      if (cls && layout.cls !== cls && !(layout.cls.prototype instanceof cls)) continue
+      yield this.handleAt(p) as T
+    }
+  }
+
+  /** The allocator's figures plus counts and bytes per type, strings, arrays and the type table. */
+  stats(): PHeapStats {
+    this.checkOpen()
+    const s: PHeapStats = {
+      ...this.raw.stats(), types: {}, strings: { count: 0, bytes: 0 }, arrays: { count: 0, bytes: 0 }, typeTable: { count: 0, bytes: 0 },
+    }
+    for (const e of this.table.all) s.types[e.name] = { count: 0, bytes: 0 }
+    this.raw.forEachBlock((p, size) => {
+      const tag = this.dv.getUint32(p, true)
+      const t = tag === TAG_STRING ? s.strings : tag === TAG_ARRAY ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
+        : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
+      t.count++
+      t.bytes += size
+    })
+    return s
+  }
+
+  /** The type table as stored (stable names, ids, fields). */
+  get types(): TypeTable { return this.table }
+  get recovery(): RecoveryReport { return this.raw.recovery }
+  get closed(): boolean { return this.raw.closed }
+  get inTransaction(): boolean { return this.inTx }
+
+  /** Whole-heap check of the allocator's invariants. */
+  check(): { ok: boolean; violations: string[] } {
+    this.checkOpen()
+    return this.raw.check()
+  }
+
+  /** Clean shutdown; every handle becomes unusable. */
+  close(): void {
+    if (this.closed) return
+    if (this.inTx) throw new ArgumentError('pobj: close() inside a transaction')
+    for (const w of this.live.values()) {
+      const h = w.deref() as Handle | undefined
+      if (h) h._$ptr = 0
+    }
+    this.live.clear()
+    this.raw.close()
+  }
+
+  // ── HandleHost: what accessors call ──────────────────────────────────────
+  /** @internal */
+  unusable(h: Handle): never {
+    if (this.closed) throw new HeapClosedError('pobj: the heap is closed; its handles can not be used')
+    throw new FreedObjectError(`pobj: this ${(h as object).constructor?.name ?? 'object'} was deleted (or its transaction rolled back)`)
+  }
+
+  /** @internal Logs the block (small) or the field (large) at its first write in a transaction. */
+  beforeWrite(block: number, addr: number, len: number): void {
+    if (!this.inTx || this.txLogged.has(block) || this.txLogged.has(addr)) return
+    const size = this.blockDataSize(block)
+    if (size <= WHOLE_BLOCK_LOG) { this.raw.snapshot(block, size); this.txLogged.add(block) }
+    else { this.raw.snapshot(addr, len); this.txLogged.add(addr) }
+  }
+
+  /** @internal Outside a transaction: the store is durable when the setter returns. */
+  afterWrite(block: number, addr: number, len: number): void {
+    if (!this.inTx && block !== this.initBlock) this.raw.persist(addr, len)
+  }
+
+  /** @internal */
+  writePtrField(block: number, addr: number, p: number): void {
+    if (this.inTx) {
+      this.beforeWrite(block, addr, 8)
+      writePtr(this.dv, addr, p)
+    } else if (block === this.initBlock) {
+      writePtr(this.dv, addr, p)
+    } else {
+      if (this.pendingInit && p !== 0) { this.raw.drain(); this.pendingInit = false }
+      writePtr(this.dv, addr, p) // publishes p
+      this.raw.persist(addr, 8)
+    }
+  }
+
+  /** @internal */
+  refPtr(v: unknown, target: Class, where: string): number {
+    if (v === null) return 0
+    if (typeof v !== 'object' || v instanceof PArray) badValue(where, `a ${target.name} handle or null`, v)
+    const h = v as Handle
+    if (h._$heap === undefined && v instanceof target) {
+      throw new FieldTypeError(`pobj: ${where}: a plain ${target.name} object is not in the heap; create it with heap.new(${target.name}, ...)`)
+    }
+    const p = this.ptrOf(v, where)
+    if (!(v instanceof target)) badValue(where, `a ${target.name} handle or null`, v)
+    return p
+  }
+
+  /** @internal */
+  arrayPtr(v: unknown, element: ElementKind, target: Class | undefined, where: string): number {
+    if (v === null) return 0
+    const want = element === 'ref' ? `a PArray of ${target?.name} or null` : `a PArray of ${element} or null`
+    if (!(v instanceof PArray)) badValue(where, want, v)
+    const p = this.ptrOf(v, where)
+    const ok = v.element === element && (element !== 'ref' ||
+      (v.elementClass === target || (v.elementClass as Class).prototype instanceof (target as Class)))
+    if (!ok) badValue(where, want, v)
+    return p
+  }
+
+  /** @internal The handle of the block at p: the same object while it lives. */
+  handleAt(p: number): object {
+    const w = this.live.get(p)
+    if (w !== undefined) {
+      const o = w.deref()
+      if (o !== undefined) return o
+    }
+    const dv = this.dv
+    const tag = dv.getUint32(p, true)
+    let h: object
+    if (tag >= FIRST_TYPE_ID) {
+      h = new (handleCtorOf(this.layoutForTypeId(tag)))(this, p)
+    } else if (tag === TAG_ARRAY) {
+      const kind = CODE_KIND[dv.getUint8(p + ARR_ELEM)] as ElementKind
+      const et = dv.getUint32(p + ARR_ELEM_TYPE, true)
+      h = new PArray(this, p, kind, kind === 'ref' ? this.layoutForTypeId(et).cls : undefined, dv.getUint32(p + ARR_LENGTH, true))
+    } else {
+      throw new FreedObjectError(`pobj: a reference points at ${p}, which holds no object (tag ${tag}): it was deleted`)
+    }
+    this.remember(p, h)
+    return h
+  }
+
+  /** @internal */
+  readString(p: number): string {
+    const start = p + STRING_HEADER_SIZE
+    return this.buf.toString('utf8', start, start + this.dv.getUint32(p + STR_LEN, true))
+  }
+
+  /**
+   * @internal Replaces a string field. Outside a transaction, in order: write the new
+   * block and flush it; drain; COMMIT: store the pointer, persist; free the old block
+   * (a crash before the free leaves it unreachable: recovery reclaims it).
+   */
+  writeStringField(block: number, addr: number, s: string): void {
+    const old = this.dv.getUint32(addr, true)
+    let q = 0
+    let size = 0
+    if (s.length > 0) {
+      const n = Buffer.byteLength(s, 'utf8')
+      size = STRING_HEADER_SIZE + n
+      q = this.allocBlock(size)
+      this.dv.setUint32(q, TAG_STRING, true)
+      this.dv.setUint32(q + STR_LEN, n, true)
+      this.buf.write(s, q + STRING_HEADER_SIZE, n, 'utf8')
+    }
+    if (this.inTx) {
+      this.beforeWrite(block, addr, 8)
+      writePtr(this.dv, addr, q)
+    } else if (block === this.initBlock) {
+      if (q !== 0) this.raw.flush(q, size)
+      writePtr(this.dv, addr, q)
+    } else {
+      if (q !== 0) { this.raw.flush(q, size); this.raw.drain(); this.pendingInit = false }
+      writePtr(this.dv, addr, q)
+      this.raw.persist(addr, 8)
+    }
+    if (old !== 0) this.raw.free(old) // inside a transaction: at commit
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────
+  private checkOpen(): void {
+    if (this.raw.closed) throw new HeapClosedError('pobj: the heap is closed')
+  }
+
+  /** Refreshes the cached views if the heap's bytes were replaced (growth). */
+  private refresh(): void {
+    const b = this.raw.bytes
+    if (b === this.u8) return
+    this.u8 = b
+    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  }
+
+  private allocBlock(size: number): number {
+    const p = this.raw.alloc(size)
+    this.refresh()
+    if (this.inTx) { this.txLogged.add(p); this.txCreated.push(p) }
+    return p
+  }
+
+  /** Runs the initialising writes of a new block; on a throw frees what was allocated and rethrows. */
+  private initialise(p: number, h: object, fill: () => void): void {
+    const prev = this.initBlock
+    this.initBlock = p
+    try {
+      fill()
+    } catch (e) {
+      this.initBlock = prev
+      this.delete(h)
+      throw e
+    } finally {
+      this.initBlock = prev
+    }
+  }
+
+  /** Outside a transaction: flush the new block now, drain before it is published. */
+  private flushNew(p: number, size: number): void {
+    this.raw.flush(p, size)
+    this.pendingInit = true
+  }
+
+  private remember(p: number, h: object): void {
+    this.live.set(p, new WeakRef(h))
+    this.finalizer.register(h, p)
+  }
+
+  /** The block pointer of a handle of this heap; typed errors for anything else. */
+  private ptrOf(v: unknown, where: string): number {
+    const h = v as Handle
+    if (v === null || typeof v !== 'object' || h._$heap === undefined) {
+      const got = v === null ? 'null' : typeof v === 'object' ? `a plain ${(v as object).constructor?.name ?? 'object'}` : typeof v
+      throw new FieldTypeError(`pobj: ${where}: expected a handle of this heap, got ${got}`)
+    }
+    if (h._$heap !== this) {
+      if ((h._$heap as unknown) instanceof PHeap) throw new ForeignHandleError(`pobj: ${where}: the ${h.constructor?.name} handle belongs to another heap`)
+      throw new FieldTypeError(`pobj: ${where}: not a pobj handle`)
+    }
+    if (h._$ptr === 0) this.unusable(h)
+    return h._$ptr
+  }
+
+  /** Bytes of the block's data (header included), for deciding how to log it. */
+  private blockDataSize(p: number): number {
+    const tag = this.dv.getUint32(p, true)
+    if (tag >= FIRST_TYPE_ID) return this.layoutForTypeId(tag).size
+    if (tag === TAG_ARRAY) {
+      return ARRAY_HEADER_SIZE + this.dv.getUint32(p + ARR_LENGTH, true) * ELEMENT_SIZE[CODE_KIND[this.dv.getUint8(p + ARR_ELEM)] as ElementKind]
+    }
+    return Infinity
+  }
+
+  private layoutFor(cls: Class): Layout {
+    if (!isPersistentClass(cls)) throw new UnknownTypeError(`pobj: ${(cls as Function | undefined)?.name ?? String(cls)} is not a @Persistent class`)
+    const l = layoutOf(cls)
+    this.claimName(l)
+    return l
+  }
+
+  /** Binds a stable name to one class in this heap. */
+  private claimName(l: Layout): void {
+    const other = this.classesByName.get(l.stableName)
+    if (other === undefined) this.classesByName.set(l.stableName, l.cls)
+    else if (other !== l.cls) {
+      throw new LayoutError(`pobj: classes ${other.name} and ${l.cls.name} both use the stable name '${l.stableName}' in one heap`)
+    }
+  }
+
+  /** This heap's type id of a layout (registering it durably on first use). */
+  private typeIdOf(l: Layout): number {
+    const id = this.typeIds.get(l)
+    if (id !== undefined) return id
+    this.claimName(l)
+    const nid = this.table.register(l)
+    this.refresh()
+    this.typeIds.set(l, nid)
+    this.layoutsById.set(nid, l)
+    return nid
+  }
+
+  private layoutForTypeId(id: number): Layout {
+    const l = this.tryLayoutForTypeId(id)
+    if (l) return l
+    const e = this.table.byTypeId(id)
+    if (!e) throw new FreedObjectError(`pobj: a block has type id ${id}, which the type table does not know: a dangling reference`)
+    throw new UnknownTypeError(`pobj: the heap holds objects of type '${e.name}' but no class for it was passed in types`)
+  }
+
+  /** The layout for a stored type id, binding a loaded class by stable name on first sight; undefined if none. */
+  private tryLayoutForTypeId(id: number): Layout | undefined {
+    const l = this.layoutsById.get(id)
+    if (l) return l
+    const e = this.table.byTypeId(id)
+    if (!e) return undefined
+    let cls = this.classesByName.get(e.name)
+    if (!cls) {
+      const candidates = [...metadataArgs.classes.values()].filter((c) => c.stableName === e.name)
+      if (candidates.length !== 1) return undefined
+      cls = candidates[0].target as Class
+    }
+    const layout = layoutOf(cls)
+    this.claimName(layout)
+    this.table.check(layout)
+    this.typeIds.set(layout, id)
+    this.layoutsById.set(id, layout)
+    return layout
+  }
+
+  private tableHost(): TableHost {
+    const raw = this.raw
+    return {
+      get bytes() { return raw.bytes },
+      get inTransaction() { return raw.inTransaction },
+      alloc: (n) => { const p = raw.alloc(n); this.refresh(); return p },
+      free: (p) => raw.free(p),
+      usableSize: (p) => raw.usableSize(p),
+      getRoot: (n) => raw.getRoot(n),
+      setRoot: (n, p) => raw.setRoot(n, p),
+      durable: (off, len) => { raw.flush(off, len); raw.drain() },
+    }
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The persisted type table: which stable name each type id means, and each
+ * type's fields (name, kind, offset, target). It makes the heap
+ * self-describing: recovery traces from it alone, and open checks loaded
+ * classes against it. Format: object-format.ts ("Type table block").
+ */
+import { TypeTableCorruptError, SchemaMismatchError, UnknownTypeError } from './errors'
+import { ElementKind, FieldKind } from './metadata-args'
+import { Layout, stableNameOf } from './layout-builder'
+import {
+  CODE_KIND, KIND_CODE, KIND_SIZE, FIRST_TYPE_ID, TAG_TYPE_TABLE, TYPE_TABLE_VERSION, TYPE_TABLE_ROOT,
+  TABLE_HEADER_SIZE, TABLE_ENTRY_FIXED, TABLE_FIELD_FIXED, TBL_VERSION, TBL_COUNT, TBL_USED, HDR_TAG,
+  OBJECT_HEADER_SIZE, alignUp, isPointerKind, blockTag,
+} from './object-format'
+
+export interface TableField {
+  readonly name: string
+  readonly kind: FieldKind
+  /** For arrays: the element kind. */
+  readonly element: ElementKind | undefined
+  readonly offset: number
+  /** Stable name of a ref's (or ref array's) declared class; '' otherwise. */
+  readonly target: string
+}
+export interface TypeEntry {
+  readonly typeId: number
+  readonly name: string
+  readonly size: number
+  readonly fields: readonly TableField[]
+}
+
+const utf8 = new TextEncoder()
+const utf8Strict = new TextDecoder('utf-8', { fatal: true })
+
+/** The entry describing `layout` under `typeId`. */
+export function entryFromLayout(layout: Layout, typeId: number): TypeEntry {
+  return {
+    typeId, name: layout.stableName, size: layout.size,
+    fields: layout.fields.map((f) => ({
+      name: f.name, kind: f.kind, element: f.element, offset: f.offset,
+      target: f.targetClass ? stableNameOf(f.targetClass) : '',
+    })),
+  }
+}
+
+/** Bytes of one encoded entry (a multiple of 4). */
+export function encodeEntry(e: TypeEntry): Uint8Array {
+  const name = utf8.encode(e.name)
+  const fs = e.fields.map((f) => ({ f, name: utf8.encode(f.name), target: utf8.encode(f.target) }))
+  let len = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
+  for (const x of fs) len += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length, 4)
+  const out = new Uint8Array(len)
+  const dv = new DataView(out.buffer)
+  dv.setUint32(0, e.typeId, true)
+  dv.setUint32(4, e.size, true)
+  dv.setUint16(8, name.length, true)
+  dv.setUint16(10, fs.length, true)
+  out.set(name, TABLE_ENTRY_FIXED)
+  let at = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
+  for (const x of fs) {
+    dv.setUint8(at, KIND_CODE[x.f.kind])
+    dv.setUint8(at + 1, x.f.element ? KIND_CODE[x.f.element] : 0)
+    dv.setUint16(at + 2, x.name.length, true)
+    dv.setUint32(at + 4, x.f.offset, true)
+    dv.setUint16(at + 8, x.target.length, true)
+    out.set(x.name, at + TABLE_FIELD_FIXED)
+    out.set(x.target, at + TABLE_FIELD_FIXED + x.name.length)
+    at += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length, 4)
+  }
+  return out
+}
+
+/** Reads the table block at `ptr` (capacity `cap` bytes); throws TypeTableCorruptError on any inconsistency. */
+export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEntry[] {
+  const bad = (what: string): never => { throw new TypeTableCorruptError(`pobj: the type table at ${ptr} is damaged: ${what}`) }
+  if (ptr <= 0 || ptr % 8 !== 0 || ptr + TABLE_HEADER_SIZE > bytes.length) bad('pointer out of range')
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (blockTag(dv, ptr) !== TAG_TYPE_TABLE) bad(`tag ${blockTag(dv, ptr)}`)
+  if (dv.getUint32(ptr + TBL_VERSION, true) !== TYPE_TABLE_VERSION) bad(`version ${dv.getUint32(ptr + TBL_VERSION, true)}`)
+  const count = dv.getUint32(ptr + TBL_COUNT, true)
+  const used = dv.getUint32(ptr + TBL_USED, true)
+  const end = ptr + TABLE_HEADER_SIZE + used
+  if (TABLE_HEADER_SIZE + used > cap || end > bytes.length) bad(`used ${used} exceeds the block`)
+  const text = (at: number, n: number): string => {
+    if (at + n > end) bad('a name runs past the table')
+    try { return utf8Strict.decode(bytes.subarray(at, at + n)) } catch { return bad('a name is not UTF-8') }
+  }
+  const out: TypeEntry[] = []
+  const ids = new Set<number>()
+  const names = new Set<string>()
+  let at = ptr + TABLE_HEADER_SIZE
+  for (let i = 0; i < count; i++) {
+    if (at + TABLE_ENTRY_FIXED > end) bad(`entry ${i} runs past the table`)
+    const typeId = dv.getUint32(at, true)
+    const size = dv.getUint32(at + 4, true)
+    const nameLen = dv.getUint16(at + 8, true)
+    const nFields = dv.getUint16(at + 10, true)
+    const name = text(at + TABLE_ENTRY_FIXED, nameLen)
+    if (typeId < FIRST_TYPE_ID || ids.has(typeId)) bad(`entry ${i} has type id ${typeId}`)
+    if (names.has(name) || name.length === 0) bad(`entry ${i} has name '${name}'`)
+    if (size < OBJECT_HEADER_SIZE || size % 8 !== 0) bad(`type ${name} has size ${size}`)
+    ids.add(typeId); names.add(name)
+    at += TABLE_ENTRY_FIXED + alignUp(nameLen, 4)
+    const fields: TableField[] = []
+    for (let j = 0; j < nFields; j++) {
+      if (at + TABLE_FIELD_FIXED > end) bad(`type ${name} field ${j} runs past the table`)
+      const kindOrNone = CODE_KIND[dv.getUint8(at)]
+      const elemCode = dv.getUint8(at + 1)
+      const fnLen = dv.getUint16(at + 2, true)
+      const offset = dv.getUint32(at + 4, true)
+      const tLen = dv.getUint16(at + 8, true)
+      const fname = text(at + TABLE_FIELD_FIXED, fnLen)
+      const target = text(at + TABLE_FIELD_FIXED + fnLen, tLen)
+      if (!kindOrNone) return bad(`type ${name} field ${fname} has kind code ${dv.getUint8(at)}`)
+      const kind: FieldKind = kindOrNone
+      const element = kind === 'array' ? CODE_KIND[elemCode] as ElementKind | undefined : undefined
+      if (kind === 'array' && (!element || !['i32', 'u32', 'f64', 'i64', 'ref'].includes(element))) bad(`type ${name} field ${fname} has element code ${elemCode}`)
+      if (offset < OBJECT_HEADER_SIZE || offset % KIND_SIZE[kind] !== 0 || offset + KIND_SIZE[kind] > size) bad(`type ${name} field ${fname} at offset ${offset}`)
+      fields.push({ name: fname, kind, element, offset, target })
+      at += TABLE_FIELD_FIXED + alignUp(fnLen + tLen, 4)
+    }
+    out.push({ typeId, name, size, fields })
+  }
+  if (at !== end) bad(`used ${used} but entries end at ${at - ptr - TABLE_HEADER_SIZE}`)
+  return out
+}
+
+/** The differences between a stored entry and a loaded layout, one line per field ([] when equal). */
+export function diffEntry(stored: TypeEntry, layout: Layout): string[] {
+  const want = entryFromLayout(layout, stored.typeId)
+  const out: string[] = []
+  const describe = (f: TableField) =>
+    `${f.kind}${f.element ? `<${f.element}>` : ''}${f.target ? ` -> ${f.target}` : ''} @${f.offset}`
+  const byName = new Map(stored.fields.map((f) => [f.name, f]))
+  for (const f of want.fields) {
+    const s = byName.get(f.name)
+    if (!s) out.push(`${f.name}: not in the heap (class has ${describe(f)})`)
+    else if (describe(s) !== describe(f)) out.push(`${f.name}: heap has ${describe(s)}, class has ${describe(f)}`)
+    byName.delete(f.name)
+  }
+  for (const s of byName.values()) out.push(`${s.name}: in the heap (${describe(s)}), not in the class`)
+  if (out.length === 0 && stored.size !== want.size) out.push(`size: heap has ${stored.size}, class has ${want.size}`)
+  return out
+}
+
+/** Pointer offsets of each type id, from a decoded table: all the tracer needs. */
+export function pointerMap(entries: readonly TypeEntry[]): Map<number, Uint32Array> {
+  const m = new Map<number, Uint32Array>()
+  for (const e of entries) m.set(e.typeId, Uint32Array.from(e.fields.filter((f) => isPointerKind(f.kind)).map((f) => f.offset)))
+  return m
+}
+
+/** What the type table needs from the heap. `durable` flushes and drains now, even inside a transaction. */
+export interface TableHost {
+  readonly bytes: Uint8Array
+  readonly inTransaction: boolean
+  alloc(size: number): number
+  free(ptr: number): void
+  usableSize(ptr: number): number
+  getRoot(name: string): number
+  setRoot(name: string, ptr: number): void
+  durable(off: number, len: number): void
+}
+
+/** Bytes kept free after growth, so classes first used inside a transaction can still be appended. */
+const SPARE_BYTES = 2048
+const MIN_TABLE_BLOCK = 4096
+
+/** The loaded table of one open heap: decoded entries plus the crash-safe append/grow protocol. */
+export class TypeTable {
+  private entries: TypeEntry[] = []
+  private byName = new Map<string, TypeEntry>()
+  private byId = new Map<number, TypeEntry>()
+  private nextId = FIRST_TYPE_ID
+
+  private constructor(private readonly host: TableHost) {}
+
+  /** Loads the table under TYPE_TABLE_ROOT, creating an empty one (durably) if the heap has none. */
+  static load(host: TableHost): TypeTable {
+    const t = new TypeTable(host)
+    const ptr = host.getRoot(TYPE_TABLE_ROOT)
+    if (ptr === 0) {
+      if (host.inTransaction) throw new UnknownTypeError('pobj: the heap has no type table and one can not be created inside a transaction')
+      t.writeNewBlock([], MIN_TABLE_BLOCK)
+    } else {
+      for (const e of decodeTable(host.bytes, ptr, host.usableSize(ptr))) t.index(e)
+    }
+    return t
+  }
+
+  get all(): readonly TypeEntry[] { return this.entries }
+  byStableName(name: string): TypeEntry | undefined { return this.byName.get(name) }
+  byTypeId(id: number): TypeEntry | undefined { return this.byId.get(id) }
+
+  /** Checks `layout` against the stored entry of its name; throws SchemaMismatchError naming the fields. */
+  check(layout: Layout): TypeEntry | undefined {
+    const e = this.byName.get(layout.stableName)
+    if (!e) return undefined
+    const diff = diffEntry(e, layout)
+    if (diff.length > 0) {
+      throw new SchemaMismatchError(
+        `pobj: class ${layout.cls.name} (stable name '${layout.stableName}') differs from the heap's type table: ${diff.join('; ')}`,
+        layout.cls.name, diff.map((d) => d.slice(0, d.indexOf(':'))))
+    }
+    return e
+  }
+
+  /** The type id of `layout`, appending an entry durably if the table lacks it. */
+  register(layout: Layout): number {
+    const known = this.check(layout)
+    if (known) return known.typeId
+    const entry = entryFromLayout(layout, this.nextId)
+    const enc = encodeEntry(entry)
+    const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
+    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset)
+    const used = dv.getUint32(ptr + TBL_USED, true)
+    const cap = this.host.usableSize(ptr) - TABLE_HEADER_SIZE
+    if (used + enc.length <= cap && (this.host.inTransaction || cap - used - enc.length >= SPARE_BYTES / 2)) {
+      this.appendInPlace(ptr, used, enc)
+    } else if (this.host.inTransaction) {
+      throw new UnknownTypeError(`pobj: class ${layout.cls.name} is first used inside a transaction and the type table is full; pass it in \`types\` at create/open`)
+    } else {
+      this.writeNewBlock([...this.entries, entry], 2 * (TABLE_HEADER_SIZE + used + enc.length) + SPARE_BYTES)
+    }
+    this.index(entry)
+    return entry.typeId
+  }
+
+  /**
+   * Append in place. Steps:
+   *  1. write the entry past `used` (not yet part of the table) and make it durable;
+   *  2. COMMIT: store (count+1, used+len), one aligned 8-byte word; make it durable.
+   */
+  private appendInPlace(ptr: number, used: number, enc: Uint8Array): void {
+    const at = ptr + TABLE_HEADER_SIZE + used
+    this.host.bytes.set(enc, at)
+    this.host.durable(at, enc.length)
+    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset)
+    dv.setUint32(ptr + TBL_COUNT, this.entries.length + 1, true)
+    dv.setUint32(ptr + TBL_USED, used + enc.length, true)
+    this.host.durable(ptr + TBL_COUNT, 8)
+  }
+
+  /**
+   * Grow (outside transactions only). Steps:
+   *  1. allocate a block, write the whole table, make it durable (unreachable so far);
+   *  2. COMMIT: setRoot(TYPE_TABLE_ROOT, new) (durable on return);
+   *  3. free the old block (a crash before this leaves it unreachable: recovery reclaims it).
+   */
+  private writeNewBlock(entries: TypeEntry[], minSize: number): void {
+    const encs = entries.map(encodeEntry)
+    const used = encs.reduce((n, e) => n + e.length, 0)
+    const ptr = this.host.alloc(Math.max(minSize, TABLE_HEADER_SIZE + used))
+    const bytes = this.host.bytes
+    const dv = new DataView(bytes.buffer, bytes.byteOffset)
+    dv.setUint32(ptr + HDR_TAG, TAG_TYPE_TABLE, true)
+    dv.setUint32(ptr + TBL_VERSION, TYPE_TABLE_VERSION, true)
+    dv.setUint32(ptr + TBL_COUNT, entries.length, true)
+    dv.setUint32(ptr + TBL_USED, used, true)
+    let at = ptr + TABLE_HEADER_SIZE
+    for (const e of encs) { bytes.set(e, at); at += e.length }
+    this.host.durable(ptr, TABLE_HEADER_SIZE + used)
+    const old = this.host.getRoot(TYPE_TABLE_ROOT)
+    this.host.setRoot(TYPE_TABLE_ROOT, ptr)
+    if (old !== 0) this.host.free(old)
+  }
+
+  private index(e: TypeEntry): void {
+    this.entries.push(e)
+    this.byName.set(e.name, e)
+    this.byId.set(e.typeId, e)
+    this.nextId = Math.max(this.nextId, e.typeId + 1)
+  }
+}
