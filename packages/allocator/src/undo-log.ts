@@ -133,7 +133,7 @@ export class UndoLog {
   }
 }
 
-function entryChecksum(mem: Memory, e: number, tx: number, seq: number, target: number, length: number): number {
+export function entryChecksum(mem: Memory, e: number, tx: number, seq: number, target: number, length: number): number {
   let h = fnv1aWord(tx, 0x811c9dc5)
   h = fnv1aWord(seq, h)
   h = fnv1aWord(target, h)
