@@ -85,7 +85,12 @@ export class MmapRegion implements Region {
       throw new RegionError(`region: cannot grow ${this.path} to ${newSize} bytes: ${(e as Error).message}`)
     }
     // Map the new size before unmapping the old one, so a failure leaves the region usable.
-    const buffer = this.native.map(this.fd, newSize)
+    let buffer: ArrayBuffer
+    try {
+      buffer = this.native.map(this.fd, newSize)
+    } catch (e) {
+      throw new RegionError(`region: cannot map ${this.path} grown to ${newSize} bytes: ${(e as Error).message}`)
+    }
     const old = this.buffer!
     this.buffer = buffer
     this.view = new Uint8Array(buffer)
