@@ -67,7 +67,7 @@ async function budgeted(put, chunk, maxPuts, secs) {
 
 async function runOne(id) {
   const mod = loadStore(id);
-  const res = { id, name: mod.name, persistent: mod.persistent, settings: mod.settings, n: N };
+  const res = { id, name: mod.name, persistent: mod.persistent, settings: mod.settings, n: N, load1AtStart: +os.loadavg()[0].toFixed(2) };
   U.log(`[${id}] generating ${N} keys/values`);
   const data = makeData(N);
   const keys = mod.keyType === 'bytes' ? data.keyBufs : data.keys;
@@ -153,6 +153,7 @@ async function runOne(id) {
     res.recovery = await crashAndRecover(mod, id, dir, keys, data);
     U.rmDir(dir);
   }
+  res.load1AtEnd = +os.loadavg()[0].toFixed(2);
   return res;
 }
 

@@ -54,9 +54,10 @@ function makeData(n, generation = 0) {
   const vslab = Buffer.allocUnsafe(n * VALUE_BYTES);
   const next = rng(0x5eed + generation * 7919);
   for (let i = 0; i < n; i++) {
-    const k = keyAt(i);
-    keys[i] = k;
-    kslab.write(k, i * KEY_BYTES, KEY_BYTES, 'latin1');
+    kslab.write(keyAt(i), i * KEY_BYTES, KEY_BYTES, 'latin1');
+    // A flat (sequential) string read back from the slab: keyAt() builds a cons
+    // string, which every store would pay to flatten on first use.
+    keys[i] = kslab.latin1Slice(i * KEY_BYTES, (i + 1) * KEY_BYTES);
     keyBufs[i] = kslab.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES);
     const off = i * VALUE_BYTES;
     for (let j = 0; j < VALUE_BYTES; j += 4) {

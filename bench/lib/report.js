@@ -43,15 +43,17 @@ function markdown(doc) {
   }
   L.push('');
   L.push(`Durable puts ran for at most ${meta.durableBudget.secs} s or ${meta.durableBudget.maxPuts} puts ` +
-    `(group commit: ${meta.durableBudget.groupMaxPuts} puts) on an empty store; counts below. ` +
+    `(group commit: ${meta.durableBudget.groupMaxPuts} puts) on an empty store; counts and other details below. ` +
     '(d) and (d\') time open + the first get; (d) is the median of 3, (d\') one run, with a warm page cache. ' +
-    '(d\') child: loads N entries, then keeps overwriting one put per commit until SIGKILL; after recovery 1000 sampled keys are checked.');
+    '(d\') child: loads N entries in commits of 10 000, then keeps overwriting one put per commit until SIGKILL; after recovery 1000 sampled keys are checked.');
   L.push('');
-  L.push('| system | (b) puts done / s | (b\') puts done / s |');
-  L.push('|---|--:|--:|');
-  for (const s of ok.filter((x) => x.durableEach)) {
-    const g = s.durableGroup;
-    L.push(`| ${s.name} | ${s.durableEach.puts} / ${s.durableEach.secs.toFixed(2)} | ${g ? `${g.puts} / ${g.secs.toFixed(2)}` : '—'} |`);
+  L.push('| system | (b) puts done / s | (b\') puts done / s | (d) reopen, 3 runs | close after (a)+(c) | 1-min load avg start → end |');
+  L.push('|---|--:|--:|--:|--:|--:|');
+  for (const s of ok) {
+    const b = s.durableEach, g = s.durableGroup;
+    L.push(`| ${s.name} | ${b ? `${b.puts} / ${b.secs.toFixed(2)}` : '—'} | ${g ? `${g.puts} / ${g.secs.toFixed(2)}` : '—'} | ` +
+      `${s.reopenAllMs ? s.reopenAllMs.map((x) => x.toFixed(2)).join(', ') + ' ms' : '—'} | ${fmtMs(s.closeMs)} | ` +
+      `${s.load1AtStart ?? '?'} → ${s.load1AtEnd ?? '?'} |`);
   }
   L.push('');
   L.push('### Exact settings');
