@@ -1,0 +1,83 @@
+import { expect } from 'chai'
+import { spawn } from 'child_process'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import { isDeepStrictEqual } from 'util'
+import { Heap, mulberry32, loadNative } from '../src'
+import { workloads, Workload, State } from './support/workloads'
+
+const WORKER = path.join(__dirname, 'fixtures', 'heap-worker.js')
+const KILLS = Number(process.env.MAKALU_KILLS ?? 6)
+
+/** Starts the worker, waits for `acks` acknowledgements, SIGKILLs it; returns the last acknowledged op. */
+function runAndKill(file: string, wi: number, seed: number, start: number, acks: number, backend: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WORKER, file, String(wi), String(seed), String(start), backend], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let last = start - 1
+    let seen = 0
+    let buf = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString()
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        if (line.startsWith('ack ')) {
+          last = Number(line.slice(4))
+          if (++seen === acks) child.kill('SIGKILL')
+        }
+      }
+    })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    child.on('close', (code, signal) => { // 'close': after the last ack was read
+      if (signal === 'SIGKILL') resolve(last)
+      else reject(new Error(`worker exited with ${code}: ${err}`))
+    })
+  })
+}
+
+function modelAt(w: Workload, seed: number, n: number): State {
+  let s = w.initial
+  for (let i = 0; i < n; i++) s = w.model(s, seed, i)
+  return s
+}
+
+const backends = loadNative() ? ['mmap', 'file'] : ['file']
+
+describe('heap survives SIGKILL of a child process mid-workload', function () {
+  this.timeout(300_000)
+  for (const backend of backends) {
+    workloads.forEach((w, wi) => {
+      it(`${backend}: ${w.name} (${KILLS} kills)`, async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-kill-'))
+        const file = path.join(dir, 'heap')
+        const seed = 11 + wi
+        const r = mulberry32(seed)
+        let next = 0
+        for (let k = 0; k < KILLS; k++) {
+          const acked = await runAndKill(file, wi, seed, next, 1 + Math.floor(r() * 40), backend)
+          const heap = Heap.open(file, { backend: backend as 'mmap' | 'file' })
+          try {
+            expect(heap.recovery.clean).to.equal(false)
+            expect(heap.check().violations).to.deep.equal([])
+            const { state, blocks } = w.read(heap)
+            const done = modelAt(w, seed, acked + 1)
+            const inFlight = w.model(done, seed, acked + 1)
+            if (isDeepStrictEqual(state, done)) next = acked + 1
+            else if (isDeepStrictEqual(state, inFlight)) next = acked + 2
+            else throw new Error(`kill ${k}: state ${JSON.stringify(state)} after ack ${acked} is neither ${JSON.stringify(done)} nor ${JSON.stringify(inFlight)}`)
+            let bytes = 0
+            for (const p of blocks) bytes += heap.usableSize(p)
+            expect(heap.stats().used, 'used bytes = reachable bytes').to.equal(bytes)
+            expect(heap.stats().liveBlocks).to.equal(new Set(blocks).size)
+          } finally {
+            heap.close()
+          }
+        }
+        fs.rmSync(dir, { recursive: true })
+      })
+    })
+  }
+})
