@@ -28,7 +28,7 @@ export function Persistent(stableName?: string): ClassDecorator {
 function checkInferable(target: Function, name: string, t: unknown): void {
   if (t === undefined || t === Object || t === Array || t === Function || t === Symbol || t === null) {
     const what = t === Array ? 'an array; use @field.array(kind or () => Class)'
-      : 'not inferable (a union, an interface, any or Object); use an explicit kind such as @field.i32 or @field.ref(() => Class)'
+      : 'not inferable (a union such as `T | null`, an interface, any or Object); use an explicit kind such as @field.i32 or @field.ref(() => Class)'
     throw new LayoutError(`pobj: ${target.name}.${name}: the field type is ${what}`)
   }
 }

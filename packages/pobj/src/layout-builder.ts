@@ -114,7 +114,7 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
     else if (typeof t === 'function' && t !== Object && t !== Function) {
       throw new LayoutError(`pobj: ${where}: its type ${t.name} is not a @Persistent class; decorate it or use an explicit kind`)
     } else {
-      throw new LayoutError(`pobj: ${where}: the field type is not inferable (a union, an interface, any or Object); use an explicit kind such as @field.i32 or @field.ref(() => Class)`)
+      throw new LayoutError(`pobj: ${where}: the field type is not inferable (a union such as \`T | null\`, an interface, any or Object); use an explicit kind such as @field.i32 or @field.ref(() => Class)`)
     }
   } else if (kind === 'ref') {
     targetClass = resolveThunk(where, args.refTarget)

@@ -1,0 +1,259 @@
+import 'reflect-metadata'
+import { expect } from 'chai'
+import { SimRegion, HeapClosedError } from '@makalu/allocator'
+import {
+  PHeap, PArray, FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, IndexRangeError,
+} from '../src'
+import { AllKinds, Account, Bank, Node, Tree, Shape, Circle, Person } from './models'
+import { simHeap, reachable } from './helpers'
+
+const ALL = [AllKinds, Account, Bank, Node, Tree, Shape, Circle, Person]
+
+function reopen(region: SimRegion, heap: PHeap, types = ALL): { region: SimRegion; heap: PHeap } {
+  heap.close()
+  const r = new SimRegion(region.durableImage())
+  return { region: r, heap: PHeap.openIn(r, { types }) }
+}
+
+describe('pobj handles and PHeap', () => {
+  it('reads and writes every kind through a handle, straight to the heap', () => {
+    const { region, heap } = simHeap(ALL)
+    const a = heap.new(AllKinds)
+    expect([a.i, a.flag, a.u, a.d, a.big, a.s, a.n, a.other, a.nums, a.refs]).to.deep.equal([0, false, 0, 0, 0n, '', 0, null, null, null])
+    a.i = -7; a.flag = true; a.u = 4_000_000_000; a.d = 1.5; a.big = -(2n ** 62n); a.s = 'hé'; a.n = NaN
+    const b = heap.new(AllKinds, { i: 2 })
+    a.other = b
+    a.nums = heap.newArray('f64', [1, 2.5])
+    a.refs = heap.newArray(AllKinds, [b, null])
+    expect([a.i, a.flag, a.u, a.d, a.big, a.s]).to.deep.equal([-7, true, 4_000_000_000, 1.5, -(2n ** 62n), 'hé'])
+    expect(a.n).to.be.NaN
+    expect(a.other).to.equal(b)
+    expect(a.nums!.toArray()).to.deep.equal([1, 2.5])
+    expect(a.refs!.get(0)).to.equal(b)
+    heap.setRoot('a', a)
+    // No copy: the block in the heap holds the values.
+    const view = new DataView(heap.raw.bytes.buffer)
+    const p = (a as unknown as { _$ptr: number })._$ptr
+    expect(view.getInt32(p + 8, true)).to.equal(-7)
+    expect(view.getFloat64(p + 24, true)).to.equal(1.5)
+    const r = reopen(region, heap)
+    const a2 = r.heap.root('a', AllKinds)!
+    expect([a2.i, a2.flag, a2.u, a2.d, a2.big, a2.s]).to.deep.equal([-7, true, 4_000_000_000, 1.5, -(2n ** 62n), 'hé'])
+    expect(a2.other!.i).to.equal(2)
+    expect(a2.refs!.get(0)).to.equal(a2.other)
+    expect(a2.refs!.get(1)).to.equal(null)
+    r.heap.close()
+  })
+
+  it('gives instances of the user class: instanceof, methods, subclasses through a base ref', () => {
+    const { heap } = simHeap(ALL)
+    const acc = heap.new(Account, { owner: 'ann', balance: 10 })
+    expect(acc).to.be.instanceOf(Account)
+    expect(acc.constructor).to.equal(Account)
+    acc.deposit(5)
+    expect(acc.balance).to.equal(15)
+    const c = heap.new(Circle, { r: 2, name: 'c', filled: true })
+    expect(c).to.be.instanceOf(Shape).and.instanceOf(Circle)
+    expect(c.area()).to.be.closeTo(4 * Math.PI, 1e-12)
+    expect(Object.keys(c)).to.deep.equal(['_$heap', '_$ptr'])
+    const shapes = heap.newArray(Shape, [c, heap.new(Shape, { name: 's' })])
+    expect(shapes.get(0)).to.equal(c)
+    expect(shapes.get(1).area()).to.equal(0)
+    heap.close()
+  })
+
+  it('gives the same handle for a ref read twice, and after a reopen per heap', () => {
+    const { region, heap } = simHeap(ALL)
+    const n1 = heap.new(Node, { value: 1 })
+    const n2 = heap.new(Node, { value: 2, next: n1 })
+    n1.next = n2 // a cycle
+    heap.setRoot('list', n2)
+    expect(n2.next).to.equal(n1)
+    expect(n2.next!.next).to.equal(n2)
+    expect(heap.root('list')).to.equal(n2)
+    const r = reopen(region, heap)
+    const m2 = r.heap.root('list', Node)!
+    expect(m2.next!.next).to.equal(m2)
+    expect(m2).to.not.equal(n2)
+    r.heap.close()
+  })
+
+  it('stores strings of any length: empty, non-ASCII, long; replacing frees the old block', () => {
+    const { region, heap } = simHeap(ALL, 4 << 20)
+    const t = heap.new(Tree, { name: '' })
+    heap.setRoot('t', t)
+    expect(t.name).to.equal('')
+    const samples = ['a', 'héllo wörld', '日本語のテキスト', '🎉 emoji 👩‍👩‍👧', 'x'.repeat(100_000), '']
+    for (const s of samples) {
+      t.name = s
+      expect(t.name).to.equal(s)
+    }
+    t.name = 'Ωmega'
+    expect(heap.stats().strings.count).to.equal(1)
+    const r = reopen(region, heap)
+    expect(r.heap.root('t', Tree)!.name).to.equal('Ωmega')
+    r.heap.close()
+  })
+
+  it('makes arrays of every number kind and of refs, iterable, usable as field values', () => {
+    const { heap } = simHeap(ALL)
+    const i32 = heap.newArray('i32', [1, -2, 3])
+    const u32 = heap.newArray('u32', 4)
+    const i64 = heap.newArray('i64', [5n, -(2n ** 63n)])
+    const f64 = heap.newArray<number>('f64', 3)
+    expect([...i32]).to.deep.equal([1, -2, 3])
+    expect([...u32]).to.deep.equal([0, 0, 0, 0])
+    expect([...i64]).to.deep.equal([5n, -(2n ** 63n)])
+    f64.set(2, Math.PI)
+    expect(f64.get(2)).to.equal(Math.PI)
+    expect(f64.length).to.equal(3)
+    expect(() => f64.get(3)).to.throw(IndexRangeError)
+    expect(() => i32.set(0, 1.5)).to.throw(FieldTypeError)
+    expect(() => u32.set(0, -1)).to.throw(FieldTypeError)
+    expect(() => i64.set(0, 1 as never)).to.throw(FieldTypeError)
+    const p = heap.new(Person, { name: 'p', scores: heap.newArray('i32', [9, 8]) })
+    expect(p.scores!.toArray()).to.deep.equal([9, 8])
+    expect(() => { p.scores = f64 as never }).to.throw(FieldTypeError, /Person\.scores: expected a PArray of i32/)
+    const kids = heap.newArray(Person, [heap.new(Person, { name: 'k' })])
+    p.children = kids
+    expect(p.children!.get(0).name).to.equal('k')
+    expect(() => kids.set(0, heap.new(Account) as never)).to.throw(FieldTypeError)
+    expect(heap.newArray('f64', 0).length).to.equal(0)
+    heap.close()
+  })
+
+  it('binds roots: missing is null, a factory creates, the wrong class is a TypeMismatchError', () => {
+    const { heap } = simHeap(ALL)
+    expect(heap.root('nope')).to.equal(null)
+    expect(heap.root('nope', Account)).to.equal(null)
+    let made = 0
+    const bank = heap.root('bank', () => { made++; return heap.new(Bank, { accounts: heap.newArray(Account, 2) }) })
+    expect(heap.root('bank', Bank, () => { made++; return heap.new(Bank) })).to.equal(bank)
+    expect(made).to.equal(1)
+    expect(() => heap.root('bank', Account)).to.throw(TypeMismatchError, /root 'bank' holds a Bank, not a Account/)
+    expect(heap.rootNames()).to.deep.equal(['bank'])
+    heap.setRoot('bank', null)
+    expect(heap.root('bank')).to.equal(null)
+    expect(() => heap.setRoot('pobj.types', null)).to.throw(/reserved/)
+    heap.close()
+  })
+
+  it('iterates live objects by type (subclasses included) and counts them per type', () => {
+    const { heap } = simHeap(ALL)
+    const accounts = Array.from({ length: 5 }, (_, i) => heap.new(Account, { owner: `o${i}`, balance: i }))
+    const accountBytes = heap.raw.usableSize((accounts[0] as unknown as { _$ptr: number })._$ptr)
+    heap.new(Shape); heap.new(Circle); heap.new(Circle)
+    expect([...heap.objects(Account)].map((a) => a.balance).sort()).to.deep.equal([0, 1, 2, 3, 4])
+    expect([...heap.objects(Shape)].length).to.equal(3)
+    expect([...heap.objects(Circle)].length).to.equal(2)
+    expect([...heap.objects()].length).to.equal(8)
+    const s = heap.stats()
+    expect(s.types.Account).to.deep.equal({ count: 5, bytes: 5 * accountBytes })
+    expect(s.types.Circle.count).to.equal(2)
+    expect(s.strings.count).to.equal(5)
+    expect(s.typeTable.count).to.equal(1)
+    expect(s.liveBlocks).to.be.greaterThan(10)
+    heap.close()
+  })
+
+  it('deletes objects (and their strings); a freed handle throws', () => {
+    const { heap } = simHeap(ALL)
+    const used0 = heap.stats().used
+    const a = heap.new(Account, { owner: 'gone', balance: 1 })
+    heap.delete(a)
+    expect(heap.stats().used).to.equal(used0)
+    expect(() => a.balance).to.throw(FreedObjectError)
+    expect(() => { a.balance = 2 }).to.throw(FreedObjectError)
+    expect(() => heap.delete(a)).to.throw(FreedObjectError)
+    expect(() => heap.setRoot('x', a)).to.throw(FreedObjectError)
+    expect([...heap.objects(Account)]).to.deep.equal([])
+    heap.close()
+  })
+
+  it('transactions: commit all, or roll back on a throw (values, new objects, deletes, strings)', () => {
+    const { heap } = simHeap(ALL)
+    const a = heap.new(Account, { owner: 'a', balance: 100 })
+    const b = heap.new(Account, { owner: 'b', balance: 0 })
+    heap.setRoot('a', a); heap.setRoot('b', b)
+    heap.transaction(() => { a.balance -= 30; b.balance += 30; a.owner = 'A' })
+    expect([a.balance, b.balance, a.owner]).to.deep.equal([70, 30, 'A'])
+    const used = heap.stats().used
+    let created: Account | undefined
+    expect(() => heap.transaction(() => {
+      a.balance = 0; b.owner = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'
+      created = heap.new(Account, { owner: 'new' })
+      heap.delete(b)
+      heap.setRoot('c', created)
+      throw new Error('boom')
+    })).to.throw('boom')
+    expect([a.balance, b.balance, a.owner, b.owner]).to.deep.equal([70, 30, 'A', 'b'])
+    expect(() => created!.balance).to.throw(FreedObjectError)
+    expect(heap.root('c')).to.equal(null)
+    expect(heap.stats().used).to.equal(used)
+    expect(heap.root('b')).to.equal(b)
+    expect(heap.check().ok).to.equal(true)
+    heap.close()
+  })
+
+  it('a write outside a transaction is durable when it returns', () => {
+    const { region, heap } = simHeap(ALL)
+    const t = heap.new(Tree, { key: 1, name: 'one' })
+    heap.setRoot('t', t)
+    t.key = 2
+    t.name = 'two'
+    t.left = heap.new(Tree, { key: 3 })
+    const h2 = PHeap.openIn(new SimRegion(region.crash({ mode: 'strict' })), { types: ALL })
+    const t2 = h2.root('t', Tree)!
+    expect([t2.key, t2.name, t2.left!.key]).to.deep.equal([2, 'two', 3])
+    const live = reachable(h2)
+    expect(h2.stats().used).to.equal(live.bytes)
+    h2.close()
+  })
+
+  it('rejects wrong values, foreign handles and a closed heap with typed errors, heap unchanged', () => {
+    const { heap } = simHeap(ALL)
+    const other = simHeap(ALL).heap
+    const a = heap.new(AllKinds, { i: 1, s: 'keep' })
+    const used = heap.stats().used
+    const bad: Array<[keyof AllKinds, unknown, RegExp]> = [
+      ['i', 1.5, /AllKinds\.i: expected an i32/], ['i', 2 ** 31, /i32/], ['u', -1, /u32/], ['d', '1', /number/],
+      ['big', 1, /i64/], ['big', 2n ** 63n, /i64/], ['flag', 1, /boolean/], ['s', 5, /string/], ['s', null, /string/],
+      ['other', heap.new(Account), /AllKinds\.other: expected a AllKinds handle/], ['other', new AllKinds(), /plain AllKinds object is not in the heap/],
+      ['nums', [1, 2], /PArray of f64/],
+    ]
+    const used2 = heap.stats().used
+    for (const [k, v, re] of bad) expect(() => { (a as unknown as Record<string, unknown>)[k] = v }, String(k)).to.throw(FieldTypeError, re)
+    expect([a.i, a.s]).to.deep.equal([1, 'keep'])
+    expect(heap.stats().used).to.equal(used2)
+    expect(used2).to.be.greaterThan(used)
+    const foreign = other.new(AllKinds)
+    expect(() => { a.other = foreign }).to.throw(ForeignHandleError)
+    expect(() => heap.setRoot('f', foreign)).to.throw(ForeignHandleError)
+    expect(() => heap.new(AllKinds, { nope: 1 } as never)).to.throw(FieldTypeError, /no persistent field 'nope'/)
+    expect(() => heap.new(AllKinds, { i: 1, s: 'x', d: 'bad' as never })).to.throw(FieldTypeError)
+    expect(heap.stats().used).to.equal(used2) // the half-built object and its string were freed
+    class NotPersistent {}
+    expect(() => heap.new(NotPersistent)).to.throw(UnknownTypeError)
+    other.close()
+    expect(() => foreign.i).to.throw(HeapClosedError, /^pobj: /)
+    heap.close()
+    expect(() => a.i).to.throw(HeapClosedError)
+    expect(() => heap.new(Account)).to.throw(HeapClosedError)
+  })
+
+  it('reads an object whose class was not passed: an UnknownTypeError, unless found by stable name', () => {
+    const { region, heap } = simHeap([Node])
+    heap.setRoot('n', heap.new(Node, { value: 1, label: 'x' }))
+    const r = reopen(region, heap, [])
+    expect(r.heap.root('n', Node)!.label).to.equal('x') // found by its unique stable name
+    r.heap.close()
+  })
+})
+
+describe('PArray', () => {
+  it('is exported and is what newArray returns', () => {
+    const { heap } = simHeap(ALL)
+    expect(heap.newArray('i32', 1)).to.be.instanceOf(PArray)
+    heap.close()
+  })
+})
