@@ -1,0 +1,216 @@
+import 'reflect-metadata'
+import { expect } from 'chai'
+import { SimRegion } from '@makalu/allocator'
+import { PHeap, PArray } from '../src'
+import { Account, Bank, Node, Tree } from './models'
+import { Workload, referenceStates, crashRun, HEAP_OPTS, REGION_SIZE } from './crash-harness'
+import { reachable } from './helpers'
+
+const ACCOUNTS = 6
+
+/** Transfers between accounts in transactions; some rename an owner, some replace an account object. */
+const bankWorkload: Workload<{ transfers: number; balances: number[]; owners: string[] }> = {
+  name: 'bank',
+  types: [Bank, Account],
+  ops: 40,
+  setup(heap) {
+    heap.root('bank', () => heap.new(Bank, {
+      accounts: heap.newArray(Account, Array.from({ length: ACCOUNTS }, (_, i) => heap.new(Account, { owner: `o${i}`, balance: 100 }))),
+    }))
+  },
+  op(heap, k, rand) {
+    const bank = heap.root('bank', Bank)!
+    const i = Math.floor(rand() * ACCOUNTS)
+    const j = (i + 1 + Math.floor(rand() * (ACCOUNTS - 1))) % ACCOUNTS
+    const amount = Math.floor(rand() * 50)
+    heap.transaction(() => {
+      const a = bank.accounts.get(i)
+      const b = bank.accounts.get(j)
+      a.balance -= amount
+      b.balance += amount
+      bank.transfers++
+      if (k % 3 === 0) a.owner = `owner-${k}-${'x'.repeat(k % 5 * 10)}`
+      if (k % 7 === 0) {
+        bank.accounts.set(j, heap.new(Account, { owner: b.owner, balance: b.balance }))
+        heap.delete(b)
+      }
+    })
+  },
+  read(heap) {
+    const bank = heap.root('bank', Bank)!
+    const accounts = bank.accounts.toArray()
+    return { transfers: bank.transfers, balances: accounts.map((a) => a.balance), owners: accounts.map((a) => a.owner) }
+  },
+  invariant(s) {
+    expect(s.balances.reduce((x, y) => x + y, 0)).to.equal(ACCOUNTS * 100)
+  },
+}
+
+/** A linked list under a sentinel: pushes, removes, relabels, in and outside transactions. */
+const listWorkload: Workload<Array<[number, string]>> = {
+  name: 'list',
+  types: [Node],
+  ops: 40,
+  setup(heap) { heap.setRoot('list', heap.new(Node, { label: 'head' })) },
+  op(heap, k, rand) {
+    const head = heap.root('list', Node)!
+    const nodes: Node[] = []
+    for (let n = head.next; n; n = n.next) nodes.push(n)
+    const pick = nodes.length > 0 ? nodes[Math.floor(rand() * nodes.length)] : null
+    switch (k < 6 ? k % 2 : Math.floor(rand() * 6)) {
+      case 0: heap.transaction(() => { head.next = heap.new(Node, { value: k, label: `n${k}`, next: head.next }) }); break
+      case 1: head.next = heap.new(Node, { value: k, label: `m${k}é`, next: head.next }); break // outside: init drained before publish
+      case 2: if (nodes[0]) heap.transaction(() => { head.next = nodes[0].next; heap.delete(nodes[0]) }); break
+      case 3: if (pick) pick.label = `relabel-${k}-${'y'.repeat(k)}`; break // a string replaced outside a transaction
+      case 4: if (pick) pick.value = k * 1.5; break
+      case 5: if (nodes[0]) { head.next = nodes[0].next; heap.delete(nodes[0]) } break
+    }
+  },
+  read(heap) {
+    const out: Array<[number, string]> = []
+    for (let n = heap.root('list', Node)!.next; n; n = n.next) out.push([n.value, n.label])
+    return out
+  },
+}
+
+/** A binary search tree: inserts and leaf deletes in transactions, renames outside. */
+const treeWorkload: Workload<Array<[number, string]>> = {
+  name: 'tree',
+  types: [Tree],
+  ops: 40,
+  setup(heap) { heap.setRoot('tree', heap.new(Tree, { key: 500, name: 'root' })) },
+  op(heap, k, rand) {
+    const root = heap.root('tree', Tree)!
+    const key = Math.floor(rand() * 1000)
+    const r = rand()
+    if (r < 0.6) {
+      heap.transaction(() => {
+        let t = root
+        for (;;) {
+          if (key === t.key) { t.name = `dup${k}`; return }
+          const next = key < t.key ? t.left : t.right
+          if (!next) {
+            const leaf = heap.new(Tree, { key, name: `k${key}` })
+            if (key < t.key) t.left = leaf; else t.right = leaf
+            return
+          }
+          t = next
+        }
+      })
+    } else {
+      // Find a leaf along a random path; delete it (in a transaction) or rename it (outside).
+      let parent: Tree | null = null
+      let t = root
+      for (;;) {
+        const next = (rand() < 0.5 ? t.left : t.right) ?? t.left ?? t.right
+        if (!next) break
+        parent = t; t = next
+      }
+      if (parent && r < 0.85) {
+        const p = parent
+        heap.transaction(() => { if (p.left === t) p.left = null; else p.right = null; heap.delete(t) })
+      } else t.name = `renamed${k}`
+    }
+  },
+  read(heap) {
+    const out: Array<[number, string]> = []
+    const walk = (t: Tree | null): void => { if (t) { walk(t.left); out.push([t.key, t.name]); walk(t.right) } }
+    walk(heap.root('tree', Tree))
+    return out
+  },
+  invariant(s) {
+    for (let i = 1; i < s.length; i++) expect(s[i][0]).to.be.greaterThan(s[i - 1][0])
+  },
+}
+
+const workloads = [bankWorkload, listWorkload, treeWorkload] as Array<Workload<unknown>>
+
+describe('pobj crash recovery (SimRegion)', function () {
+  this.timeout(300_000)
+  for (const w of workloads) {
+    describe(w.name, () => {
+      const states = referenceStates(w)
+
+      it('the reference run changes state at every operation', () => {
+        expect(states.length).to.equal(w.ops + 1)
+        for (const s of states) w.invariant?.(s)
+      })
+
+      it('strict crash at every drain: the last completed operation whole, the one in progress gone', () => {
+        const r = crashRun(w, states, { mode: 'strict', partialEvery: 5 })
+        expect(r.crashes).to.equal(r.drains)
+        expect(r.crashes).to.be.greaterThan(w.ops)
+      })
+
+      it('random survivors at random drains, many seeds', () => {
+        let crashes = 0
+        let atEnd = 0
+        for (let seed = 1; seed <= 12; seed++) {
+          const pickRand = new SimRegionPicker(seed)
+          const r = crashRun(w, states, { mode: 'random', seed, pick: () => pickRand.next() < 0.35, partialEvery: 7 })
+          crashes += r.crashes
+          atEnd += r.atEnd
+        }
+        expect(crashes).to.be.greaterThan(100)
+        void atEnd
+      })
+    })
+  }
+
+  it('recovery with no class loaded keeps every reachable object (refs, ref arrays, strings, number arrays)', () => {
+    const region = new SimRegion(REGION_SIZE)
+    const heap = PHeap.createIn(region, { ...HEAP_OPTS, types: [Bank, Account, Node] })
+    bankWorkload.setup(heap)
+    listWorkload.setup(heap)
+    for (let i = 0; i < 20; i++) heap.new(Node, { label: `garbage${i}` }) // unreachable: reclaimed
+    const before = bankWorkload.read(heap)
+    const img = region.crash({ mode: 'strict' })
+    heap.close()
+    const h1 = PHeap.openIn(new SimRegion(img), { types: [] })
+    expect(h1.recovery.clean).to.equal(false)
+    expect(h1.recovery.tracing).to.equal('precise')
+    const live = reachable(h1)
+    expect(h1.stats().used).to.equal(live.bytes)
+    expect(h1.check().ok).to.equal(true)
+    const img2 = h1.raw.region.bytes.slice()
+    h1.close()
+    const h2 = PHeap.openIn(new SimRegion(img2), { types: [Bank, Account, Node] })
+    expect(bankWorkload.read(h2)).to.deep.equal(before)
+    expect(h2.root('list', Node)!.label).to.equal('head')
+    expect([...h2.objects(Node)].length).to.equal(1) // the unreachable nodes and their strings were reclaimed
+    expect(h2.stats().strings.count).to.equal(ACCOUNTS + 1)
+    h2.close()
+  })
+
+  it('a class first used inside a transaction is appended to the table crash-safely', () => {
+    const region = new SimRegion(REGION_SIZE)
+    const heap = PHeap.createIn(region, { ...HEAP_OPTS, types: [] })
+    heap.transaction(() => heap.setRoot('t', heap.new(Tree, { key: 1, name: 'first' })))
+    const h2 = PHeap.openIn(new SimRegion(region.crash({ mode: 'strict' })), { types: [Tree] })
+    expect(h2.root('t', Tree)!.name).to.equal('first')
+    h2.close()
+    heap.close()
+  })
+
+  it('an aborted transaction that first used a class leaves a usable table', () => {
+    const region = new SimRegion(REGION_SIZE)
+    const heap = PHeap.createIn(region, { ...HEAP_OPTS, types: [] })
+    expect(() => heap.transaction(() => { heap.new(Account, { owner: 'x' }); throw new Error('no') })).to.throw('no')
+    heap.setRoot('a', heap.new(Account, { owner: 'y' }))
+    const arr: PArray<number> = heap.newArray('f64', [1])
+    heap.setRoot('arr', arr)
+    const h2 = PHeap.openIn(new SimRegion(region.crash({ mode: 'strict' })), { types: [Account] })
+    expect(h2.root('a', Account)!.owner).to.equal('y')
+    expect(h2.root<PArray<number>>('arr')!.get(0)).to.equal(1)
+    expect(h2.stats().used).to.equal(reachable(h2).bytes)
+    h2.close()
+    heap.close()
+  })
+})
+
+/** A separate PRNG for choosing crash points, so the crash seed and the pick differ. */
+class SimRegionPicker {
+  private s: number
+  constructor(seed: number) { this.s = seed * 2654435761 >>> 0 }
+  next(): number { this.s = (this.s * 1664525 + 1013904223) >>> 0; return this.s / 2 ** 32 }
+}
