@@ -46,6 +46,7 @@ export class ChunkSpace {
   private readonly partial: number[][]
   private readonly inPartial: Uint8Array
   private quarantine: number[] = []
+  private quarantinedChunks = 0
   /** Lowest chunk that may be FREE. */
   private freeHint = 0
   used = 0
@@ -331,6 +332,7 @@ export class ChunkSpace {
       this.built[c + i] = 0
     }
     this.quarantine.push(c, n)
+    this.quarantinedChunks += n
   }
 
   /** Called after every heap drain: quarantined chunks become FREE. */
@@ -341,6 +343,7 @@ export class ChunkSpace {
       if (q[i] < this.freeHint) this.freeHint = q[i]
     }
     q.length = 0
+    this.quarantinedChunks = 0
   }
 
   /** Marks chunk c free at open (its entry is durable FREE). */
@@ -349,6 +352,9 @@ export class ChunkSpace {
 
   /** Finds n contiguous FREE chunks (first fit), draining quarantine and growing as needed. */
   private claimChunks(n: number): number {
+    // Reuse released chunks before touching new ones (a compact file, warm pages): when the
+    // quarantine could hold the request, one drain makes it reusable.
+    if (this.quarantinedChunks >= n) this.drain()
     let c = this.findFree(n)
     if (c < 0 && this.quarantine.length > 0) {
       this.drain()

@@ -133,7 +133,7 @@ export class Heap {
     this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
     this.rootTable = new RootTable(mem, layout)
     this.log = new UndoLog(mem, layout)
-    loadChunkTable(mem, layout, this.chunks, source)
+    const inUse = loadChunkTable(mem, layout, this.chunks, source)
     const dataEnd = layout.dataOff + this.chunks.chunkCount * layout.chunkSize
     const pending = this.log.pending()
     const entries = pending ? this.log.scan(layout.rootTableOff, dataEnd, source) : []
@@ -146,7 +146,7 @@ export class Heap {
     if (!pending) this.rootTable.load(isBlock, source)
 
     if (clean) {
-      adoptClean(mem, this.chunks, source)
+      adoptClean(mem, this.chunks, inUse, source)
       // Open marks the heap dirty durably before the first mutation.
       writeState(mem, F.STATE_DIRTY)
       region.flush(F.SB_STATE, 8)

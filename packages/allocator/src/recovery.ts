@@ -40,43 +40,53 @@ export interface RecoveryReport {
  * Step 2 of open (read-only): checks every chunk entry and sets up the volatile
  * kinds of run and large chunks, without counts. Throws HeapCorruptError.
  */
-export function loadChunkTable(mem: Memory, layout: Layout, chunks: ChunkSpace, source: string): void {
+/** Returns the chunks in use (run and large heads), in order. */
+export function loadChunkTable(mem: Memory, layout: Layout, chunks: ChunkSpace, source: string): number[] {
   const u = mem.u32
   const count = chunks.chunkCount
-  const classes = chunks.classes
+  const classCount = chunks.classes.count
+  const base = layout.chunkTableOff >>> 2
+  const used: number[] = []
+  const perPage = F.PAGE / F.CHUNK_ENTRY_SIZE
+  // It runs cold at every open: pages of free entries are skipped by one native compare.
   for (let c = 0; c < layout.maxChunks; c++) {
-    const i = chunks.entryOff(c) >>> 2
-    const lo = u[i]
-    const kind = lo & 0xff
-    const bad = (why: string): never => {
-      throw new HeapCorruptError(`heap: ${source}: chunk ${c}: ${why} (entry 0x${u[i + 1].toString(16)}_${lo.toString(16)})`)
-    }
-    if (lo >>> 16 !== 0) bad('reserved bits set')
-    if (c >= count) {
-      if (kind !== F.KIND_FREE) bad('in use past the end of the heap')
+    if (c % perPage === 0 && c + perPage <= layout.maxChunks &&
+        ZERO_PAGE.compare(mem.bytes, layout.chunkTableOff + c * F.CHUNK_ENTRY_SIZE, layout.chunkTableOff + (c + perPage) * F.CHUNK_ENTRY_SIZE) === 0) {
+      c += perPage - 1
       continue
     }
-    if (kind === F.KIND_FREE) {
-      if (chunks.kind[c] === 0) chunks.adoptFree(c)
-    } else if (kind === F.KIND_RUN) {
+    const lo = u[base + 2 * c]
+    if (lo === 0) continue // FREE, or covered by a large object (its kind was set by the head)
+    used.push(c)
+    const kind = lo & 0xff
+    if (lo >>> 16 !== 0) badEntry(u, base, c, source, 'reserved bits set')
+    if (c >= count) badEntry(u, base, c, source, 'in use past the end of the heap')
+    if (chunks.kind[c] !== 0) badEntry(u, base, c, source, 'inside a large object')
+    if (kind === F.KIND_RUN) {
       const sc = (lo >>> 8) & 0xff
-      if (sc >= classes.count) bad(`size class ${sc} does not exist`)
-      if (chunks.kind[c] !== 0) bad('a run inside a large object')
+      if (sc >= classCount) badEntry(u, base, c, source, `size class ${sc} does not exist`)
       chunks.initRun(c, sc)
     } else if (kind === F.KIND_LARGE) {
-      const n = u[i + 1]
-      if (n < 1 || c + n > count) bad(`a large object of ${n} chunks does not fit`)
-      if (chunks.kind[c] !== 0) bad('a large object inside a large object')
-      for (let j = 1; j < n; j++) if (u[chunks.entryOff(c + j) >>> 2] !== 0) bad(`chunk ${c + j}, covered by it, is not free`)
+      const n = u[base + 2 * c + 1]
+      if (n < 1 || c + n > count) badEntry(u, base, c, source, `a large object of ${n} chunks does not fit`)
+      for (let j = 1; j < n; j++) if (u[base + 2 * (c + j)] !== 0) badEntry(u, base, c + j, source, `covered by the large object at chunk ${c}, but not free`)
       chunks.adoptLargeShape(c, n)
-    } else bad(`unknown kind ${kind}`)
+    } else badEntry(u, base, c, source, `unknown kind ${kind}`)
   }
+  return used
+}
+
+const ZERO_PAGE = Buffer.alloc(F.PAGE)
+
+function badEntry(u: Uint32Array, base: number, c: number, source: string, why: string): never {
+  const lo = u[base + 2 * c]
+  throw new HeapCorruptError(`heap: ${source}: chunk ${c}: ${why} (entry 0x${u[base + 2 * c + 1].toString(16)}_${lo.toString(16)})`)
 }
 
 /** Clean open: free counts come from the hints written at close; the bitmap is trusted as is. */
-export function adoptClean(mem: Memory, chunks: ChunkSpace, source: string): void {
+export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[], source: string): void {
   const u = mem.u32
-  for (let c = 0; c < chunks.chunkCount; c++) {
+  for (const c of inUse) {
     if (chunks.kind[c] === C_RUN) {
       const live = u[(chunks.entryOff(c) >>> 2) + 1]
       const per = chunks.classes.perChunk[chunks.cls[c]]

@@ -38,10 +38,11 @@ export class RootTable {
   load(isBlockStart: (p: number) => boolean, source: string): void {
     this.slots.clear()
     const b = this.mem.bytes
+    const u = this.mem.u32
     for (let i = 0; i < this.layout.rootCapacity; i++) {
-      const off = this.slotOff(i)
+      const off = this.layout.rootTableOff + i * F.ROOT_SLOT_SIZE
+      if (u[off >>> 2] === 0 && u[(off >>> 2) + 1] === 0) continue // a free slot: the common case, kept cheap
       const ptr = this.mem.readPointer(off)
-      if (ptr === 0) continue
       const len = this.mem.u32[(off + F.RS_NAME_LENGTH) >>> 2]
       let name: string
       try {
