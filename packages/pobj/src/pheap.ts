@@ -24,6 +24,7 @@ import { metadataArgs } from './metadata-args'
 import { TypeTable, TableHost } from './type-table'
 import { Handle, HandleCtor, HandleHost, PArray, handleCtorOf, badValue } from './handles'
 import { pobjTracer } from './tracer'
+import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
   TAG_STRING, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
   KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, writePtr,
@@ -280,6 +281,31 @@ export class PHeap implements HandleHost {
   rootNames(): string[] {
     this.checkOpen()
     return this.raw.roots().map(([n]) => n).filter((n) => !n.startsWith(RESERVED_ROOT_PREFIX))
+  }
+
+  // ── export / import (class-transformer) ──────────────────────────────────
+  /** The object graph reachable from `obj` as plain, JSON-safe data; shared refs and cycles preserved. */
+  toPlain(obj: object | null): PlainGraph {
+    this.checkOpen()
+    if (obj !== null) this.ptrOf(obj, 'toPlain')
+    return exportGraph(this, obj)
+  }
+
+  /** Rebuilds a graph made by toPlain in this heap, in one transaction; returns the root (of `cls`), unpublished. */
+  fromPlain<T extends object>(cls: Class<T>, plain: PlainGraph): T {
+    this.checkOpen()
+    return importGraph(this, cls, plain, (name) => this.classForStableName(name))
+  }
+
+  /** The class bound to a stable name in this heap (passed in types, used, or unique among @Persistent classes). */
+  classForStableName(name: string): Class {
+    const c = this.classesByName.get(name)
+    if (c) return c
+    const candidates = [...metadataArgs.classes.values()].filter((a) => a.stableName === name)
+    if (candidates.length !== 1) {
+      throw new UnknownTypeError(`pobj: no single class for stable name '${name}' (${candidates.length} found); pass it in types`)
+    }
+    return candidates[0].target as Class
   }
 
   // ── inspection ───────────────────────────────────────────────────────────
@@ -572,12 +598,8 @@ export class PHeap implements HandleHost {
     if (l) return l
     const e = this.table.byTypeId(id)
     if (!e) return undefined
-    let cls = this.classesByName.get(e.name)
-    if (!cls) {
-      const candidates = [...metadataArgs.classes.values()].filter((c) => c.stableName === e.name)
-      if (candidates.length !== 1) return undefined
-      cls = candidates[0].target as Class
-    }
+    let cls: Class
+    try { cls = this.classForStableName(e.name) } catch { return undefined }
     const layout = layoutOf(cls)
     this.claimName(layout)
     this.table.check(layout)

@@ -61,7 +61,7 @@ export class Circle extends Shape {
 export class Person {
   @field() name!: string
   @field.ref(() => Person) friend!: Person | null
-  @field.array(() => Person) children!: PArray<Person> | null
+  @field.array(() => Person) children!: PArray<Person | null> | null
   @field.array('i32') scores!: PArray<number> | null
   @field.i64 id!: bigint
 }
