@@ -116,7 +116,7 @@ describe('pobj handles and PHeap', () => {
     expect(() => { p.scores = f64 as never }).to.throw(FieldTypeError, /Person\.scores: expected a PArray of i32/)
     const kids = heap.newArray(Person, [heap.new(Person, { name: 'k' })])
     p.children = kids
-    expect(p.children!.get(0).name).to.equal('k')
+    expect(p.children!.get(0)!.name).to.equal('k')
     expect(() => kids.set(0, heap.new(Account) as never)).to.throw(FieldTypeError)
     expect(heap.newArray('f64', 0).length).to.equal(0)
     heap.close()
