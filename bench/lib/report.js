@@ -136,7 +136,8 @@ function svg(doc) {
   const parts = [];
   let y = 0;
   const title = `Map peers: throughput per system, N = ${meta.n.toLocaleString('en-US')}${meta.quick ? ' (quick)' : ''}, 16 B keys, 64 B values`;
-  const sub = `${meta.date.slice(0, 10)}, node ${meta.node}, ${meta.cpus}; single runs on a shared 2-vCPU machine: noisy. Log scale.`;
+  const load = meta.loadavgAtEnd ? `, load avg ${meta.loadavgAtStart[0]} → ${meta.loadavgAtEnd[0]}` : '';
+  const sub = `${meta.date.slice(0, 10)}, node ${meta.node}, ${meta.cpus}; single runs on a shared 2-vCPU machine${load}: noisy. Log scale.`;
   parts.push(`<text x="10" y="22" class="t">${esc(title)}</text>`);
   parts.push(`<text x="10" y="40" class="s">${esc(sub)}</text>`);
   y = 50;
