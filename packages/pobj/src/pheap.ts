@@ -72,12 +72,9 @@ export class PHeap implements HandleHost {
   private readonly typeIds = new Map<Layout, number>()
   private readonly layoutsById = new Map<number, Layout>()
   private readonly classesByName = new Map<string, Class>()
-  /** Identity map: one handle per live block while anything holds it. */
+  /** Identity map: one handle per live block while anything holds it. Dead entries are swept when it doubles. */
   private readonly live = new Map<number, WeakRef<object>>()
-  private readonly finalizer = new FinalizationRegistry<number>((p) => {
-    const w = this.live.get(p)
-    if (w !== undefined && w.deref() === undefined) this.live.delete(p)
-  })
+  private sweepAt = 1024
   private inTx = false
   private readonly txLogged = new Set<number>()
   private readonly txCreated: number[] = []
@@ -526,9 +523,17 @@ export class PHeap implements HandleHost {
     this.pendingInit = true
   }
 
+  /**
+   * Enters a handle in the identity map. No FinalizationRegistry (it costs more than the
+   * WeakRef): entries whose handle was collected are dropped when the map has doubled.
+   */
   private remember(p: number, h: object): void {
-    this.live.set(p, new WeakRef(h))
-    this.finalizer.register(h, p)
+    const live = this.live
+    live.set(p, new WeakRef(h))
+    if (live.size >= this.sweepAt) {
+      for (const [q, w] of live) if (w.deref() === undefined) live.delete(q)
+      this.sweepAt = Math.max(1024, live.size * 2)
+    }
   }
 
   /** The block pointer of a handle of this heap; typed errors for anything else. */
