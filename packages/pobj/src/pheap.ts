@@ -16,12 +16,12 @@
  *   traced precisely from the persisted type table (tracer.ts).
  */
 import { Heap, Durability, HeapClosedError, ArgumentError, Region } from '@makalu/allocator'
-import { FieldTypeError, ForeignHandleError, FreedObjectError, LayoutError, TypeMismatchError, UnknownTypeError } from './errors'
+import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
 import { Class, ElementKind, NumberKind } from './metadata-args'
 import { Layout, layoutOf, isPersistentClass } from './layout-builder'
-import { metadataArgs } from './metadata-args'
 import { TypeTable, TableHost } from './type-table'
+import { TypeRegistry } from './type-registry'
 import { Handle, HandleCtor, HandleHost, PArray, handleCtorOf, badValue } from './handles'
 import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
@@ -69,9 +69,7 @@ export class PHeap implements HandleHost {
   private u8!: Uint8Array
   private buf!: Buffer
   private readonly table: TypeTable
-  private readonly typeIds = new Map<Layout, number>()
-  private readonly layoutsById = new Map<number, Layout>()
-  private readonly classesByName = new Map<string, Class>()
+  private readonly registry: TypeRegistry
   /** Identity map: one handle per live block while anything holds it. Dead entries are swept when it doubles. */
   private readonly live = new Map<number, WeakRef<object>>()
   private sweepAt = 1024
@@ -117,11 +115,12 @@ export class PHeap implements HandleHost {
   private constructor(readonly raw: AllocHeap, types: Class[]) {
     this.refresh()
     this.table = TypeTable.load(this.tableHost())
+    this.registry = new TypeRegistry(this.table)
     // Check every class first, so a mismatch leaves the heap as it was.
     const layouts = types.map((c) => {
       if (!isPersistentClass(c)) throw new UnknownTypeError(`pobj: ${(c as Function)?.name ?? String(c)} in types is not a @Persistent class`)
       const l = layoutOf(c)
-      this.claimName(l)
+      this.registry.claim(l)
       this.table.check(l)
       return l
     })
@@ -132,7 +131,7 @@ export class PHeap implements HandleHost {
   /** Allocates an object of `cls`, sets the fields of `init`, returns its handle. The constructor is not run. */
   new<T extends object>(cls: Class<T>, init?: Partial<T>): T {
     this.checkOpen()
-    const layout = this.layoutFor(cls)
+    const layout = this.registry.layoutFor(cls)
     const keys = init ? Object.keys(init) : []
     for (const k of keys) {
       if (!layout.fields.some((f) => f.name === k)) throw new FieldTypeError(`pobj: ${cls.name} has no persistent field '${k}'`)
@@ -156,7 +155,7 @@ export class PHeap implements HandleHost {
     if (typeof element === 'function') {
       kind = 'ref'
       elemClass = element
-      elemTypeId = this.typeIdOf(this.layoutFor(element))
+      elemTypeId = this.typeIdOf(this.registry.layoutFor(element))
     } else if (NUMBER_KINDS.includes(element)) kind = element
     else throw new FieldTypeError(`pobj: newArray: element must be one of ${NUMBER_KINDS.join(', ')} or a @Persistent class, got ${String(element)}`)
     const values = typeof lengthOrValues === 'number' ? undefined : lengthOrValues
@@ -182,7 +181,7 @@ export class PHeap implements HandleHost {
     const p = this.ptrOf(obj, 'delete')
     const tag = this.dv.getUint32(p, true)
     if (tag >= FIRST_TYPE_ID) {
-      const layout = this.layoutForTypeId(tag)
+      const layout = this.registry.layoutForTypeId(tag)
       for (const f of layout.fields) {
         if (f.kind !== 'string') continue
         const s = this.dv.getUint32(p + f.offset, true)
@@ -295,15 +294,7 @@ export class PHeap implements HandleHost {
   }
 
   /** The class bound to a stable name in this heap (passed in types, used, or unique among @Persistent classes). */
-  classForStableName(name: string): Class {
-    const c = this.classesByName.get(name)
-    if (c) return c
-    const candidates = [...metadataArgs.classes.values()].filter((a) => a.stableName === name)
-    if (candidates.length !== 1) {
-      throw new UnknownTypeError(`pobj: no single class for stable name '${name}' (${candidates.length} found); pass it in types`)
-    }
-    return candidates[0].target as Class
-  }
+  classForStableName(name: string): Class { return this.registry.classForStableName(name) }
 
   // ── inspection ───────────────────────────────────────────────────────────
   /** Live objects (of `cls` or its subclasses); objects of types with no loaded class are skipped. */
@@ -314,7 +305,7 @@ export class PHeap implements HandleHost {
     for (const p of ptrs) {
       if (this.closed) return
       if (this.txDeletedPtrs.has(p) || !this.raw.isAllocated(p)) continue
-      const layout = this.tryLayoutForTypeId(this.dv.getUint32(p, true))
+      const layout = this.registry.tryLayoutForTypeId(this.dv.getUint32(p, true))
       if (!layout) continue
       if (cls && layout.cls !== cls && !(layout.cls.prototype instanceof cls)) continue
       yield this.handleAt(p) as T
@@ -432,11 +423,11 @@ export class PHeap implements HandleHost {
     const tag = dv.getUint32(p, true)
     let h: object
     if (tag >= FIRST_TYPE_ID) {
-      h = new (handleCtorOf(this.layoutForTypeId(tag)))(this, p)
+      h = new (handleCtorOf(this.registry.layoutForTypeId(tag)))(this, p)
     } else if (tag === TAG_ARRAY) {
       const kind = CODE_KIND[dv.getUint8(p + ARR_ELEM)] as ElementKind
       const et = dv.getUint32(p + ARR_ELEM_TYPE, true)
-      h = new PArray(this, p, kind, kind === 'ref' ? this.layoutForTypeId(et).cls : undefined, dv.getUint32(p + ARR_LENGTH, true))
+      h = new PArray(this, p, kind, kind === 'ref' ? this.registry.layoutForTypeId(et).cls : undefined, dv.getUint32(p + ARR_LENGTH, true))
     } else {
       throw new FreedObjectError(`pobj: a reference points at ${p}, which holds no object (tag ${tag}): it was deleted`)
     }
@@ -554,63 +545,18 @@ export class PHeap implements HandleHost {
   /** Bytes of the block's data (header included), for deciding how to log it. */
   private blockDataSize(p: number): number {
     const tag = this.dv.getUint32(p, true)
-    if (tag >= FIRST_TYPE_ID) return this.layoutForTypeId(tag).size
+    if (tag >= FIRST_TYPE_ID) return this.registry.layoutForTypeId(tag).size
     if (tag === TAG_ARRAY) {
       return ARRAY_HEADER_SIZE + this.dv.getUint32(p + ARR_LENGTH, true) * ELEMENT_SIZE[CODE_KIND[this.dv.getUint8(p + ARR_ELEM)] as ElementKind]
     }
     return Infinity
   }
 
-  private layoutFor(cls: Class): Layout {
-    if (!isPersistentClass(cls)) throw new UnknownTypeError(`pobj: ${(cls as Function | undefined)?.name ?? String(cls)} is not a @Persistent class`)
-    const l = layoutOf(cls)
-    this.claimName(l)
-    return l
-  }
-
-  /** Binds a stable name to one class in this heap. */
-  private claimName(l: Layout): void {
-    const other = this.classesByName.get(l.stableName)
-    if (other === undefined) this.classesByName.set(l.stableName, l.cls)
-    else if (other !== l.cls) {
-      throw new LayoutError(`pobj: classes ${other.name} and ${l.cls.name} both use the stable name '${l.stableName}' in one heap`)
-    }
-  }
-
   /** This heap's type id of a layout (registering it durably on first use). */
   private typeIdOf(l: Layout): number {
-    const id = this.typeIds.get(l)
-    if (id !== undefined) return id
-    this.claimName(l)
-    const nid = this.table.register(l)
-    this.refresh()
-    this.typeIds.set(l, nid)
-    this.layoutsById.set(nid, l)
-    return nid
-  }
-
-  private layoutForTypeId(id: number): Layout {
-    const l = this.tryLayoutForTypeId(id)
-    if (l) return l
-    const e = this.table.byTypeId(id)
-    if (!e) throw new FreedObjectError(`pobj: a block has type id ${id}, which the type table does not know: a dangling reference`)
-    throw new UnknownTypeError(`pobj: the heap holds objects of type '${e.name}' but no class for it was passed in types`)
-  }
-
-  /** The layout for a stored type id, binding a loaded class by stable name on first sight; undefined if none. */
-  private tryLayoutForTypeId(id: number): Layout | undefined {
-    const l = this.layoutsById.get(id)
-    if (l) return l
-    const e = this.table.byTypeId(id)
-    if (!e) return undefined
-    let cls: Class
-    try { cls = this.classForStableName(e.name) } catch { return undefined }
-    const layout = layoutOf(cls)
-    this.claimName(layout)
-    this.table.check(layout)
-    this.typeIds.set(layout, id)
-    this.layoutsById.set(id, layout)
-    return layout
+    const id = this.registry.typeIdOf(l)
+    this.refresh() // the table may have grown into a new block
+    return id
   }
 
   private tableHost(): TableHost {
