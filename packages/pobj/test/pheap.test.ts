@@ -241,6 +241,30 @@ describe('pobj handles and PHeap', () => {
     expect(() => heap.new(Account)).to.throw(HeapClosedError)
   })
 
+  it('keeps handles working when the heap grows (views refreshed after allocations)', () => {
+    const region = new SimRegion(256 * 1024)
+    const heap = PHeap.createIn(region, { types: ALL, chunkSize: 4096, logSize: 16384, rootCapacity: 16, maxSize: 8 << 20 })
+    const first = heap.new(Node, { value: 1, label: 'first' })
+    heap.setRoot('list', first)
+    const bytes0 = heap.raw.bytes
+    let tail = first
+    for (let i = 0; i < 3000; i++) {
+      const n = heap.new(Node, { value: i, label: `node ${i} ${'z'.repeat(i % 50)}` })
+      tail.next = n
+      tail = n
+    }
+    expect(heap.raw.bytes).to.not.equal(bytes0) // the region grew
+    expect(region.size).to.be.greaterThan(256 * 1024)
+    first.label = 'still works'
+    expect(first.label).to.equal('still works')
+    let count = 0
+    for (let n: Node | null = first; n; n = n.next) count++
+    expect(count).to.equal(3001)
+    const r = reopen(region, heap)
+    expect(r.heap.root('list', Node)!.next!.label).to.equal('node 0 ')
+    r.heap.close()
+  })
+
   it('reads an object whose class was not passed: an UnknownTypeError, unless found by stable name', () => {
     const { region, heap } = simHeap([Node])
     heap.setRoot('n', heap.new(Node, { value: 1, label: 'x' }))
