@@ -7,7 +7,7 @@ import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuper
 import { ChunkSpace, C_RUN } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, TracerOption, RecoveryReport, loadChunkTable, adoptClean, markAndSweep } from './recovery'
+import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep } from './recovery'
 import { checkHeap, CheckReport } from './check'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError } from './errors'
 
@@ -137,16 +137,18 @@ export class Heap {
     const dataEnd = layout.dataOff + this.chunks.chunkCount * layout.chunkSize
     const pending = this.log.pending()
     const entries = pending ? this.log.scan(layout.rootTableOff, dataEnd, source) : []
-    const clean = isClean(mem) && !pending
+    const closedCleanly = isClean(mem) && !pending
+    const clean = closedCleanly && cleanStateConsistent(mem, layout, this.chunks, inUse)
     const report: RecoveryReport = (this.recovery = {
       clean, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0,
       rolledBackTransaction: false, releasedChunks: 0, tracing: 'none',
+      reason: clean ? 'clean' : closedCleanly ? 'inconsistent-clean-state' : 'crash',
     })
     const isBlock = (p: number): boolean => this.chunks.blockSize(p) > 0
     if (!pending) this.rootTable.load(isBlock, source)
 
     if (clean) {
-      adoptClean(mem, this.chunks, inUse, source)
+      adoptClean(mem, this.chunks, inUse)
       // Open marks the heap dirty durably before the first mutation.
       writeState(mem, F.STATE_DIRTY)
       region.flush(F.SB_STATE, 8)

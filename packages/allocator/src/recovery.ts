@@ -32,6 +32,9 @@ export interface RecoveryReport {
   rolledBackTransaction: boolean
   /** Run and large chunks released because nothing reachable was left in them. */
   releasedChunks: number
+  /** Why the heap was traced: not at all after a clean close; after a crash; or because the
+   *  state saved at a clean close failed its consistency check (damage to the file). */
+  reason: 'clean' | 'crash' | 'inconsistent-clean-state'
   /** 'precise' (a tracer was given), 'conservative' or 'none' (clean open). */
   tracing: 'precise' | 'conservative' | 'none'
 }
@@ -83,15 +86,54 @@ function badEntry(u: Uint32Array, base: number, c: number, source: string, why: 
   throw new HeapCorruptError(`heap: ${source}: chunk ${c}: ${why} (entry 0x${u[base + 2 * c + 1].toString(16)}_${lo.toString(16)})`)
 }
 
+/**
+ * Clean open, first a cheap consistency check of what clean open trusts: each run's
+ * bitmap popcount equals the live count written at close, each large object has its
+ * head bit alone, and free chunks have no bits. Reads only; false sends the open down
+ * the crash path (the bitmap is a cache; marking rebuilds it).
+ */
+export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[]): boolean {
+  const u = mem.u32
+  const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
+  const bitBase = layout.bitmapOff >>> 2
+  const popcountChunks = (c: number, n: number): number => {
+    let bits = 0
+    for (let w = bitBase + c * words; w < bitBase + (c + n) * words; w++) bits += popcount(u[w])
+    return bits
+  }
+  let next = 0 // first chunk not yet known to be in use
+  const bytesPerChunk = words * 4
+  const freeBitsClear = (from: number, to: number): boolean => {
+    const start = layout.bitmapOff + from * bytesPerChunk
+    const end = layout.bitmapOff + to * bytesPerChunk
+    for (let off = start; off < end; off += F.PAGE) {
+      const to = Math.min(off + F.PAGE, end)
+      if (ZERO_PAGE.compare(mem.bytes, off, to, 0, to - off) !== 0) return false
+    }
+    return true
+  }
+  for (const c of inUse) {
+    if (!freeBitsClear(next, c)) return false
+    if (chunks.kind[c] === C_RUN) {
+      const live = u[(chunks.entryOff(c) >>> 2) + 1]
+      if (live > chunks.classes.perChunk[chunks.cls[c]] || popcountChunks(c, 1) !== live) return false
+      next = c + 1
+    } else {
+      const n = chunks.span[c]
+      if (popcountChunks(c, n) !== 1 || !chunks.testBit(chunks.chunkBase(c))) return false
+      next = c + n
+    }
+  }
+  return freeBitsClear(next, chunks.chunkCount)
+}
+
 /** Clean open: free counts come from the hints written at close; the bitmap is trusted as is. */
-export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[], source: string): void {
+export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[]): void {
   const u = mem.u32
   for (const c of inUse) {
     if (chunks.kind[c] === C_RUN) {
       const live = u[(chunks.entryOff(c) >>> 2) + 1]
-      const per = chunks.classes.perChunk[chunks.cls[c]]
-      if (live > per) throw new HeapCorruptError(`heap: ${source}: chunk ${c} claims ${live} live blocks of ${per}`)
-      chunks.adoptRun(c, chunks.cls[c], per - live)
+      chunks.adoptRun(c, chunks.cls[c], chunks.classes.perChunk[chunks.cls[c]] - live)
     } else if (chunks.kind[c] === C_LARGE) {
       chunks.adoptLarge(c, chunks.span[c])
     }
