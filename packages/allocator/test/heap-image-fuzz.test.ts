@@ -78,8 +78,9 @@ describe('heap: fuzzed images', function () {
     const list = listWorkload.read(before).state
     const u = new Uint32Array(image.buffer)
     const bitmapOff = u[F.SB_BITMAP_OFF >> 2]
-    const bitmapSize = u[F.SB_BITMAP_SIZE >> 2]
-    image[bitmapOff + bitmapSize - 8] |= 1 // a bit in the last chunk, which is free
+    const lastChunk = u[F.SB_CHUNK_COUNT >> 2] - 1
+    expect(before.blockContaining(before.dataOffset + lastChunk * 4096 + 64)).to.equal(-1)
+    image[bitmapOff + lastChunk * (4096 / 128) + 4] |= 1 // a bit in the last chunk, which is free
     const after = Heap.openIn(new SimRegion(image))
     expect(after.recovery.reason).to.equal('inconsistent-clean-state')
     expect(after.recovery.tracing).to.equal('conservative')
