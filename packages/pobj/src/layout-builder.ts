@@ -32,6 +32,8 @@ export interface Layout {
   /** Bytes of the block: header plus fields, a multiple of 8. */
   readonly size: number
   readonly fields: readonly FieldLayout[]
+  /** The fields by name. */
+  readonly byName: ReadonlyMap<string, FieldLayout>
   /** Offsets of the pointer fields (string, ref, array): what recovery marks. */
   readonly pointerOffsets: readonly number[]
   readonly base: Layout | undefined
@@ -79,6 +81,7 @@ function buildLayout(cls: Function): Layout {
     stableName,
     size: alignUp(end, 8),
     fields: Object.freeze(fields),
+    byName: new Map(fields.map((f) => [f.name, f])),
     pointerOffsets: Object.freeze(fields.filter((f) => isPointerKind(f.kind)).map((f) => f.offset)),
     base,
   })

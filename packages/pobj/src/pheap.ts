@@ -133,8 +133,8 @@ export class PHeap implements HandleHost {
     this.checkOpen()
     const layout = this.registry.layoutFor(cls)
     const keys = init ? Object.keys(init) : []
-    for (const k of keys) {
-      if (!layout.fields.some((f) => f.name === k)) throw new FieldTypeError(`pobj: ${cls.name} has no persistent field '${k}'`)
+    for (let i = 0; i < keys.length; i++) {
+      if (!layout.byName.has(keys[i])) throw new FieldTypeError(`pobj: ${cls.name} has no persistent field '${keys[i]}'`)
     }
     const typeId = this.typeIdOf(layout)
     const p = this.allocBlock(layout.size)
