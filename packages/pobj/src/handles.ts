@@ -63,7 +63,28 @@ function makeHandleCtor(layout: Layout): HandleCtor {
   for (const f of layout.fields) {
     Object.defineProperty(proto, f.name, { ...accessorsOf(layout, f), enumerable: true, configurable: false })
   }
+  // JSON.stringify and console.log would otherwise walk `_$heap` (the whole heap).
+  if (!('toJSON' in layout.cls.prototype)) {
+    Object.defineProperty(proto, 'toJSON', { value(this: Handle) { return fieldView(layout, this) }, configurable: true })
+  }
+  Object.defineProperty(proto, INSPECT, {
+    value(this: Handle) { return this._$ptr === 0 ? `${layout.cls.name} <freed or closed>` : Object.assign(Object.create(layout.cls.prototype), fieldView(layout, this)) },
+    configurable: true,
+  })
   return H
+}
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+
+/** The fields as plain values: bigints as strings, refs and arrays as { $ptr }. */
+function fieldView(layout: Layout, h: Handle): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const f of layout.fields) {
+    const v = (h as unknown as Record<string, unknown>)[f.name]
+    out[f.name] = typeof v === 'bigint' ? v.toString()
+      : v !== null && typeof v === 'object' ? { $ptr: (v as Handle)._$ptr } : v
+  }
+  return out
 }
 
 export function badValue(where: string, expected: string, v: unknown): never {
@@ -248,6 +269,18 @@ export class PArray<T = unknown> implements Iterable<T> {
 
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.length; i++) yield this.get(i)
+  }
+
+  /** For JSON.stringify: numbers (i64 as strings) or refs as { $ptr }. */
+  toJSON(): unknown[] {
+    return this.toArray().map((v) => typeof v === 'bigint' ? v.toString()
+      : v !== null && typeof v === 'object' ? { $ptr: (v as unknown as Handle)._$ptr } : v)
+  }
+
+  [INSPECT](): string {
+    if (this._$ptr === 0) return `PArray <freed or closed>`
+    const shown = this.length <= 20 ? this.toJSON() : [...this.toJSON().slice(0, 20), '…']
+    return `PArray<${this.elementClass?.name ?? this.element}>(${this.length}) ${JSON.stringify(shown)}`
   }
 
   /** A JS array copy of the elements. */

@@ -1,5 +1,6 @@
 import 'reflect-metadata'
 import { expect } from 'chai'
+import { inspect } from 'util'
 import { SimRegion, HeapClosedError } from '@makalu/allocator'
 import {
   PHeap, PArray, FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, IndexRangeError,
@@ -239,6 +240,20 @@ describe('pobj handles and PHeap', () => {
     heap.close()
     expect(() => a.i).to.throw(HeapClosedError)
     expect(() => heap.new(Account)).to.throw(HeapClosedError)
+  })
+
+  it('JSON.stringify and util.inspect show fields, not the heap', () => {
+    const { heap } = simHeap(ALL)
+    const p = heap.new(Person, { name: 'ann', id: 5n, scores: heap.newArray('i32', [1, 2]) })
+    const json = JSON.parse(JSON.stringify(p))
+    expect(json).to.deep.include({ name: 'ann', id: '5', friend: null, children: null })
+    expect(json.scores).to.have.property('$ptr')
+    expect(JSON.stringify(p.scores)).to.equal('[1,2]')
+    const shown = inspect(p)
+    expect(shown).to.match(/Person \{[^]*name: 'ann'/)
+    expect(shown.length).to.be.lessThan(400)
+    expect(inspect(p.scores)).to.equal('PArray<i32>(2) [1,2]')
+    heap.close()
   })
 
   it('keeps handles working when the heap grows (views refreshed after allocations)', () => {
