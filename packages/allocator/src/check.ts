@@ -40,7 +40,7 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
     const bits = chunks.countBits(c)
     if (k === C_FREE || k === C_QUARANTINE || k === C_CONT) {
       if (entryKind !== F.KIND_FREE) fail(`chunk ${c}: volatile kind ${k} but entry kind ${entryKind}`)
-      if (bits !== 0) fail(`chunk ${c}: not a block chunk but ${bits} bitmap bits set`)
+      if (k === C_CONT && bits !== 0) fail(`chunk ${c}: covered by a large object but ${bits} bitmap bits set`)
       if (k === C_CONT) {
         const h = chunks.span[c]
         if (chunks.kind[h] !== C_LARGE || h >= c || h + chunks.span[h] <= c) fail(`chunk ${c}: continuation of ${h}, which does not cover it`)

@@ -18,7 +18,8 @@ export const C_QUARANTINE = 4
  * allocation bitmap. Small alloc and free write nothing durable.
  *
  * Invariants (checked by heap.check()):
- *   kind[c] = FREE or QUARANTINE ⇒ the table entry of c is FREE (0)
+ *   kind[c] = FREE or QUARANTINE ⇒ the table entry of c is FREE (0); its bitmap bits are
+ *                                  never read (a claim clears them)
  *   kind[c] = FREE               ⇒ that entry is durable (so c can be claimed with one store)
  *   kind[c] = RUN                ⇒ entry = RUN | cls[c];   nFree[c] = perChunk − popcount(bits of c)
  *   kind[c] = LARGE              ⇒ entry = LARGE, arg = span[c]; bit of the head set; c+1 … c+span−1 are CONT
@@ -352,6 +353,13 @@ export class ChunkSpace {
 
   /** Finds n contiguous FREE chunks (first fit), draining quarantine and growing as needed. */
   private claimChunks(n: number): number {
+    const c = this.findChunks(n)
+    const [off, len] = this.bitmapRange(c, n)
+    this.mem.bytes.fill(0, off, off + len)
+    return c
+  }
+
+  private findChunks(n: number): number {
     // Reuse released chunks before touching new ones (a compact file, warm pages): when the
     // quarantine could hold the request, one drain makes it reusable.
     if (this.quarantinedChunks >= n) this.drain()
