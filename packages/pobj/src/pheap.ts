@@ -128,11 +128,11 @@ export class PHeap implements HandleHost {
   }
 
   // ── objects ──────────────────────────────────────────────────────────────
-  /** Allocates an object of `cls`, sets the fields of `init`, returns its handle. The constructor is not run. */
+  /** Allocates an object of `cls`, sets the fields of `init` (undefined values skipped), returns its handle. The constructor is not run. */
   new<T extends object>(cls: Class<T>, init?: Partial<T>): T {
     this.checkOpen()
     const layout = this.registry.layoutFor(cls)
-    const keys = init ? Object.keys(init) : []
+    const keys = init ? Object.keys(init).filter((k) => (init as Record<string, unknown>)[k] !== undefined) : []
     for (let i = 0; i < keys.length; i++) {
       if (!layout.byName.has(keys[i])) throw new FieldTypeError(`pobj: ${cls.name} has no persistent field '${keys[i]}'`)
     }
