@@ -156,7 +156,7 @@ function benchTransactions(durability: Durability): void {
  * precise tracer never scans and the conservative one scans word by word.
  */
 function benchRecovery(N: number, arrays: boolean): void {
-  const region = new SimRegion(Math.max(64 << 20, N * (arrays ? 600 : 48) + (8 << 20)))
+  const region = new SimRegion(Math.max(64 << 20, N * (arrays ? 800 : 64) + (8 << 20)))
   const heap = PHeap.createIn(region, { types: [BNode] })
   const B = 10_000
   let head: BNode | null = null
@@ -180,7 +180,7 @@ function benchRecovery(N: number, arrays: boolean): void {
     cMs = Math.min(cMs, conservative.recovery.ms); cLive = conservative.recovery.liveBlocks
     conservative.close()
   }
-  const what = `recovery, ${N / 1e6}M objects${arrays ? ' each with a 64-f64 array' : ' (4 fields, a list)'}`
+  const what = `recovery, ${N / 1e6}M objects${arrays ? ' each with a 64-f64 array' : ' (48-byte blocks in a list)'}`
   rows.push({ what: `${what}: precise (pobj type table)`, value: `${pMs.toFixed(0)} ms`, note: `${pLive} live blocks` })
   rows.push({ what: `${what}: conservative (no tracer)`, value: `${cMs.toFixed(0)} ms`, note: `${cLive} live blocks${cLive > pLive ? ` (${cLive - pLive} kept by false pointers)` : ''}` })
 }
