@@ -172,7 +172,11 @@ export class ChunkSpace {
     }
     this.nFree[c]--
     this.setBit(p)
-    this.mem.bytes.fill(0, p, p + size)
+    if (size <= 256) {
+      // Small blocks: plain stores beat the call into TypedArray.prototype.fill.
+      const u = this.mem.u32
+      for (let i = p >>> 2, end = (p + size) >>> 2; i < end; i++) u[i] = 0
+    } else this.mem.bytes.fill(0, p, p + size)
     this.used += size
     this.liveBlocks++
     return p
