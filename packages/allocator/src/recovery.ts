@@ -139,12 +139,43 @@ export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[]): vo
 export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[],
   tracer: Tracer | null, report: RecoveryReport): void {
   const dataOff = layout.dataOff
-  const dataEnd = dataOff + chunks.chunkCount * layout.chunkSize
-  const words = (chunks.chunkCount * layout.chunkSize) >>> (F.GRANULE_SHIFT + 5)
+  const count = chunks.chunkCount
+  const dataEnd = dataOff + count * layout.chunkSize
+  const shift = layout.chunkShift
+  const chunkMask = layout.chunkSize - 1
+  const words = (count * layout.chunkSize) >>> (F.GRANULE_SHIFT + 5)
   const marks = new Uint32Array(words)
   let stack = new Uint32Array(1 << 16)
   let sp = 0
 
+  // Per chunk, what a block start test needs without a call or a division: the block size of
+  // a run (0 otherwise), its reciprocal, and its block count. Large heads are tested by kind.
+  const size = new Float64Array(count)
+  const inverse = new Float64Array(count)
+  const blocks = new Uint32Array(count)
+  for (let c = 0; c < count; c++) {
+    if (chunks.kind[c] === C_RUN) {
+      size[c] = chunks.classes.sizes[chunks.cls[c]]
+      inverse[c] = 1 / size[c]
+      blocks[c] = chunks.classes.perChunk[chunks.cls[c]]
+    } else if (chunks.kind[c] === C_LARGE) {
+      size[c] = -chunks.span[c] * layout.chunkSize // negative: a large head
+    }
+  }
+  const kind = chunks.kind
+  /** The usable size of the block starting at q, or 0 if q is not a block start. */
+  const blockAt = (q: number): number => {
+    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
+    const rel = q - dataOff
+    const c = rel >>> shift
+    const s = size[c]
+    const off = rel & chunkMask
+    if (s > 0) {
+      const i = Math.floor((off + 0.5) * inverse[c]) // exact: off and s are small integers
+      return i * s === off && i < blocks[c] ? s : 0
+    }
+    return s < 0 && off === 0 && kind[c] === C_LARGE ? -s : 0
+  }
   const mark = (p: number): void => {
     const g = (p - dataOff) >>> F.GRANULE_SHIFT
     const bit = 1 << (g & 31)
@@ -163,22 +194,22 @@ export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, ro
   if (tracer) {
     const visit = (q: number): void => {
       if (q === 0) return
-      if (chunks.blockSize(q) < 0) throw new HeapCorruptError(`heap: recovery: the tracer reported ${q}, which is not a block`)
+      if (blockAt(q) === 0) throw new HeapCorruptError(`heap: recovery: the tracer reported ${q}, which is not a block`)
       mark(q)
     }
     while (sp > 0) {
       const p = stack[--sp]
-      tracer.trace(mem.bytes, p, chunks.blockSize(p), visit)
+      tracer.trace(mem.bytes, p, blockAt(p), visit)
     }
   } else {
     // Conservative: an aligned 8-byte word equal to a block start is a pointer.
     while (sp > 0) {
       const p = stack[--sp]
-      const end = (p + chunks.blockSize(p)) >>> 2
+      const end = (p + blockAt(p)) >>> 2
       for (let i = p >>> 2; i < end; i += 2) {
         const q = u[i]
         if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
-        if (chunks.blockSize(q) > 0) mark(q)
+        if (blockAt(q) > 0) mark(q)
       }
     }
   }
