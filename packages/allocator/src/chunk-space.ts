@@ -55,6 +55,7 @@ export class ChunkSpace {
 
   private readonly dataOff: number
   private readonly shift: number
+  private readonly chunkMask: number
   private readonly bitBase: number
 
   constructor(
@@ -81,6 +82,7 @@ export class ChunkSpace {
     this.partial = Array.from({ length: this.classes.count }, () => [])
     this.dataOff = layout.dataOff
     this.shift = layout.chunkShift
+    this.chunkMask = layout.chunkSize - 1
     this.bitBase = layout.bitmapOff >>> 2
   }
 
@@ -118,19 +120,21 @@ export class ChunkSpace {
   }
 
   // ── lookups ──────────────────────────────────────────────────────────────
-  /** The block start of an allocated block, or −1. Exact, cheap: used by free, the API and recovery. */
+  /** The usable size of the block starting at p (allocated or not), or −1 if no block starts at p. */
   blockSize(p: number): number {
     if (p < this.dataOff || (p & (F.GRANULE - 1)) !== 0) return -1
-    const c = this.chunkOf(p)
+    const rel = p - this.dataOff
+    const c = rel >>> this.shift
     if (c >= this.chunkCount) return -1
     const k = this.kind[c]
+    const off = rel & this.chunkMask
     if (k === C_RUN) {
-      const size = this.classes.sizes[this.cls[c]]
-      const rel = p - this.chunkBase(c)
-      if (rel % size !== 0 || rel / size >= this.classes.perChunk[this.cls[c]]) return -1
-      return size
+      const sc = this.cls[c]
+      const size = this.classes.sizes[sc]
+      const i = Math.floor((off + 0.5) * this.classes.inverse[sc]) // off / size, without a division
+      return i * size === off && i < this.classes.perChunk[sc] ? size : -1
     }
-    if (k === C_LARGE && p === this.chunkBase(c)) return this.span[c] * this.layout.chunkSize
+    if (k === C_LARGE && off === 0) return this.span[c] * this.layout.chunkSize
     return -1
   }
 

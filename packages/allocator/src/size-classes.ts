@@ -11,6 +11,8 @@ export class SizeClasses {
   readonly sizes: Uint32Array
   /** Blocks in one run chunk of each class. */
   readonly perChunk: Uint32Array
+  /** 1 / size of each class: floor((offset + 0.5) · inverse) is offset / size for offsets in a chunk. */
+  readonly inverse: Float64Array
   /** Largest small request. */
   readonly maxSmall: number
   private readonly byGranules: Uint8Array
@@ -24,6 +26,7 @@ export class SizeClasses {
     while (sizes[sizes.length - 1] > chunkSize / 8) sizes.pop()
     this.sizes = Uint32Array.from(sizes)
     this.perChunk = Uint32Array.from(sizes, (s) => Math.floor(chunkSize / s))
+    this.inverse = Float64Array.from(sizes, (s) => 1 / s)
     this.maxSmall = sizes[sizes.length - 1]
     this.byGranules = new Uint8Array((this.maxSmall >> GRANULE_SHIFT) + 1)
     let c = 0
