@@ -1,0 +1,179 @@
+/**
+ * BlockIO: the raw access PersistentMap and PersistentList use on their hot
+ * paths, below pobj's handles but in pobj's block formats, so the heap's type
+ * table still describes every block and recovery traces it precisely.
+ *
+ * Object block (pobj):  0 typeId:u32 · 4 zero · 8 fields at layout offsets
+ * String block (pobj):  0 tag=1:u32 · 4 byteLen:u32 · 8 UTF-8 bytes
+ * Pointers: 8-byte little-endian offsets < 2^32, so the high word is always 0
+ * and a pointer store is one untorn 4-byte store of the low word.
+ *
+ * Outside a transaction the caller follows the pointer-swing protocol:
+ *   build new blocks and flush them → drain → ONE pointer store (commits) → flush → drain.
+ * Inside one, `logged` snapshots the word before the store (the heap's undo log).
+ */
+import { PHeap, Class, layoutOf, stableNameOf } from '@makalu/pobj'
+import {
+  TAG_STRING, TAG_ARRAY, STRING_HEADER_SIZE, ARRAY_HEADER_SIZE, KIND_CODE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE,
+} from '@makalu/pobj/dist/src/object-format'
+import * as os from 'node:os'
+
+if (os.endianness() !== 'LE') throw new Error('@makalu/examples: typed-array access assumes a little-endian host')
+
+type AllocHeap = PHeap['raw']
+
+const STRING_HEADER = STRING_HEADER_SIZE
+export { ARRAY_HEADER_SIZE }
+
+/** Buffer's native UTF-8 helpers (present in Node, not in @types/node). */
+interface FastBuffer extends Buffer {
+  utf8Slice(start: number, end: number): string
+  utf8Write(s: string, offset: number, length: number): number
+}
+
+/** Byte offset of `name` in the layout of `cls`. */
+export function offsetOf(cls: Class, name: string): number {
+  const f = layoutOf(cls).fields.find((x) => x.name === name)
+  if (!f) throw new Error(`@makalu/examples: ${cls.name} has no field ${name}`)
+  return f.offset
+}
+
+/** This heap's type id for `cls`, registering the type (durably) on first use. */
+export function typeIdOf(heap: PHeap, cls: Class): number {
+  const name = stableNameOf(cls)
+  let e = heap.types.byStableName(name)
+  if (!e) {
+    heap.delete(heap.new(cls))
+    e = heap.types.byStableName(name)
+  }
+  return e!.typeId
+}
+
+const scratchF64 = new Float64Array(1)
+const scratchU32 = new Uint32Array(scratchF64.buffer)
+
+export class BlockIO {
+  readonly raw: AllocHeap
+  u8!: Uint8Array
+  u32!: Uint32Array
+  f64!: Float64Array
+  buf!: FastBuffer
+
+  constructor(readonly heap: PHeap) {
+    this.raw = heap.raw
+    this.refresh()
+  }
+
+  get inTx(): boolean { return this.raw.inTransaction }
+  get power(): boolean { return this.raw.region.durability === 'power' }
+
+  /** Re-creates the views after the region grew (and tells pobj, whose handles read through its own view). */
+  refresh(): void {
+    const b = this.raw.bytes
+    if (b === this.u8) return
+    this.u8 = b
+    this.u32 = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2)
+    this.f64 = new Float64Array(b.buffer, b.byteOffset, b.byteLength >>> 3)
+    this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength) as FastBuffer
+    // PHeap refreshes its view only in its own allocations; a grow by a raw alloc must reach it too.
+    ;(this.heap as unknown as { refresh(): void }).refresh()
+  }
+
+  /** A zeroed block of `size` bytes (in a transaction: freed again if it aborts). */
+  alloc(size: number): number {
+    const p = this.raw.alloc(size)
+    if (this.raw.bytes !== this.u8) this.refresh()
+    return p
+  }
+
+  /** A new object block of a type: tag written, fields zero. Not flushed. */
+  allocObject(typeId: number, size: number): number {
+    const p = this.alloc(size)
+    this.u32[p >>> 2] = typeId
+    return p
+  }
+
+  /** A zeroed pobj array block of `length` refs to objects of type `elemTypeId`; not flushed. */
+  allocRefArray(elemTypeId: number, length: number): number {
+    const p = this.alloc(ARRAY_HEADER_SIZE + length * 8)
+    const u32 = this.u32
+    u32[p >>> 2] = TAG_ARRAY
+    this.u8[p + ARR_ELEM] = KIND_CODE.ref
+    u32[(p + ARR_LENGTH) >>> 2] = length
+    u32[(p + ARR_ELEM_TYPE) >>> 2] = elemTypeId
+    return p
+  }
+
+  /** The length of the array block at p. */
+  arrayLength(p: number): number { return this.u32[(p + ARR_LENGTH) >>> 2] }
+
+  /** A pobj string block holding s (0 for ''); not flushed. Returns the pointer; `lastSize` its byte size. */
+  newString(s: string, minSize = 0): number {
+    const n = s.length
+    if (n === 0) { this.lastSize = 0; return 0 }
+    let ascii = true
+    for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break }
+    const len = ascii ? n : Buffer.byteLength(s, 'utf8')
+    const size = STRING_HEADER + len
+    const p = this.alloc(size < minSize ? minSize : size)
+    const u32 = this.u32
+    u32[p >>> 2] = TAG_STRING
+    u32[(p >>> 2) + 1] = len
+    const at = p + STRING_HEADER
+    if (ascii) {
+      const u8 = this.u8
+      for (let i = 0; i < n; i++) u8[at + i] = s.charCodeAt(i)
+    } else this.buf.utf8Write(s, at, len)
+    this.lastSize = size
+    return p
+  }
+  lastSize = 0
+
+  /** Bytes of the string block at p (header included), 0 for p = 0. */
+  stringSize(p: number): number { return p === 0 ? 0 : STRING_HEADER + this.u32[(p >>> 2) + 1] }
+
+  readString(p: number): string {
+    if (p === 0) return ''
+    const at = p + STRING_HEADER
+    return this.buf.utf8Slice(at, at + this.u32[(p >>> 2) + 1])
+  }
+
+  /** Whether the string block at p (0 = '') holds s; no allocation for ASCII. */
+  stringEquals(p: number, s: string): boolean {
+    const n = s.length
+    if (p === 0) return n === 0
+    const len = this.u32[(p >>> 2) + 1]
+    const at = p + STRING_HEADER
+    if (len === n) {
+      // Equal byte and UTF-16 lengths: equal only if both are the same ASCII.
+      const u8 = this.u8
+      for (let i = 0; i < n; i++) if (u8[at + i] !== s.charCodeAt(i)) return false
+      return true
+    }
+    if (len < n) return false
+    return this.buf.utf8Slice(at, at + len) === s
+  }
+
+  /** Reads the pointer word at addr. */
+  ptr(addr: number): number { return this.u32[addr >>> 2] }
+
+  /** Stores a pointer (the high word stays 0: one untorn store). In a transaction, logs the word first. */
+  storePtr(addr: number, p: number): void {
+    if (this.raw.inTransaction) this.raw.snapshot(addr, 8)
+    this.u32[addr >>> 2] = p
+  }
+
+  /** Stores two u32 in one aligned 8-byte word with ONE 8-byte store. In a transaction, logs it first. */
+  storePair(addr: number, lo: number, hi: number): void {
+    if (this.raw.inTransaction) this.raw.snapshot(addr, 8)
+    scratchU32[0] = lo
+    scratchU32[1] = hi // hi < 2^31 here, so the bits are never a NaN a copy could canonicalise
+    this.f64[addr >>> 3] = scratchF64[0]
+  }
+
+  flush(p: number, len: number): void { if (len > 0) this.raw.flush(p, len) }
+  drain(): void { this.raw.drain() }
+  /** Outside a transaction: flush + drain. */
+  persist(p: number, len: number): void { this.raw.flush(p, len); this.raw.drain() }
+  free(p: number): void { if (p !== 0) this.raw.free(p) }
+}

@@ -1,0 +1,340 @@
+/**
+ * PersistentList: an indexable deque in a PHeap, every operation failure-atomic.
+ *
+ * Representation: a ring buffer of references to immutable items.
+ *
+ *   root ─▶ ListHeader { head, length (one 8-byte word) │ slots ─▶ PArray<ListItem> }
+ *   element i is item slots[(head + i) mod capacity]; capacity is a power of two
+ *   ListItem { kind │ num │ str ─▶ string │ obj ─▶ any object }
+ *
+ * Why: get/set are O(1) and push/pop/shift/unshift are O(1) amortised, and each of
+ * them commits with ONE aligned 8-byte store, because everything else is written
+ * where nothing reachable looks yet:
+ *   push     item, drain → slot past the end := item, drain → (head, length+1) in one store → drain
+ *   unshift  item, drain → slot before the head := item, drain → (head-1, length+1) → drain
+ *   pop      (head, length-1) → drain → clear the slot → drain → free the item
+ *   shift    (head+1, length-1) → drain → clear the slot → drain → free the item
+ *   set      new item, drain → slot := item → drain → free the old item
+ * Slots outside the live range are null, except after a crash between the last
+ * two drains above: a non-clean open clears them and frees their items. The slot is
+ * cleared durably before its item is freed, so a stale slot never names a reused block.
+ * insert/removeAt in the middle, growth and clear rebuild the array in one
+ * heap transaction (O(n) anyway; the header's two words change together).
+ * A linked list would make get(i) O(n); a plain array would make shift/unshift O(n).
+ */
+import { PHeap, Persistent, field, PArray, HeapClosedError } from '@makalu/pobj'
+import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
+import { AnyObject } from './persistent-map'
+import { PValue, ValueSlots, classify, writeValue, readValue } from './value-codec'
+
+@Persistent('makalu.ListItem')
+export class ListItem {
+  @field.u32 kind!: number
+  @field.f64 num!: number
+  @field.string str!: string
+  @field.ref(() => AnyObject) obj!: AnyObject | null
+}
+
+@Persistent('makalu.ListHeader')
+export class ListHeader {
+  /** Slot index of element 0. Shares one 8-byte word with `length`. */
+  @field.u32 head!: number
+  @field.u32 length!: number
+  @field.array(() => ListItem) slots!: PArray<ListItem | null>
+}
+
+const I_KIND = offsetOf(ListItem, 'kind')
+const I_VALUE: ValueSlots = { num: offsetOf(ListItem, 'num'), str: offsetOf(ListItem, 'str'), obj: offsetOf(ListItem, 'obj') }
+const I_SIZE = 48
+const H_STATE = offsetOf(ListHeader, 'head')
+const H_SLOTS = offsetOf(ListHeader, 'slots')
+const H_SIZE = 24
+const MIN_CAPACITY = 8
+
+const instances = new WeakMap<PHeap, Map<string, PersistentList<PValue>>>()
+
+export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
+  private readonly io: BlockIO
+  private readonly itemType: number
+  private readonly objRef = { p: 0 }
+
+  /** The list under root `name` of `heap`, created if missing; the same object for the same heap and name. */
+  static open<T extends PValue = PValue>(heap: PHeap, name: string): PersistentList<T> {
+    let byName = instances.get(heap)
+    if (!byName) instances.set(heap, (byName = new Map()))
+    let l = byName.get(name)
+    if (!l || heap.raw.getRoot(name) !== l.header) {
+      l = new PersistentList(heap, name)
+      byName.set(name, l)
+    }
+    return l as unknown as PersistentList<T>
+  }
+
+  private constructor(readonly heap: PHeap, readonly name: string, readonly header = 0) {
+    this.io = new BlockIO(heap)
+    const h = heap.root(name, ListHeader, () => heap.new(ListHeader, { head: 0, length: 0, slots: heap.newArray(ListItem, MIN_CAPACITY) }))
+    this.header = (h as unknown as { _$ptr: number })._$ptr
+    this.io.refresh()
+    this.itemType = typeIdOf(heap, ListItem)
+    if (!heap.recovery.clean) this.repair()
+  }
+
+  // ── reads ────────────────────────────────────────────────────────────────
+  get length(): number { this.check(); return this.io.u32[((this.header + H_STATE) >>> 2) + 1] }
+
+  /** Element i (negative i counts from the end, like Array.prototype.at), or undefined. */
+  get(i: number): T | undefined {
+    this.check()
+    const n = this.length
+    if (i < 0) i += n
+    if (!(i >= 0 && i < n && Number.isInteger(i))) return undefined
+    return this.itemValue(this.io.u32[this.slotAddr(i) >>> 2])
+  }
+  at(i: number): T | undefined { return this.get(i) }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.length; i++) yield this.get(i) as T
+  }
+  *values(): IterableIterator<T> { yield* this }
+  *entries(): IterableIterator<[number, T]> { for (let i = 0; i < this.length; i++) yield [i, this.get(i) as T] }
+  toArray(): T[] { return [...this] }
+
+  // ── writes (each durable and atomic when it returns; in a transaction, at commit) ──
+  /** Appends; returns the new length. */
+  push(v: T): number {
+    this.check()
+    const kind = classify(this.heap, v, 'PersistentList.push', this.objRef)
+    if (this.io.inTx) this.io.raw.snapshot(this.header, H_SIZE)
+    if (this.length === this.capacity()) this.rebuild(this.capacity() * 2, -1, -1)
+    const [head, n] = this.state()
+    const item = this.newItem(kind, v)
+    this.commitEnds(this.slotAddrAt(head + n), item, head, n + 1)
+    return n + 1
+  }
+
+  /** Prepends; returns the new length. */
+  unshift(v: T): number {
+    this.check()
+    const kind = classify(this.heap, v, 'PersistentList.unshift', this.objRef)
+    if (this.io.inTx) this.io.raw.snapshot(this.header, H_SIZE)
+    if (this.length === this.capacity()) this.rebuild(this.capacity() * 2, -1, -1)
+    const [head, n] = this.state()
+    const h = (head - 1) & (this.capacity() - 1)
+    const item = this.newItem(kind, v)
+    this.commitEnds(this.slotAddrAt(h), item, h, n + 1)
+    return n + 1
+  }
+
+  /** Removes and returns the last element. */
+  pop(): T | undefined {
+    this.check()
+    const [head, n] = this.state()
+    if (n === 0) return undefined
+    return this.removeEnd(this.slotAddrAt(head + n - 1), head, n - 1)
+  }
+
+  /** Removes and returns the first element. */
+  shift(): T | undefined {
+    this.check()
+    const [head, n] = this.state()
+    if (n === 0) return undefined
+    return this.removeEnd(this.slotAddrAt(head), (head + 1) & (this.capacity() - 1), n - 1)
+  }
+
+  /** Replaces element i (0 ≤ i < length). */
+  set(i: number, v: T): void {
+    this.check()
+    this.checkIndex(i, this.length, 'set')
+    const kind = classify(this.heap, v, 'PersistentList.set', this.objRef)
+    const io = this.io
+    const item = this.newItem(kind, v)
+    const slot = this.slotAddr(i)
+    const old = io.u32[slot >>> 2]
+    if (io.inTx) {
+      io.storePtr(slot, item)
+    } else {
+      this.flushItem(item)
+      io.drain()
+      io.u32[slot >>> 2] = item // commits
+      io.persist(slot, 8)
+    }
+    this.freeItem(old)
+  }
+
+  /** Inserts v before element i (0 ≤ i ≤ length). */
+  insert(i: number, v: T): void {
+    this.check()
+    const n = this.length
+    this.checkIndex(i, n + 1, 'insert')
+    if (i === n) { this.push(v); return }
+    if (i === 0) { this.unshift(v); return }
+    const kind = classify(this.heap, v, 'PersistentList.insert', this.objRef)
+    this.heap.transaction(() => {
+      const item = this.newItem(kind, v)
+      const cap = this.capacity()
+      this.rebuild(n + 1 > cap ? cap * 2 : cap, i, item)
+    })
+  }
+
+  /** Removes element i (0 ≤ i < length) and returns it. */
+  removeAt(i: number): T {
+    this.check()
+    const n = this.length
+    this.checkIndex(i, n, 'removeAt')
+    if (i === n - 1) return this.pop() as T
+    if (i === 0) return this.shift() as T
+    return this.heap.transaction(() => {
+      const item = this.io.u32[this.slotAddr(i) >>> 2]
+      const value = this.itemValue(item)
+      this.rebuild(this.capacity(), i, -1)
+      this.freeItem(item)
+      return value
+    })
+  }
+
+  /** Removes every element. */
+  clear(): void {
+    this.check()
+    this.heap.transaction(() => {
+      const [head, n] = this.state()
+      const slots = this.slots()
+      const mask = this.capacity() - 1
+      const items: number[] = []
+      for (let i = 0; i < n; i++) items.push(this.io.u32[(slots + ARRAY_HEADER_SIZE + ((head + i) & mask) * 8) >>> 2])
+      const fresh = this.io.allocRefArray(this.itemType, MIN_CAPACITY)
+      this.io.storePtr(this.header + H_SLOTS, fresh)
+      this.io.storePair(this.header + H_STATE, 0, 0)
+      this.io.free(slots)
+      for (const it of items) this.freeItem(it)
+    })
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────
+  private check(): void {
+    if (this.heap.closed) throw new HeapClosedError('PersistentList: the heap is closed')
+    if (this.io.u8 !== this.heap.raw.bytes) this.io.refresh()
+  }
+
+  private checkIndex(i: number, end: number, what: string): void {
+    if (!(Number.isInteger(i) && i >= 0 && i < end)) throw new RangeError(`PersistentList.${what}: index ${i} outside [0, ${end})`)
+  }
+
+  private state(): [number, number] {
+    const w = (this.header + H_STATE) >>> 2
+    return [this.io.u32[w], this.io.u32[w + 1]]
+  }
+  private slots(): number { return this.io.u32[(this.header + H_SLOTS) >>> 2] }
+  private capacity(): number { return this.io.arrayLength(this.slots()) }
+  /** Address of the slot of ring position r (any integer). */
+  private slotAddrAt(r: number): number {
+    const slots = this.slots()
+    return slots + ARRAY_HEADER_SIZE + (r & (this.io.arrayLength(slots) - 1)) * 8
+  }
+  /** Address of the slot of element i. */
+  private slotAddr(i: number): number { return this.slotAddrAt(this.io.u32[(this.header + H_STATE) >>> 2] + i) }
+
+  private newItem(kind: number, v: unknown): number {
+    const io = this.io
+    const item = io.allocObject(this.itemType, I_SIZE)
+    io.u32[(item + I_KIND) >>> 2] = kind
+    writeValue(io, item, I_VALUE, kind, v, this.objRef.p)
+    return item
+  }
+
+  private flushItem(item: number): void {
+    const io = this.io
+    io.flush(item, I_SIZE)
+    const s = io.u32[(item + I_VALUE.str) >>> 2]
+    if (s !== 0) io.flush(s, io.stringSize(s))
+  }
+
+  private freeItem(item: number): void {
+    this.io.free(this.io.u32[(item + I_VALUE.str) >>> 2])
+    this.io.free(item)
+  }
+
+  private itemValue(item: number): T {
+    return readValue(this.io, item, I_VALUE, this.io.u32[(item + I_KIND) >>> 2]) as T
+  }
+
+  /** push/unshift: the item goes into a slot outside the live range, then ONE store of (head, length) commits. */
+  private commitEnds(slot: number, item: number, head: number, n: number): void {
+    const io = this.io
+    if (io.inTx) {
+      io.storePtr(slot, item)
+      io.storePair(this.header + H_STATE, head, n)
+      return
+    }
+    this.flushItem(item)
+    io.drain() // the item is durable before any slot names it (recovery traces every slot)
+    io.u32[slot >>> 2] = item
+    io.persist(slot, 8)
+    io.storePair(this.header + H_STATE, head, n) // commits
+    io.persist(this.header + H_STATE, 8)
+  }
+
+  /** pop/shift: ONE store of (head, length) commits; then the slot is cleared durably, then the item freed. */
+  private removeEnd(slot: number, head: number, n: number): T {
+    const io = this.io
+    const item = io.u32[slot >>> 2]
+    const value = this.itemValue(item)
+    if (io.inTx) {
+      io.storePair(this.header + H_STATE, head, n)
+      io.storePtr(slot, 0)
+    } else {
+      io.storePair(this.header + H_STATE, head, n) // commits
+      io.persist(this.header + H_STATE, 8)
+      io.u32[slot >>> 2] = 0
+      io.persist(slot, 8)
+    }
+    this.freeItem(item)
+    return value
+  }
+
+  /**
+   * In a transaction: a new slot array of `cap` slots holding the elements in order
+   * from slot 0, with `item` inserted before element `at` (item ≥ 0) or element `at`
+   * left out (item = -1; at = -1: none); the header points to it.
+   */
+  private rebuild(cap: number, at: number, item: number): void {
+    this.heap.transaction(() => {
+      const io = this.io
+      const [head, n] = this.state()
+      const old = this.slots()
+      const mask = io.arrayLength(old) - 1
+      const fresh = io.allocRefArray(this.itemType, cap)
+      const u32 = io.u32
+      let j = 0
+      for (let i = 0; i < n; i++) {
+        if (i === at) {
+          if (item >= 0) u32[(fresh + ARRAY_HEADER_SIZE + j++ * 8) >>> 2] = item
+          else continue
+        }
+        u32[(fresh + ARRAY_HEADER_SIZE + j++ * 8) >>> 2] = u32[(old + ARRAY_HEADER_SIZE + ((head + i) & mask) * 8) >>> 2]
+      }
+      io.storePtr(this.header + H_SLOTS, fresh)
+      io.storePair(this.header + H_STATE, 0, j)
+      io.free(old)
+    })
+  }
+
+  /** After a crash: slots outside the live range may hold items of an unfinished push or pop; drop them. */
+  private repair(): void {
+    const io = this.io
+    const [head, n] = this.state()
+    const slots = this.slots()
+    const cap = io.arrayLength(slots)
+    const orphans: number[] = []
+    for (let r = n; r < cap; r++) {
+      const a = slots + ARRAY_HEADER_SIZE + ((head + r) & (cap - 1)) * 8
+      const item = io.u32[a >>> 2]
+      if (item === 0) continue
+      io.storePtr(a, 0)
+      io.flush(a, 8)
+      orphans.push(item)
+    }
+    if (orphans.length === 0) return
+    if (!io.inTx) io.drain()
+    for (const it of orphans) this.freeItem(it)
+  }
+}

@@ -1,0 +1,471 @@
+/**
+ * PersistentMap: a hash table in a PHeap, every operation failure-atomic.
+ *
+ * Representation (all @Persistent, so recovery traces it from the type table):
+ *
+ *   root ─▶ MapHeader { size, used │ slots ─▶ PArray<MapEntry> │ tombstone ─▶ MapEntry }
+ *   slot i: 0 (empty) · the tombstone (deleted) · an immutable MapEntry
+ *   MapEntry { hash, kinds │ keyNum │ key ─▶ string │ num │ str ─▶ string │ obj ─▶ any object }
+ *
+ * Open addressing with linear probing over a power-of-two slot array, load
+ * (live + tombstones) ≤ 3/4. Entries are never changed after they are published,
+ * so every operation commits with ONE aligned pointer store:
+ *   insert  build entry + key + value, flush, drain → slot := entry → flush size, drain
+ *   update  build a new entry sharing the key block → slot := new → drain → free old entry, old value
+ *   delete  slot := tombstone → drain → free entry, key, value
+ *   resize  build a new slot array, flush, drain → header.slots := new → drain → free the old array
+ * `size`/`used` are written in the same drain as the swing but are a separate word:
+ * after a crash (heap.recovery.clean === false) they are recounted from the slots.
+ *
+ * Inside heap.transaction the same stores are logged instead (one snapshot per
+ * slot word; past a threshold the slot array is copied once, since a copy made
+ * inside the transaction needs no log at all).
+ */
+import { PHeap, Persistent, field, PArray, HeapClosedError } from '@makalu/pobj'
+import * as F from '@makalu/allocator/dist/src/format'
+import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
+import { PValue, ValueSlots, classify, writeValue, readValue, V_STRING } from './value-codec'
+import { STRING_HEADER_SIZE } from '@makalu/pobj/dist/src/object-format'
+
+/** The declared target of references to arbitrary @Persistent objects (values of maps and lists). */
+@Persistent('makalu.AnyObject')
+export class AnyObject {}
+
+@Persistent('makalu.MapEntry')
+export class MapEntry {
+  @field.u32 hash!: number
+  /** Key kind (low byte) | value kind << 8. */
+  @field.u32 kinds!: number
+  @field.f64 keyNum!: number
+  @field.string key!: string
+  @field.f64 num!: number
+  @field.string str!: string
+  @field.ref(() => AnyObject) obj!: AnyObject | null
+}
+
+@Persistent('makalu.MapHeader')
+export class MapHeader {
+  /** Live entries. Shares one 8-byte word with `used`. */
+  @field.u32 size!: number
+  /** Live entries + tombstones. */
+  @field.u32 used!: number
+  @field.array(() => MapEntry) slots!: PArray<MapEntry | null>
+  /** The shared marker of deleted slots. */
+  @field.ref(() => MapEntry) tombstone!: MapEntry | null
+}
+
+export type MapKey = string | number
+
+const K_STRING = 1
+const K_NUMBER = 2
+
+const E_HASH = offsetOf(MapEntry, 'hash')
+const E_KINDS = offsetOf(MapEntry, 'kinds')
+const E_KEYNUM = offsetOf(MapEntry, 'keyNum')
+const E_KEY = offsetOf(MapEntry, 'key')
+const E_VALUE: ValueSlots = { num: offsetOf(MapEntry, 'num'), str: offsetOf(MapEntry, 'str'), obj: offsetOf(MapEntry, 'obj') }
+const E_SIZE = 64 // MapEntry's 56 bytes round up to this size class anyway
+const H_COUNTS = offsetOf(MapHeader, 'size')
+const H_SLOTS = offsetOf(MapHeader, 'slots')
+const H_TOMB = offsetOf(MapHeader, 'tombstone')
+const MIN_CAPACITY = 16
+
+const f64s = new Float64Array(1)
+const u32s = new Uint32Array(f64s.buffer)
+
+function fmix32(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+/** The stored hash of a key: stable across processes (it is persisted in entries). */
+function hashString(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return fmix32(h)
+}
+function hashNumber(n: number): number {
+  if ((n | 0) === n) return fmix32((n ^ 0x5bd1e995) >>> 0)
+  f64s[0] = n
+  return fmix32((u32s[0] ^ Math.imul(u32s[1], 0x9e3779b1)) >>> 0)
+}
+/** Map's SameValueZero: -0 is 0, every NaN is one key. */
+function normalizeNumber(n: number): number { return n === 0 ? 0 : n !== n ? NaN : n }
+
+const instances = new WeakMap<PHeap, Map<string, PersistentMap<MapKey, PValue>>>()
+
+export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue> implements Iterable<[K, V]> {
+  private readonly io: BlockIO
+  private readonly entryType: number
+  private readonly logActiveTx: number
+  private readonly logCapacity: number
+  // Volatile bookkeeping of the open transaction (see slotStore).
+  private txId = -1
+  private txSnaps = 0
+  private txFreshSlots = 0
+  private readonly objRef = { p: 0 }
+
+  /**
+   * The map under root `name` of `heap`, created (durably, atomically) if missing.
+   * The same object is returned for the same heap and name.
+   */
+  static open<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap, name: string): PersistentMap<K, V> {
+    let byName = instances.get(heap)
+    if (!byName) instances.set(heap, (byName = new Map()))
+    let m = byName.get(name)
+    if (!m || heap.raw.getRoot(name) !== m.header) {
+      m = new PersistentMap(heap, name)
+      byName.set(name, m)
+    }
+    return m as unknown as PersistentMap<K, V>
+  }
+
+  private constructor(readonly heap: PHeap, readonly name: string, readonly header = 0) {
+    this.io = new BlockIO(heap)
+    // Created whole, then published by the root store (a crash before it leaves only garbage).
+    const h = heap.root(name, MapHeader, () => heap.new(MapHeader, {
+      size: 0, used: 0, slots: heap.newArray(MapEntry, MIN_CAPACITY), tombstone: heap.new(MapEntry),
+    }))
+    this.header = (h as unknown as { _$ptr: number })._$ptr
+    this.io.refresh()
+    this.entryType = typeIdOf(heap, MapEntry)
+    const raw = heap.raw as unknown as { layout: { logOff: number; logSize: number } }
+    this.logActiveTx = raw.layout.logOff + F.LH_ACTIVE_TX
+    this.logCapacity = Math.floor(raw.layout.logSize / (F.LOG_ENTRY_HEADER + 8))
+    if (!heap.recovery.clean) this.recount()
+  }
+
+  // ── reads ────────────────────────────────────────────────────────────────
+  get size(): number { this.check(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
+
+  get(key: K): V | undefined {
+    this.check()
+    const e = this.findEntry(key)
+    return e === 0 ? undefined : readValue(this.io, e, E_VALUE, (this.io.u32[(e + E_KINDS) >>> 2] >>> 8) & 0xff) as V
+  }
+
+  has(key: K): boolean {
+    this.check()
+    return this.findEntry(key) !== 0
+  }
+
+  // ── writes ───────────────────────────────────────────────────────────────
+  /** Inserts or replaces; durable and atomic when it returns (inside a transaction: at its commit). */
+  set(key: K, value: V): this {
+    this.check()
+    const io = this.io
+    const kk = this.keyKind(key)
+    if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
+    const vk = classify(this.heap, value, 'PersistentMap.set', this.objRef)
+    const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
+    if (io.inTx) this.txBegin()
+    let at = this.findSlot(kk, key, h)
+    if (at < 0) {
+      // A new key. Grow (or clean out tombstones) first if the load would pass 3/4.
+      const counts = (this.header + H_COUNTS) >>> 2
+      const slot = ~at
+      if (io.u32[slot >>> 2] === 0 && (io.u32[counts + 1] + 1) * 4 > this.capacity() * 3) {
+        this.rebuild(this.capacityFor(io.u32[counts] + 1))
+        at = this.findSlot(kk, key, h)
+      }
+    }
+    if (at >= 0) {
+      // Replace: a new entry sharing the key block.
+      const old = io.u32[at >>> 2]
+      const unit = this.unitFor(0, vk === V_STRING ? (value as string).length : 0)
+      const e = io.allocObject(this.entryType, unit)
+      const v = writeValue(io, e, E_VALUE, vk, value, this.objRef.p, unit)
+      const vSize = io.lastSize
+      const w = io.u32
+      w[(e + E_HASH) >>> 2] = h
+      w[(e + E_KINDS) >>> 2] = kk | (vk << 8)
+      io.f64[(e + E_KEYNUM) >>> 3] = io.f64[(old + E_KEYNUM) >>> 3]
+      w[(e + E_KEY) >>> 2] = w[(old + E_KEY) >>> 2]
+      const oldStr = w[(old + E_VALUE.str) >>> 2]
+      this.publish(at, e, v, vSize, 0, 0, 0)
+      io.free(old)
+      io.free(oldStr)
+      return this
+    }
+    const slot = ~at
+    // Entry, key and value from one size class when they are small: consecutive blocks
+    // of one run, so a lookup touches one page, not three (TLB misses dominate gets).
+    const unit = this.unitFor(kk === K_STRING ? (key as string).length : 0, vk === V_STRING ? (value as string).length : 0)
+    const e = io.allocObject(this.entryType, unit)
+    let k = 0
+    let kSize = 0
+    if (kk === K_STRING) { k = io.newString(key as string, unit); kSize = io.lastSize }
+    const v = writeValue(io, e, E_VALUE, vk, value, this.objRef.p, unit)
+    const vSize = io.lastSize
+    const w = io.u32
+    w[(e + E_HASH) >>> 2] = h
+    w[(e + E_KINDS) >>> 2] = kk | (vk << 8)
+    if (kk === K_NUMBER) io.f64[(e + E_KEYNUM) >>> 3] = key as number
+    else w[(e + E_KEY) >>> 2] = k
+    const wasEmpty = w[slot >>> 2] === 0
+    this.publish(slot, e, v, vSize, k, kSize, 1, wasEmpty ? 1 : 0)
+    return this
+  }
+
+  /** Removes a key; true if it was there. Durable and atomic when it returns. */
+  delete(key: K): boolean {
+    this.check()
+    const io = this.io
+    const kk = this.keyKind(key)
+    if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
+    const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
+    if (io.inTx) this.txBegin()
+    const at = this.findSlot(kk, key, h)
+    if (at < 0) return false
+    const u32 = io.u32
+    const e = u32[at >>> 2]
+    const k = u32[(e + E_KEY) >>> 2]
+    const s = u32[(e + E_VALUE.str) >>> 2]
+    this.publish(at, this.tombstone(), 0, 0, 0, 0, -1, 0)
+    io.free(e)
+    io.free(k)
+    io.free(s)
+    return true
+  }
+
+  /** Removes every entry (one swing to an empty slot array). */
+  clear(): void {
+    this.check()
+    const io = this.io
+    if (io.inTx) this.txBegin()
+    const old = this.slots()
+    const cap = io.arrayLength(old)
+    const tomb = this.tombstone()
+    const fresh = io.allocRefArray(this.entryType, MIN_CAPACITY)
+    this.swingSlots(fresh, MIN_CAPACITY, 0)
+    const u32 = io.u32
+    for (let i = 0, a = old + ARRAY_HEADER_SIZE; i < cap; i++, a += 8) {
+      const e = u32[a >>> 2]
+      if (e === 0 || e === tomb) continue
+      io.free(u32[(e + E_KEY) >>> 2])
+      io.free(u32[(e + E_VALUE.str) >>> 2])
+      io.free(e)
+    }
+    io.free(old)
+  }
+
+  // ── iteration ────────────────────────────────────────────────────────────
+  /**
+   * Entries in slot order. Setting existing keys and deleting during iteration is safe;
+   * an insert that resizes the table may make later steps skip or repeat entries.
+   */
+  *entries(): IterableIterator<[K, V]> {
+    for (const e of this.entryPtrs()) yield [this.keyOf(e), this.valueOf(e)]
+  }
+  *keys(): IterableIterator<K> { for (const e of this.entryPtrs()) yield this.keyOf(e) }
+  *values(): IterableIterator<V> { for (const e of this.entryPtrs()) yield this.valueOf(e) }
+  [Symbol.iterator](): IterableIterator<[K, V]> { return this.entries() }
+  forEach(fn: (value: V, key: K, map: this) => void): void {
+    for (const e of this.entryPtrs()) fn(this.valueOf(e), this.keyOf(e), this)
+  }
+
+  private *entryPtrs(): Generator<number> {
+    this.check()
+    for (let i = 0; ; i++) {
+      const slots = this.slots()
+      if (i >= this.io.arrayLength(slots)) return
+      const e = this.io.u32[(slots + ARRAY_HEADER_SIZE + i * 8) >>> 2]
+      if (e !== 0 && e !== this.tombstone()) yield e
+      this.check()
+    }
+  }
+
+  private keyOf(e: number): K {
+    const io = this.io
+    return ((io.u32[(e + E_KINDS) >>> 2] & 0xff) === K_STRING
+      ? io.readString(io.u32[(e + E_KEY) >>> 2]) : io.f64[(e + E_KEYNUM) >>> 3]) as K
+  }
+  private valueOf(e: number): V {
+    return readValue(this.io, e, E_VALUE, (this.io.u32[(e + E_KINDS) >>> 2] >>> 8) & 0xff) as V
+  }
+
+  // ── inspection ───────────────────────────────────────────────────────────
+  /** Slot array capacity, tombstones and the load, for tests and the demo. */
+  stats(): { size: number; capacity: number; tombstones: number; load: number } {
+    this.check()
+    const c = this.io.u32[(this.header + H_COUNTS) >>> 2]
+    const used = this.io.u32[((this.header + H_COUNTS) >>> 2) + 1]
+    const cap = this.capacity()
+    return { size: c, capacity: cap, tombstones: used - c, load: used / cap }
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────
+  private check(): void {
+    if (this.heap.closed) throw new HeapClosedError('PersistentMap: the heap is closed')
+    if (this.io.u8 !== this.heap.raw.bytes) this.io.refresh()
+  }
+
+  private keyKind(key: unknown): number {
+    if (typeof key === 'string') return K_STRING
+    if (typeof key === 'number') return K_NUMBER
+    throw new TypeError(`PersistentMap: a key must be a string or a number, got ${typeof key}`)
+  }
+
+  private slots(): number { return this.io.u32[(this.header + H_SLOTS) >>> 2] }
+  private tombstone(): number { return this.io.u32[(this.header + H_TOMB) >>> 2] }
+  private capacity(): number { return this.io.arrayLength(this.slots()) }
+  private capacityFor(n: number): number {
+    let c = MIN_CAPACITY
+    while (c < n * 2) c *= 2
+    return c
+  }
+
+  /** One block size for entry, key and value when both strings are short (ASCII lengths; a guess is harmless). */
+  private unitFor(keyLen: number, valueLen: number): number {
+    const m = Math.max(E_SIZE, STRING_HEADER_SIZE + keyLen, STRING_HEADER_SIZE + valueLen)
+    return m <= 128 ? m : E_SIZE
+  }
+
+  /** The entry of key, or 0. No allocation. */
+  private findEntry(key: K): number {
+    const kk = typeof key === 'string' ? K_STRING : typeof key === 'number' ? K_NUMBER : this.keyKind(key)
+    let h: number
+    if (kk === K_STRING) h = hashString(key as string)
+    else { key = normalizeNumber(key as number) as K; h = hashNumber(key as number) }
+    const at = this.findSlot(kk, key, h)
+    return at < 0 ? 0 : this.io.u32[at >>> 2]
+  }
+
+  /**
+   * The address of the slot holding key (≥ 0), or ~address of the slot an insert
+   * should take (the first tombstone on the probe path, else the empty slot ending it).
+   */
+  private findSlot(kk: number, key: unknown, h: number): number {
+    const io = this.io
+    const u32 = io.u32
+    const slots = u32[(this.header + H_SLOTS) >>> 2]
+    const tomb = u32[(this.header + H_TOMB) >>> 2]
+    const mask = u32[(slots + 8) >>> 2] - 1
+    const base = slots + ARRAY_HEADER_SIZE
+    let free = -1
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const a = base + i * 8
+      const e = u32[a >>> 2]
+      if (e === 0) return ~(free >= 0 ? free : a)
+      if (e === tomb) { if (free < 0) free = a; continue }
+      if (u32[(e + E_HASH) >>> 2] !== h || (u32[(e + E_KINDS) >>> 2] & 0xff) !== kk) continue
+      if (kk === K_STRING ? io.stringEquals(u32[(e + E_KEY) >>> 2], key as string)
+        : (io.f64[(e + E_KEYNUM) >>> 3] === key || (key !== key && io.f64[(e + E_KEYNUM) >>> 3] !== io.f64[(e + E_KEYNUM) >>> 3]))) return a
+    }
+  }
+
+  /**
+   * Commits a slot change: outside a transaction, the new blocks (entry, value string,
+   * key string) are made durable, then ONE store publishes the entry; the counts
+   * share the second drain. Inside one, the stores are logged.
+   */
+  private publish(slot: number, e: number, v: number, vSize: number, k: number, kSize: number, dSize: number, dUsed = 0): void {
+    const io = this.io
+    const counts = this.header + H_COUNTS
+    const size = io.u32[counts >>> 2] + dSize
+    const used = io.u32[(counts >>> 2) + 1] + dUsed
+    if (io.inTx) {
+      this.slotStore(slot, e)
+      io.storePair(counts, size, used)
+      return
+    }
+    if (e !== this.tombstone()) {
+      io.flush(e, E_SIZE)
+      if (v !== 0) io.flush(v, vSize)
+      if (k !== 0) io.flush(k, kSize)
+      io.drain()
+    }
+    io.u32[slot >>> 2] = e // commits
+    io.flush(slot, 8)
+    io.storePair(counts, size, used)
+    io.flush(counts, 8)
+    io.drain()
+  }
+
+  /**
+   * Joins the open transaction: logs the header (once per transaction), and counts the
+   * slot words this transaction logs. A logged word costs a drain (an msync in 'power');
+   * past a limit the table moves to a copy allocated in the transaction, which needs no log.
+   */
+  private txBegin(): void {
+    const io = this.io
+    io.raw.snapshot(this.header, 32)
+    const id = io.u32[this.logActiveTx >>> 2]
+    if (id !== this.txId) { this.txId = id; this.txSnaps = 0; this.txFreshSlots = 0 }
+    const slots = this.slots()
+    if (slots === this.txFreshSlots) return
+    const cap = io.arrayLength(slots)
+    const limit = Math.min(this.logCapacity >>> 2, io.power ? Math.max(16, cap >>> 11) : Math.max(64, cap >>> 6))
+    if (++this.txSnaps > limit) this.rebuild(cap)
+  }
+
+  /** A slot store inside a transaction: logged, unless the array was allocated in it. */
+  private slotStore(slot: number, e: number): void {
+    const io = this.io
+    if (this.slots() !== this.txFreshSlots) io.raw.snapshot(slot, 8)
+    io.u32[slot >>> 2] = e
+  }
+
+  /** Rebuilds the slot array with `cap` slots (dropping tombstones) and swings the header to it. */
+  private rebuild(cap: number): void {
+    const io = this.io
+    const old = this.slots()
+    const tomb = this.tombstone()
+    const oldCap = io.arrayLength(old)
+    const fresh = io.allocRefArray(this.entryType, cap)
+    const u32 = io.u32
+    const mask = cap - 1
+    const base = fresh + ARRAY_HEADER_SIZE
+    let n = 0
+    for (let i = 0, a = old + ARRAY_HEADER_SIZE; i < oldCap; i++, a += 8) {
+      const e = u32[a >>> 2]
+      if (e === 0 || e === tomb) continue
+      let j = u32[(e + E_HASH) >>> 2] & mask
+      while (u32[(base + j * 8) >>> 2] !== 0) j = (j + 1) & mask
+      u32[(base + j * 8) >>> 2] = e
+      n++
+    }
+    this.swingSlots(fresh, cap, n)
+    io.free(old)
+  }
+
+  /** Publishes a new slot array (with n entries) in the header. */
+  private swingSlots(fresh: number, cap: number, n: number): void {
+    const io = this.io
+    const counts = this.header + H_COUNTS
+    if (io.inTx) {
+      io.storePtr(this.header + H_SLOTS, fresh)
+      io.storePair(counts, n, n)
+      this.txFreshSlots = fresh
+      return
+    }
+    io.flush(fresh, ARRAY_HEADER_SIZE + cap * 8)
+    io.drain()
+    io.u32[(this.header + H_SLOTS) >>> 2] = fresh // commits
+    io.storePair(counts, n, n)
+    io.flush(this.header, 32)
+    io.drain()
+  }
+
+  /** After a crash: size and used from the slots (they are not updated atomically with a swing). */
+  private recount(): void {
+    const io = this.io
+    const slots = this.slots()
+    const tomb = this.tombstone()
+    const cap = io.arrayLength(slots)
+    let size = 0
+    let used = 0
+    for (let i = 0, a = slots + ARRAY_HEADER_SIZE; i < cap; i++, a += 8) {
+      const e = io.u32[a >>> 2]
+      if (e !== 0) { used++; if (e !== tomb) size++ }
+    }
+    const counts = this.header + H_COUNTS
+    if (io.u32[counts >>> 2] === size && io.u32[(counts >>> 2) + 1] === used) return
+    if (io.inTx) { io.storePair(counts, size, used); return }
+    io.storePair(counts, size, used)
+    io.persist(counts, 8)
+  }
+}
