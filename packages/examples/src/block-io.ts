@@ -164,8 +164,8 @@ export class BlockIO {
   }
 
   /** Stores two u32 in one aligned 8-byte word with ONE 8-byte store. In a transaction, logs it first. */
-  storePair(addr: number, lo: number, hi: number): void {
-    if (this.raw.inTransaction) this.raw.snapshot(addr, 8)
+  storePair(addr: number, lo: number, hi: number, log = true): void {
+    if (log && this.raw.inTransaction) this.raw.snapshot(addr, 8)
     scratchU32[0] = lo
     scratchU32[1] = hi // hi < 2^31 here, so the bits are never a NaN a copy could canonicalise
     this.f64[addr >>> 3] = scratchF64[0]

@@ -14,8 +14,10 @@
  *   update  build a new entry sharing the key block → slot := new → drain → free old entry, old value
  *   delete  slot := tombstone → drain → free entry, key, value
  *   resize  build a new slot array, flush, drain → header.slots := new → drain → free the old array
- * `size`/`used` are written in the same drain as the swing but are a separate word:
- * after a crash (heap.recovery.clean === false) they are recounted from the slots.
+ * `size`/`used` are a separate word, stored after the swing: after a crash
+ * (heap.recovery.clean === false) they are recounted from the slots, at first need.
+ * In 'power' durability that word is not flushed per operation (it would be a second
+ * msync per put): every session recounts it at first need (about 2 ms per million slots).
  *
  * Inside heap.transaction the same stores are logged instead (one snapshot per
  * slot word; past a threshold the slot array is copied once, since a copy made
@@ -107,6 +109,8 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   private txSnaps = 0
   private txFreshSlots = 0
   private readonly objRef = { p: 0 }
+  /** Whether the header's size/used are exact (else recounted at first need). */
+  private countsKnown: boolean
 
   /**
    * The map under root `name` of `heap`, created (durably, atomically) if missing.
@@ -135,11 +139,11 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const raw = heap.raw as unknown as { layout: { logOff: number; logSize: number } }
     this.logActiveTx = raw.layout.logOff + F.LH_ACTIVE_TX
     this.logCapacity = Math.floor(raw.layout.logSize / (F.LOG_ENTRY_HEADER + 8))
-    if (!heap.recovery.clean) this.recount()
+    this.countsKnown = heap.recovery.clean && !this.io.power
   }
 
   // ── reads ────────────────────────────────────────────────────────────────
-  get size(): number { this.check(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
+  get size(): number { this.check(); this.knowCounts(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
 
   get(key: K): V | undefined {
     this.check()
@@ -161,6 +165,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
     const vk = classify(this.heap, value, 'PersistentMap.set', this.objRef)
     const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
+    this.knowCounts()
     if (io.inTx) this.txBegin()
     let at = this.findSlot(kk, key, h)
     if (at < 0) {
@@ -217,6 +222,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const kk = this.keyKind(key)
     if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
     const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
+    this.knowCounts()
     if (io.inTx) this.txBegin()
     const at = this.findSlot(kk, key, h)
     if (at < 0) return false
@@ -235,6 +241,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   clear(): void {
     this.check()
     const io = this.io
+    this.knowCounts()
     if (io.inTx) this.txBegin()
     const old = this.slots()
     const cap = io.arrayLength(old)
@@ -291,6 +298,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   /** Slot array capacity, tombstones and the load, for tests and the demo. */
   stats(): { size: number; capacity: number; tombstones: number; load: number } {
     this.check()
+    this.knowCounts()
     const c = this.io.u32[(this.header + H_COUNTS) >>> 2]
     const used = this.io.u32[((this.header + H_COUNTS) >>> 2) + 1]
     const cap = this.capacity()
@@ -381,7 +389,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     io.u32[slot >>> 2] = e // commits
     io.flush(slot, 8)
     io.storePair(counts, size, used)
-    io.flush(counts, 8)
+    if (!io.power) io.flush(counts, 8)
     io.drain()
   }
 
@@ -398,7 +406,8 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const slots = this.slots()
     if (slots === this.txFreshSlots) return
     const cap = io.arrayLength(slots)
-    const limit = Math.min(this.logCapacity >>> 2, io.power ? Math.max(16, cap >>> 11) : Math.max(64, cap >>> 6))
+    // 'power': a logged word is an msync (~0.3 ms here), a copy of 8 KiB slots costs about as much.
+    const limit = Math.min(this.logCapacity >>> 2, io.power ? cap >>> 13 : Math.max(64, cap >>> 6))
     if (++this.txSnaps > limit) this.rebuild(cap)
   }
 
@@ -450,7 +459,17 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     io.drain()
   }
 
-  /** After a crash: size and used from the slots (they are not updated atomically with a swing). */
+  /**
+   * Makes size/used exact: after a crash, or in a 'power' session, they are recounted from
+   * the slots (they are not updated atomically with a swing). Called before the first change
+   * in a transaction, so the plain (unlogged) store of the true counts is never rolled back.
+   */
+  private knowCounts(): void {
+    if (this.countsKnown) return
+    this.recount()
+    this.countsKnown = true
+  }
+
   private recount(): void {
     const io = this.io
     const slots = this.slots()
@@ -464,8 +483,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     }
     const counts = this.header + H_COUNTS
     if (io.u32[counts >>> 2] === size && io.u32[(counts >>> 2) + 1] === used) return
-    if (io.inTx) { io.storePair(counts, size, used); return }
-    io.storePair(counts, size, used)
-    io.persist(counts, 8)
+    io.storePair(counts, size, used, false)
+    if (!io.power) io.flush(counts, 8)
   }
 }
