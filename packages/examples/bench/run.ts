@@ -1,0 +1,68 @@
+/**
+ * PersistentMap / PersistentList micro-benchmarks: persists per operation on SimRegion
+ * (flushes and drains: the cost model of 'power' durability) and op rates on an mmap heap
+ * in 'process' durability. The peer comparison is bench/peers.js at the repository root.
+ *   node packages/examples/dist/bench/run.js      (N = BENCH_N or 200 000)
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { SimRegion } from '@makalu/allocator'
+import { PHeap } from '@makalu/pobj'
+import { PersistentMap, PersistentList } from '../src'
+
+const N = Number(process.env.BENCH_N || (process.env.BENCH_QUICK === '1' ? 20000 : 200000))
+const key = (i: number): string => 'key-' + ((i * 2654435761) >>> 0).toString(16).padStart(8, '0') + '-x'
+const value = (i: number): string => 'v'.repeat(48) + String(i).padStart(16, '0')
+
+function persists(): void {
+  const region = new SimRegion(64 << 20)
+  const heap = PHeap.createIn(region, {})
+  const m = PersistentMap.open<string, string>(heap, 'm')
+  const l = PersistentList.open<string>(heap, 'l')
+  const n = 2000
+  for (let i = 0; i < n; i++) m.set(key(i), value(i)) // warm: table grown
+  const rows: Array<[string, () => void]> = [
+    ['map.set (update)', () => { for (let i = 0; i < n; i++) m.set(key(i), value(i + 1)) }],
+    ['map.set (insert)', () => { for (let i = n; i < 2 * n; i++) m.set(key(i), value(i)) }],
+    ['map.get', () => { for (let i = 0; i < n; i++) m.get(key(i)) }],
+    ['map.delete', () => { for (let i = n; i < 2 * n; i++) m.delete(key(i)) }],
+    ['tx of 100 map.set', () => { for (let g = 0; g < n; g += 100) heap.transaction(() => { for (let i = g; i < g + 100; i++) m.set(key(i), value(i)) }) }],
+    ['list.push', () => { for (let i = 0; i < n; i++) l.push(value(i)) }],
+    ['list.set', () => { for (let i = 0; i < n; i++) l.set(i, value(i)) }],
+    ['list.pop', () => { for (let i = 0; i < n; i++) l.pop() }],
+  ]
+  console.log(`persists per operation (SimRegion, ${n} ops each; a tx row is per put)`)
+  console.log('| operation | drains/op | flushes/op | flushed bytes/op |\n|---|--:|--:|--:|')
+  for (const [name, fn] of rows) {
+    region.resetCounters()
+    fn()
+    const c = region.counters
+    console.log(`| ${name} | ${(c.drains / n).toFixed(2)} | ${(c.flushes / n).toFixed(2)} | ${(c.flushedBytes / n).toFixed(0)} |`)
+  }
+  heap.close()
+}
+
+function rates(): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmap-bench-'))
+  const heap = PHeap.create(path.join(dir, 'h.heap'), { size: 64 << 20, maxSize: 2 ** 32 - 4096, durability: 'process' })
+  const m = PersistentMap.open<string, string>(heap, 'm')
+  const keys = Array.from({ length: N }, (_, i) => key(i))
+  const vals = Array.from({ length: N }, (_, i) => value(i))
+  const time = (name: string, fn: () => void): void => {
+    const t = performance.now()
+    fn()
+    const s = (performance.now() - t) / 1000
+    console.log(`| ${name} | ${(N / s / 1000).toFixed(0)} k/s |`)
+  }
+  console.log(`\nrates, mmap heap, 'process' durability, N = ${N}\n| operation | rate |\n|---|--:|`)
+  time('map.set, new keys, each atomic', () => { for (let i = 0; i < N; i++) m.set(keys[i], vals[i]) })
+  time('map.set, updates, each atomic', () => { for (let i = 0; i < N; i++) m.set(keys[i], vals[(i + 1) % N]) })
+  time('map.get, random order', () => { for (let i = 0; i < N; i++) m.get(keys[(i * 7919) % N]) })
+  time('map.delete', () => { for (let i = 0; i < N; i++) m.delete(keys[i]) })
+  heap.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+}
+
+persists()
+rates()
