@@ -1,0 +1,66 @@
+'use strict';
+// PersistentMap (makalu-ts) peer: a PHeap file on the mmap backend holding one
+// PersistentMap under root 'bench'. Needs the built workspaces (`npm run build`):
+// @makalu/* resolve from bench/ through the root node_modules links.
+//
+// Durability: the heap's own levels. 'process': flush/drain cost nothing on mmap
+// (stores are in the page cache, which survives kill -9). 'power': every drain
+// msyncs the pages flushed since the last one.
+const fs = require('node:fs');
+const path = require('node:path');
+const { PHeap } = require('@makalu/pobj');
+const { PersistentMap } = require('@makalu/examples');
+
+const SIZE = 64 << 20;
+const MAX_SIZE = 4 * 2 ** 30 - 4096;
+
+module.exports = {
+  id: 'pmap',
+  name: 'PersistentMap (makalu-ts)',
+  persistent: true,
+  keyType: 'string',
+  valueType: 'string',
+  settings: {
+    process: 'PHeap.create(file, {size: 64 MiB, maxSize: 4 GiB, durability:"process"}) on mmap; map.set(k, v) outside a transaction = one failure-atomic pointer swing (entry, key, value blocks durable, then one 8-byte slot store)',
+    bulk: 'same heap; heap.transaction(() => all map.set()): undo log for the first slot words, then the slot array is copied once inside the transaction (a copy needs no log)',
+    power: 'durability:"power": map.set() outside a transaction = 2 drains (new blocks; then slot + counts), each drain msyncs the flushed pages',
+    group: 'power; heap.transaction(() => 100 x map.set()): one undo-log drain per slot word (up to the copy threshold) + 2 at commit',
+    get: 'map.get(k): hash, probe the slot array, compare hash then key bytes in place, decode the value string',
+  },
+  create() {
+    let heap = null;
+    let map = null;
+    return {
+      open(dir, { durability }) {
+        const file = path.join(dir, 'heap.mk');
+        heap = fs.existsSync(file)
+          ? PHeap.open(file, { durability })
+          : PHeap.create(file, { size: SIZE, maxSize: MAX_SIZE, durability });
+        map = PersistentMap.open(heap, 'bench');
+      },
+      putEach(keys, values, from, to) {
+        const m = map;
+        for (let i = from; i < to; i++) m.set(keys[i], values[i]);
+      },
+      putGroups(keys, values, from, to, groupSize) {
+        const m = map;
+        for (let g = from; g < to; g += groupSize) {
+          const end = Math.min(to, g + groupSize);
+          heap.transaction(() => { for (let i = g; i < end; i++) m.set(keys[i], values[i]); });
+        }
+      },
+      putAll(keys, values, from, to) {
+        const m = map;
+        heap.transaction(() => { for (let i = from; i < to; i++) m.set(keys[i], values[i]); });
+      },
+      getEach(keys, order, from, to) {
+        const m = map;
+        let hits = 0;
+        for (let j = from; j < to; j++) if (m.get(keys[order[j]]) !== undefined) hits++;
+        return hits;
+      },
+      get(key) { return map.get(key); },
+      close() { heap.close(); heap = null; map = null; },
+    };
+  },
+};
