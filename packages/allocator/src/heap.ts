@@ -70,6 +70,8 @@ export class Heap {
   private readonly rootTable: RootTable
   private readonly log: UndoLog
   private isClosed = false
+  /** Stores reach media only through flush + drain (the file backend): snapshots need no drain each. */
+  private readonly deferredWriteBack: boolean
   // The open transaction (volatile).
   private txDepth = 0
   private txAllocs = new Set<number>()
@@ -127,6 +129,7 @@ export class Heap {
   private constructor(region: Region, source: string, tracerOption: TracerOption | undefined) {
     const t0 = performance.now()
     this.region = region
+    this.deferredWriteBack = region.writeBack === 'at-drain'
     const mem = (this.mem = new Memory(region))
     // 1. Verify the superblock; everything up to the first write below only reads.
     const layout = (this.layout = readSuperblock(mem, source))
@@ -268,7 +271,7 @@ export class Heap {
       this.snapshot(off, 8)
       this.txFlush.push(off, F.ROOT_SLOT_SIZE)
       this.txRootsChanged = true
-      this.rootTable.writePointer(name, slot, ptr)
+      this.rootTable.writePointer(name, slot, ptr, false) // snapshotted: flushed at commit, after the log
       return
     }
     if (slot < 0) slot = this.rootTable.prepareSlot(name, encoded)
@@ -293,7 +296,9 @@ export class Heap {
    * Runs fn as one failure-atomic section: after a crash, all of its snapshotted
    * changes, allocations, frees and root changes took effect, or none did.
    * A throw rolls back and rethrows. Nested calls join the outer transaction.
-   * Drains: one per snapshot, two at commit (one if nothing was snapshotted).
+   * Drains: one per snapshot and two at commit; on an 'at-drain' region (the file
+   * backend) three at commit and none per snapshot. One if nothing was snapshotted.
+   * Inside, do not flush ranges you snapshotted: `persist` waits for the commit.
    */
   transaction<T>(fn: () => T): T {
     if (this.isClosed) this.throwClosed()
@@ -322,13 +327,18 @@ export class Heap {
     const block = this.chunks.blockContaining(ptr)
     if (block >= 0 && this.txAllocs.has(block)) return // new in this transaction
     this.log.append(ptr, length)
-    this.drain()
+    // The old bytes must be durable before the new ones can reach media. On a region whose
+    // stores reach media only through flush + drain ('at-drain'), commit orders that instead.
+    if (!this.deferredWriteBack) this.drain()
     this.txSnapshots.set(ptr, length)
   }
 
   private commit(): void {
     const snapshots = this.log.entries
     if (snapshots > 0 || this.txAllocs.size > 0 || this.txFlush.length > 0) {
+      // 'at-drain': the snapshots were not drained one by one; the undo entries go first, alone
+      // (the changed data has not been flushed, so it cannot reach media with them).
+      if (this.deferredWriteBack && snapshots > 0) this.drain()
       for (const [p, len] of this.txSnapshots) this.region.flush(p, len)
       for (const p of this.txAllocs) this.region.flush(p, this.chunks.allocatedSize(p))
       for (let i = 0; i < this.txFlush.length; i += 2) this.region.flush(this.txFlush[i], this.txFlush[i + 1])

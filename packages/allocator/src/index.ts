@@ -1,6 +1,6 @@
 export * from './errors'
 export * from './region/region'
-export { SimRegion, CrashMode, CrashOptions, mulberry32 } from './region/sim-region'
+export { SimRegion, SimRegionOptions, CrashMode, CrashOptions, mulberry32 } from './region/sim-region'
 export { MmapRegion, RegionFile } from './region/mmap-region'
 export { FileRegion } from './region/file-region'
 export { openRegion, OpenRegionOptions, RegionBackend } from './region/open-region'

@@ -89,10 +89,10 @@ export class RootTable {
     throw new HeapFullError(`heap: the root table is full (${this.layout.rootCapacity} roots); cannot add '${name}'`)
   }
 
-  /** Stores the pointer of slot i (flushed, not drained) and updates the index. */
-  writePointer(name: string, i: number, ptr: number): void {
+  /** Stores the pointer of slot i and updates the index; flushed (not drained) unless `flush` is false. */
+  writePointer(name: string, i: number, ptr: number, flush = true): void {
     this.mem.writePointer(this.slotOff(i), ptr)
-    this.mem.region.flush(this.slotOff(i), 8)
+    if (flush) this.mem.region.flush(this.slotOff(i), 8)
     if (ptr === 0) this.slots.delete(name)
     else this.slots.set(name, i)
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { Heap } from '../src'
+import { Heap, WriteBack } from '../src'
 import { ChunkSpace } from '../src/chunk-space'
 import { workloads } from './support/workloads'
 import { runCrashes } from './support/crash-harness'
@@ -24,6 +24,12 @@ describe('heap crash recovery on SimRegion', function () {
           runCrashes({ workload: w, seed, ops: 80, at: 'random', randomImages: 3 })
         }
       })
+      it(`on an 'at-drain' region (the file backend's model): every drain, and ${SOAK ? 1000 : 60} random seeds`, () => {
+        runCrashes({ workload: w, seed: 3, ops: 60, at: 'every', randomImages: 3, writeBack: 'at-drain' })
+        for (let seed = 500; seed < 500 + (SOAK ? 1000 : 60); seed++) {
+          runCrashes({ workload: w, seed, ops: 80, at: 'random', randomImages: 3, writeBack: 'at-drain' })
+        }
+      })
     })
   }
 })
@@ -32,11 +38,11 @@ describe('the crash harness finds planted bugs', function () {
   this.timeout(120_000)
   const heapProto = Heap.prototype as unknown as Record<string, unknown>
 
-  function expectCaught(plant: () => () => void, w: (typeof workloads)[number]): void {
+  function expectCaught(plant: () => () => void, w: (typeof workloads)[number], writeBack: WriteBack = 'any-time'): void {
     const restore = plant()
     let failure: unknown = null
     try {
-      runCrashes({ workload: w, seed: 7, ops: 40, at: 'every', randomImages: 2 })
+      runCrashes({ workload: w, seed: 7, ops: 40, at: 'every', randomImages: 2, writeBack })
     } catch (e) {
       failure = e
     } finally {
@@ -72,14 +78,23 @@ describe('the crash harness finds planted bugs', function () {
     }, workloads[0])
   })
 
-  it('finds a commit that does not drain the data before marking the log committed', () => {
-    expectCaught(() => {
-      const commit = heapProto.commit as () => void
+  /** Plants a bug: the first drain inside Heap.prototype[method] is skipped. */
+  function skipFirstDrainIn(method: string): () => () => void {
+    return () => {
+      const wrapped = heapProto[method] as (...a: unknown[]) => unknown
       const original = heapProto.drain as () => void
       let skip = false
       heapProto.drain = function (this: Heap) { if (skip) { skip = false; return } original.call(this) }
-      heapProto.commit = function (this: Heap) { skip = true; try { commit.call(this) } finally { skip = false } }
-      return () => { heapProto.drain = original; heapProto.commit = commit }
-    }, workloads[1])
+      heapProto[method] = function (this: Heap, ...a: unknown[]) { skip = true; try { return wrapped.apply(this, a) } finally { skip = false } }
+      return () => { heapProto.drain = original; heapProto[method] = wrapped }
+    }
+  }
+
+  it('finds a commit that does not drain the data before marking the log committed', () => {
+    expectCaught(skipFirstDrainIn('commit'), workloads[1])
+  })
+
+  it("finds, on an 'at-drain' region, a commit that does not drain the undo entries before the data", () => {
+    expectCaught(skipFirstDrainIn('commit'), workloads[1], 'at-drain')
   })
 })

@@ -237,6 +237,15 @@ describe('heap: transactions', () => {
     expect(region.counters.drains).to.equal(0)
   })
 
+  it("costs three drains at commit and none per snapshot on an 'at-drain' region", () => {
+    const region = new SimRegion(SMALL_REGION, { writeBack: 'at-drain' })
+    const h = Heap.createIn(region, SMALL_HEAP)
+    const a = h.alloc(64)
+    region.resetCounters()
+    h.transaction(() => { for (let i = 0; i < 8; i++) { h.snapshot(a + 8 * i, 8); h.bytes[a + 8 * i] = i } })
+    expect(region.counters.drains).to.equal(3)
+  })
+
   it('refuses misuse with TransactionError', () => {
     const h = small()
     expect(() => h.snapshot(h.alloc(8), 8)).to.throw(TransactionError, /outside a transaction/)

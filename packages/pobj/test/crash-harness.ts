@@ -8,7 +8,7 @@
  * check() is clean.
  */
 import { expect } from 'chai'
-import { SimRegion, mulberry32, CrashMode } from '@makalu/allocator'
+import { SimRegion, mulberry32, CrashMode, WriteBack } from '@makalu/allocator'
 import { PHeap, Class, stableNameOf } from '../src'
 import { reachable } from './helpers'
 
@@ -29,6 +29,8 @@ export const REGION_SIZE = 512 * 1024
 
 export interface CrashRunOptions {
   mode: CrashMode
+  /** The region's write-back model (default 'any-time'; 'at-drain' is the file backend's). */
+  writeBack?: WriteBack
   seed?: number
   /** Crash at drain i when pick(i) is true (default: every drain). */
   pick?: (i: number) => boolean
@@ -53,7 +55,7 @@ export function referenceStates<S>(w: Workload<S>, seed = 1): S[] {
 }
 
 export function crashRun<S>(w: Workload<S>, states: S[], o: CrashRunOptions): CrashRunResult {
-  const region = new SimRegion(REGION_SIZE)
+  const region = new SimRegion(REGION_SIZE, { writeBack: o.writeBack })
   const heap = PHeap.createIn(region, { ...HEAP_OPTS, types: w.types })
   w.setup(heap)
   let done = 0

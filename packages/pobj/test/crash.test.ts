@@ -154,6 +154,17 @@ describe('pobj crash recovery (SimRegion)', function () {
         expect(crashes).to.be.greaterThan(100)
         void atEnd
       })
+
+      it("on an 'at-drain' region (the file backend's model): every drain strict, random survivors at random drains", () => {
+        const r = crashRun(w, states, { mode: 'strict', writeBack: 'at-drain' })
+        expect(r.crashes).to.equal(r.drains)
+        let crashes = 0
+        for (let seed = 21; seed <= 28; seed++) {
+          const pickRand = new SimRegionPicker(seed)
+          crashes += crashRun(w, states, { mode: 'random', seed, writeBack: 'at-drain', pick: () => pickRand.next() < 0.35 }).crashes
+        }
+        expect(crashes).to.be.greaterThan(50)
+      })
     })
   }
 

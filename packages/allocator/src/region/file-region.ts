@@ -3,20 +3,19 @@ import { ArgumentError, RegionError } from '../errors'
 import { Durability, Region, RegionCounters, newCounters, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
 import { HeldLock } from './lock'
 import { RegionFile } from './mmap-region'
-import { PageRanges, checkRange, pageOffset, realSizeProblem } from './page-ranges'
+import { PageRanges, checkRange, realSizeProblem } from './page-ranges'
 
 /**
  * FileRegion: the pure-JS fallback. The whole file is read into memory; flush
- * records pages; drain pwrites them (sorted, coalesced) and, in 'power' mode,
- * fdatasyncs. Until a drain, stores live only in this process.
- *
- * Writing whole pages is allowed by the crash model: unflushed bytes may reach
- * media early, and a write torn at a page or sector boundary never tears an
- * aligned 8-byte word.
+ * records 8-byte words; drain pwrites exactly those (sorted, coalesced) and, in
+ * 'power' mode, fdatasyncs. Until a drain, stores live only in this process, and
+ * a store that was never flushed never reaches the file: writeBack 'at-drain',
+ * which lets the heap order its writes with fewer drains (heap.ts).
  */
 export class FileRegion implements Region {
   readonly kind = 'file' as const
   readonly canGrow = true
+  readonly writeBack = 'at-drain' as const
   readonly counters: RegionCounters = newCounters()
   readonly path: string
 
@@ -24,7 +23,7 @@ export class FileRegion implements Region {
   private lock: HeldLock
   private view: Uint8Array
   private isClosed = false
-  private pending = new PageRanges()
+  private pending = new PageRanges(8)
 
   /** Use openRegion(); this takes over an open, locked, sized file and reads it whole. */
   constructor(file: RegionFile, readonly durability: Durability) {
@@ -60,14 +59,14 @@ export class FileRegion implements Region {
     const runs = this.pending.take()
     try {
       for (let i = 0; i < runs.length; i += 2) {
-        const start = pageOffset(runs[i])
-        const end = Math.min(pageOffset(runs[i + 1]), this.view.length)
+        const start = runs[i] * 8
+        const end = Math.min(runs[i + 1] * 8, this.view.length)
         this.writeAt(start, end - start)
       }
       if (this.durability === 'power') fs.fdatasyncSync(this.fd)
     } catch (e) {
       // Nothing is known durable: keep every run for the next drain.
-      for (let i = 0; i < runs.length; i += 2) this.pending.add(pageOffset(runs[i]), pageOffset(runs[i + 1] - runs[i]))
+      for (let i = 0; i < runs.length; i += 2) this.pending.add(runs[i] * 8, (runs[i + 1] - runs[i]) * 8)
       throw new RegionError(`region: drain of ${this.path} failed: ${(e as Error).message}`)
     }
   }

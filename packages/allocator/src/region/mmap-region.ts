@@ -23,6 +23,7 @@ export interface RegionFile {
 export class MmapRegion implements Region {
   readonly kind = 'mmap' as const
   readonly canGrow = true
+  readonly writeBack = 'any-time' as const
   readonly counters: RegionCounters = newCounters()
   readonly path: string
 

@@ -4,17 +4,21 @@ import { ArgumentError } from '../errors'
 export const PAGE_SIZE = 4096
 
 /**
- * The pages flushed since the last drain, as [firstPage, endPage) pairs.
- * `take()` returns them sorted and coalesced (overlapping or adjacent pairs
- * merged), so a drain issues one msync / pwrite per contiguous run.
+ * The units (pages for mmap, 8-byte words for the file backend) flushed since the
+ * last drain, as [firstUnit, endUnit) pairs. `take()` returns them sorted and
+ * coalesced (overlapping or adjacent pairs merged), so a drain issues one msync /
+ * pwrite per contiguous run.
  */
 export class PageRanges {
   private pairs: number[] = []
 
-  /** Records the pages covering [offset, offset + length); length > 0. */
+  /** `unit`: the granularity in bytes (a power of two). */
+  constructor(readonly unit: number = PAGE_SIZE) {}
+
+  /** Records the units covering [offset, offset + length); length > 0. */
   add(offset: number, length: number): void {
-    const first = Math.floor(offset / PAGE_SIZE)
-    const end = Math.floor((offset + length - 1) / PAGE_SIZE) + 1
+    const first = Math.floor(offset / this.unit)
+    const end = Math.floor((offset + length - 1) / this.unit) + 1
     const p = this.pairs
     const n = p.length
     // Repeated flushes of the same or the next page are the common case: extend in place.
@@ -28,7 +32,7 @@ export class PageRanges {
 
   get isEmpty(): boolean { return this.pairs.length === 0 }
 
-  /** The recorded pages as sorted, disjoint, non-adjacent [firstPage, endPage) pairs; clears the set. */
+  /** The recorded units as sorted, disjoint, non-adjacent [firstUnit, endUnit) pairs; clears the set. */
   take(): number[] {
     const p = this.pairs
     this.pairs = []

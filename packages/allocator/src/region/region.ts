@@ -14,6 +14,8 @@ export type Durability = 'power' | 'process'
 
 export type RegionKind = 'mmap' | 'file' | 'sim'
 
+export type WriteBack = 'any-time' | 'at-drain'
+
 /** Persist counters, for benchmarks (persists per operation). */
 export interface RegionCounters {
   flushes: number
@@ -33,6 +35,12 @@ export interface Region {
   flush(offset: number, length: number): void
   /** Returns once every range flushed before the call is durable. */
   drain(): void
+  /**
+   * When a store can reach durable media: 'any-time' (the model of DESIGN.md §2: mmap, NVM;
+   * a cache line may be evicted early), or 'at-drain' (only once flushed and drained: the
+   * file backend, whose stores stay in process memory until a drain writes them).
+   */
+  readonly writeBack: WriteBack
   /** Whether `grow` can work on this region. */
   readonly canGrow: boolean
   /** Grows the region to `newSize` bytes (new bytes read as zero); `bytes` is a new view afterwards. */

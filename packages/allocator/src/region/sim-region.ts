@@ -1,5 +1,5 @@
 import { ArgumentError, RegionError } from '../errors'
-import { Region, RegionCounters, newCounters, MAX_REGION_SIZE } from './region'
+import { Region, RegionCounters, WriteBack, newCounters, MAX_REGION_SIZE } from './region'
 
 /**
  * SimRegion: an in-memory crash simulator with persistent-memory semantics.
@@ -15,6 +15,10 @@ import { Region, RegionCounters, newCounters, MAX_REGION_SIZE } from './region'
  *
  * Words are the unit, so an aligned 8-byte store is never torn, and a flush of
  * part of a word is a flush of the whole word (as CLWB of its line would be).
+ *
+ * With `writeBack: 'at-drain'` it models the file backend instead: a store reaches
+ * media only once flushed and drained, so in 'random' mode only the words flushed
+ * since the last drain (a drain cut short) may survive; unflushed stores never do.
  */
 export type CrashMode = 'strict' | 'random'
 
@@ -25,10 +29,16 @@ export interface CrashOptions {
   survival?: number
 }
 
+export interface SimRegionOptions {
+  /** Default 'any-time' (persistent memory, mmap). 'at-drain' models the file backend. */
+  writeBack?: WriteBack
+}
+
 export class SimRegion implements Region {
   readonly kind = 'sim' as const
   readonly durability = 'power' as const
   readonly canGrow = true
+  readonly writeBack: WriteBack
   readonly counters: RegionCounters = newCounters()
   /** Called at the start of every drain, before it takes effect: the place to crash. */
   onDrain: ((drainIndex: number) => void) | null = null
@@ -41,7 +51,11 @@ export class SimRegion implements Region {
   private isClosed = false
 
   /** `new SimRegion(size)` is zero-filled; `new SimRegion(image)` starts with a copy of the image, durable. */
-  constructor(sizeOrImage: number | Uint8Array) {
+  constructor(sizeOrImage: number | Uint8Array, opts: SimRegionOptions = {}) {
+    this.writeBack = opts.writeBack ?? 'any-time'
+    if (this.writeBack !== 'any-time' && this.writeBack !== 'at-drain') {
+      throw new ArgumentError(`region: unknown writeBack '${String(this.writeBack)}'`)
+    }
     const size = typeof sizeOrImage === 'number' ? sizeOrImage : sizeOrImage.length
     if (!Number.isInteger(size) || size <= 0 || size % 8 !== 0 || size > MAX_REGION_SIZE) {
       throw new ArgumentError(`region: SimRegion size must be a positive multiple of 8 up to 4 GiB, got ${size}`)
@@ -120,11 +134,17 @@ export class SimRegion implements Region {
     const survival = opts.survival ?? 0.5
     const w = new Uint32Array(this.work.buffer, this.work.byteOffset, this.work.length >>> 2)
     const out = new Uint32Array(image.buffer, image.byteOffset, image.length >>> 2)
-    for (let i = 0; i < w.length; i += 2) {
+    const maybe = (i: number): void => {
       if ((w[i] !== out[i] || w[i + 1] !== out[i + 1]) && rand() < survival) {
         out[i] = w[i]
         out[i + 1] = w[i + 1]
       }
+    }
+    if (this.writeBack === 'any-time') {
+      for (let i = 0; i < w.length; i += 2) maybe(i)
+    } else {
+      const p = this.pending
+      for (let k = 0; k < p.length; k += 2) for (let word = p[k]; word < p[k + 1]; word++) maybe(word * 2)
     }
     return image
   }

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai'
 import { isDeepStrictEqual } from 'util'
-import { Heap, HeapCreateInOptions, SimRegion, mulberry32 } from '../../src'
+import { Heap, HeapCreateInOptions, SimRegion, WriteBack, mulberry32 } from '../../src'
 import { Workload, State } from './workloads'
 
 export const SMALL_HEAP: HeapCreateInOptions = { chunkSize: 4096, logSize: 8192, rootCapacity: 16 }
@@ -22,6 +22,8 @@ export interface CrashRunOptions {
   /** Random-survivor images per crash point (besides the strict one). */
   randomImages: number
   precise?: boolean
+  /** The region's write-back model: 'any-time' (mmap, NVM; default) or 'at-drain' (the file backend). */
+  writeBack?: WriteBack
 }
 
 /** Recovers an image and checks it against the accepted states; returns the recovered heap, closed. */
@@ -65,7 +67,7 @@ export function verifyImage(image: Uint8Array, w: Workload, accepted: State[], p
 
 /** Runs the workload, crashing at drains; returns how many images were checked. */
 export function runCrashes(o: CrashRunOptions): number {
-  const region = new SimRegion(SMALL_REGION)
+  const region = new SimRegion(SMALL_REGION, { writeBack: o.writeBack ?? 'any-time' })
   const heap = Heap.createIn(region, SMALL_HEAP)
   const w = o.workload
   let committed: State = w.initial
