@@ -8,7 +8,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { execFileSync } from 'child_process'
-import { Heap, SimRegion, Region, mulberry32, openRegion, loadNative } from '../src'
+import { Heap, SimRegion, WriteBack, mulberry32, loadNative } from '../src'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const N = QUICK ? 100_000 : 1_000_000
@@ -35,17 +35,19 @@ const tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-bench-'))
 let fileNo = 0
 const HEAP_BYTES = 256 * 1024 * 1024
 function mmapHeap(size = HEAP_BYTES, durability: 'process' | 'power' = 'process'): Heap {
-  return Heap.create(path.join(tmpdir, `h${fileNo++}.heap`), { size, durability, backend: loadNative() ? 'mmap' : 'file' })
+  return fileHeap(loadNative() ? 'mmap' : 'file', size, durability)
 }
-function simHeap(size = HEAP_BYTES): Heap { return Heap.createIn(new SimRegion(size)) }
+function fileHeap(backend: 'mmap' | 'file', size: number, durability: 'process' | 'power'): Heap {
+  return Heap.create(path.join(tmpdir, `h${fileNo++}.heap`), { size, durability, backend })
+}
 function closeAndRemove(h: Heap): void {
   const file = (h.region as unknown as { path?: string }).path
   h.close()
   if (file) fs.rmSync(file, { force: true })
 }
 /** Flushes and drains per op, for a workload run on a SimRegion heap. */
-function persists(run: (h: Heap) => number): { flushes: number; drains: number } {
-  const h = simHeap()
+function persists(run: (h: Heap) => number, writeBack: WriteBack = 'any-time'): { flushes: number; drains: number } {
+  const h = Heap.createIn(new SimRegion(HEAP_BYTES, { writeBack }))
   const region = h.region as SimRegion
   region.resetCounters()
   const ops = run(h)
@@ -156,10 +158,23 @@ function tx8(h: Heap, n: number): number {
   const ms = bench(() => mmapHeap(), (h) => tx8(h, n), closeAndRemove)
   const p = persists((h) => tx8(h, 1000))
   rows.push({ what: '8-byte transaction, process durability', ns: (ms * 1e6) / n, flushes: p.flushes, drains: p.drains, makalu: 'PMDK 699 ns (pmem)' })
-  if (loadNative()) {
-    const m = 300
-    const msPower = bench(() => mmapHeap(16 << 20, 'power'), (h) => tx8(h, m), closeAndRemove, 3)
-    rows.push({ what: '8-byte transaction, power durability (msync)', ns: (msPower * 1e6) / m, flushes: p.flushes, drains: p.drains, makalu: 'PMDK ~400 µs (msync)' })
+  const m = QUICK ? 50 : 300
+  for (const backend of loadNative() ? ['mmap', 'file'] as const : ['file'] as const) {
+    const msPower = bench(() => fileHeap(backend, 16 << 20, 'power'), (h) => tx8(h, m), closeAndRemove, 3)
+    const c = persists((h) => tx8(h, 100), backend === 'file' ? 'at-drain' : 'any-time')
+    rows.push({ what: `8-byte transaction, power durability, ${backend}`, ns: (msPower * 1e6) / m, flushes: c.flushes, drains: c.drains, makalu: 'PMDK ~400 µs (msync)' })
+  }
+  // A larger transaction: 16 snapshots of 8 bytes in 16 blocks.
+  const tx16 = (h: Heap, n: number): number => {
+    const ps = Array.from({ length: 16 }, () => h.alloc(64))
+    const u = new Uint32Array(h.bytes.buffer)
+    for (let i = 0; i < n; i++) h.transaction(() => { for (const q of ps) { h.snapshot(q, 8); u[q >>> 2] = i } })
+    return n
+  }
+  for (const backend of loadNative() ? ['mmap', 'file'] as const : ['file'] as const) {
+    const msPower = bench(() => fileHeap(backend, 16 << 20, 'power'), (h) => tx16(h, m), closeAndRemove, 3)
+    const c = persists((h) => tx16(h, 100), backend === 'file' ? 'at-drain' : 'any-time')
+    rows.push({ what: `16-block transaction, power durability, ${backend}`, ns: (msPower * 1e6) / m, flushes: c.flushes, drains: c.drains, makalu: '' })
   }
 }
 
