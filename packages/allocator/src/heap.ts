@@ -79,6 +79,7 @@ export class Heap {
   private txFlush: number[] = []
   private txRootsChanged = false
   private txSnapshots = new Map<number, number>()
+  private readonly growListeners: Array<() => void> = []
 
   /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
   static create(path: string, opts: HeapCreateOptions): Heap {
@@ -428,6 +429,12 @@ export class Heap {
     this.region.close()
   }
 
+  /**
+   * Calls `listener` after every growth of the heap (when `heap.bytes` and the region's
+   * buffer are replaced), so that layers holding views over the old buffer can refresh them.
+   */
+  onGrow(listener: () => void): void { this.growListeners.push(listener) }
+
   // ── internals ────────────────────────────────────────────────────────────
   /** Grows the region by at least n chunks, if it can. Order: the file grows; then chunkCount (commits). */
   private grow(n: number): boolean {
@@ -445,6 +452,7 @@ export class Heap {
     this.region.flush(F.SB_CHUNK_COUNT, 8)
     this.drain()
     c.grewTo(target)
+    for (const listener of this.growListeners) listener()
     return true
   }
 

@@ -75,8 +75,6 @@ export class BlockIO {
     this.u32 = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2)
     this.f64 = new Float64Array(b.buffer, b.byteOffset, b.byteLength >>> 3)
     this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength) as FastBuffer
-    // PHeap refreshes its view only in its own allocations; a grow by a raw alloc must reach it too.
-    ;(this.heap as unknown as { refresh(): void }).refresh()
   }
 
   /** A zeroed block of `size` bytes (in a transaction: freed again if it aborts). */

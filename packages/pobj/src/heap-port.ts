@@ -30,6 +30,8 @@ export interface AllocHeap {
   flush(ptr: number, length: number): void
   /** Waits until everything flushed is durable (also inside a transaction). */
   drain(): void
+  /** Calls listener after the heap grew (its buffer was replaced). */
+  onGrow(listener: () => void): void
   setRoot(name: string, ptr: number): void
   getRoot(name: string): number
   roots(): Array<[string, number]>

@@ -114,6 +114,7 @@ export class PHeap implements HandleHost {
 
   private constructor(readonly raw: AllocHeap, types: Class[]) {
     this.refresh()
+    raw.onGrow(() => this.refresh()) // a grow by anyone's alloc (raw users too) replaces the buffer
     this.table = TypeTable.load(this.tableHost())
     this.registry = new TypeRegistry(this.table)
     // Check every class first, so a mismatch leaves the heap as it was.

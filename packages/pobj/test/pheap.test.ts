@@ -280,6 +280,17 @@ describe('pobj handles and PHeap', () => {
     r.heap.close()
   })
 
+  it('keeps handles working when the heap grows through a raw allocation', () => {
+    const region = new SimRegion(256 * 1024)
+    const heap = PHeap.createIn(region, { types: ALL, chunkSize: 4096, logSize: 16384, rootCapacity: 16, maxSize: 8 << 20 })
+    const n = heap.new(Node, { value: 42, label: 'x' })
+    const bytes0 = heap.raw.bytes
+    while (heap.raw.bytes === bytes0) heap.raw.alloc(4000)
+    expect(n.value).to.equal(42)
+    n.value = 43
+    expect(n.value).to.equal(43)
+  })
+
   it('reads an object whose class was not passed: an UnknownTypeError, unless found by stable name', () => {
     const { region, heap } = simHeap([Node])
     heap.setRoot('n', heap.new(Node, { value: 1, label: 'x' }))
