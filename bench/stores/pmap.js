@@ -1,11 +1,12 @@
 'use strict';
-// PersistentMap (makalu-ts) peer: a PHeap file on the mmap backend holding one
+// PersistentMap (makalu-ts) peer: a PHeap file holding one
 // PersistentMap under root 'bench'. Needs the built workspaces (`npm run build`):
 // @makalu/* resolve from bench/ through the root node_modules links.
 //
-// Durability: the heap's own levels. 'process': flush/drain cost nothing on mmap
-// (stores are in the page cache, which survives kill -9). 'power': every drain
-// msyncs the pages flushed since the last one.
+// Durability: the heap's own levels. 'process': the mmap backend; flush/drain cost
+// nothing (stores are in the page cache, which survives kill -9). 'power': the file
+// backend, whose stores reach the file only at a drain (pwrite of the flushed words +
+// fdatasync), so a transaction costs three drains however many slots it logs.
 const fs = require('node:fs');
 const path = require('node:path');
 const { PHeap } = require('@makalu/pobj');
@@ -23,8 +24,8 @@ module.exports = {
   settings: {
     process: 'PHeap.create(file, {size: 64 MiB, maxSize: 4 GiB, durability:"process"}) on mmap; map.set(k, v) outside a transaction = one failure-atomic pointer swing (entry, key, value blocks durable, then one 8-byte slot store)',
     bulk: 'same heap; heap.transaction(() => all map.set()): undo log for the first slot words, then the slot array is copied once inside the transaction (a copy needs no log)',
-    power: 'durability:"power": map.set() outside a transaction = 2 drains (new blocks; then slot + counts), each drain msyncs the flushed pages',
-    group: 'power; heap.transaction(() => 100 x map.set()): one undo-log drain per slot word (up to the copy threshold) + 2 at commit',
+    power: 'durability:"power", backend:"file": map.set() outside a transaction = 2 drains (new blocks; then the slot), each drain = pwrite of the flushed words + fdatasync',
+    group: 'power, backend:"file"; heap.transaction(() => 100 x map.set()): 3 drains per transaction (undo entries; data; commit mark)',
     get: 'map.get(k): hash, probe the slot array, compare hash then key bytes in place, decode the value string',
   },
   create() {
@@ -33,9 +34,10 @@ module.exports = {
     return {
       open(dir, { durability }) {
         const file = path.join(dir, 'heap.mk');
+        const backend = durability === 'power' ? 'file' : 'mmap';
         heap = fs.existsSync(file)
-          ? PHeap.open(file, { durability })
-          : PHeap.create(file, { size: SIZE, maxSize: MAX_SIZE, durability });
+          ? PHeap.open(file, { durability, backend })
+          : PHeap.create(file, { size: SIZE, maxSize: MAX_SIZE, durability, backend });
         map = PersistentMap.open(heap, 'bench');
       },
       putEach(keys, values, from, to) {

@@ -80,6 +80,7 @@ export class Heap {
   private txRootsChanged = false
   private txSnapshots = new Map<number, number>()
   private readonly growListeners: Array<() => void> = []
+  private txSerial = 0
 
   /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
   static create(path: string, opts: HeapCreateOptions): Heap {
@@ -191,6 +192,10 @@ export class Heap {
   get bytes(): Uint8Array { return this.mem.bytes }
   get closed(): boolean { return this.isClosed }
   get inTransaction(): boolean { return this.txDepth > 0 }
+  /** Counts top-level transactions begun since open: tells one transaction from the next. */
+  get transactionSerial(): number { return this.txSerial }
+  /** Whether each snapshot drains (mmap, NVM) or only the commit does (the file backend). */
+  get snapshotDrains(): boolean { return !this.deferredWriteBack }
   /** Offset of the first chunk: every block lies at or past it. */
   get dataOffset(): number { return this.layout.dataOff }
   /** The largest small size; larger requests take whole chunks. */
@@ -308,6 +313,7 @@ export class Heap {
       try { return fn() } finally { this.txDepth-- }
     }
     this.txDepth = 1
+    this.txSerial++
     let result: T
     try {
       result = fn()

@@ -102,7 +102,6 @@ const instances = new WeakMap<PHeap, Map<string, PersistentMap<MapKey, PValue>>>
 export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue> implements Iterable<[K, V]> {
   private readonly io: BlockIO
   private readonly entryType: number
-  private readonly logActiveTx: number
   private readonly logCapacity: number
   // Volatile bookkeeping of the open transaction (see slotStore).
   private txId = -1
@@ -137,7 +136,6 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     this.io.refresh()
     this.entryType = typeIdOf(heap, MapEntry)
     const raw = heap.raw as unknown as { layout: { logOff: number; logSize: number } }
-    this.logActiveTx = raw.layout.logOff + F.LH_ACTIVE_TX
     this.logCapacity = Math.floor(raw.layout.logSize / (F.LOG_ENTRY_HEADER + 8))
     this.countsKnown = heap.recovery.clean && !this.io.power
   }
@@ -401,13 +399,15 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   private txBegin(): void {
     const io = this.io
     io.raw.snapshot(this.header, 32)
-    const id = io.u32[this.logActiveTx >>> 2]
+    const id = io.raw.transactionSerial
     if (id !== this.txId) { this.txId = id; this.txSnaps = 0; this.txFreshSlots = 0 }
     const slots = this.slots()
     if (slots === this.txFreshSlots) return
     const cap = io.arrayLength(slots)
-    // 'power': a logged word is an msync (~0.3 ms here), a copy of 8 KiB slots costs about as much.
-    const limit = Math.min(this.logCapacity >>> 2, io.power ? cap >>> 13 : Math.max(64, cap >>> 6))
+    // 'power' on mmap: a logged word is an msync (~0.3 ms here), a copy of 8 KiB slots costs about
+    // as much. On the file backend a logged word costs no drain (heap.snapshotDrains).
+    const costly = io.power && io.raw.snapshotDrains
+    const limit = Math.min(this.logCapacity >>> 2, costly ? cap >>> 13 : Math.max(64, cap >>> 6))
     if (++this.txSnaps > limit) this.rebuild(cap)
   }
 

@@ -30,6 +30,10 @@ export interface AllocHeap {
   flush(ptr: number, length: number): void
   /** Waits until everything flushed is durable (also inside a transaction). */
   drain(): void
+  /** Counts top-level transactions begun since open. */
+  readonly transactionSerial: number
+  /** Whether each snapshot drains (mmap) or only the commit does (the file backend). */
+  readonly snapshotDrains: boolean
   /** Calls listener after the heap grew (its buffer was replaced). */
   onGrow(listener: () => void): void
   setRoot(name: string, ptr: number): void
