@@ -1,5 +1,6 @@
 /**
- * Demo: a persistent word index. `npm run demo` (or node packages/examples/dist/src/demo.js [dataDir]).
+ * Demo: a persistent word index. `npm run demo` (or node packages/examples/dist/src/demo.js [dataDir];
+ * default ./data).
  *
  *   1. creates a heap file under a data folder and indexes a few documents:
  *      PersistentMap word → count, PersistentList of indexed document titles;
@@ -10,7 +11,6 @@
  *      exactly once and nothing else is (no half-indexed document), check() and the stats.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawn } from 'node:child_process'
 import { PHeap } from '@makalu/pobj'
@@ -70,7 +70,7 @@ function child(file: string, from: number): void {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') return child(process.argv[3], Number(process.argv[4]))
-  const dir = path.resolve(process.argv[2] ?? path.join(os.tmpdir(), 'makalu-demo'))
+  const dir = path.resolve(process.argv[2] ?? 'data') // `npm run demo`: ./data at the repository root
   const file = path.join(dir, 'words.heap')
   fs.mkdirSync(dir, { recursive: true })
   fs.rmSync(file, { force: true })

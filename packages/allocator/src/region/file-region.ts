@@ -56,19 +56,8 @@ export class FileRegion implements Region {
     this.checkOpen()
     this.counters.drains++
     if (this.pending.isEmpty) return
-    const runs = this.pending.take()
-    try {
-      for (let i = 0; i < runs.length; i += 2) {
-        const start = runs[i] * 8
-        const end = Math.min(runs[i + 1] * 8, this.view.length)
-        this.writeAt(start, end - start)
-      }
-      if (this.durability === 'power') fs.fdatasyncSync(this.fd)
-    } catch (e) {
-      // Nothing is known durable: keep every run for the next drain.
-      for (let i = 0; i < runs.length; i += 2) this.pending.add(runs[i] * 8, (runs[i + 1] - runs[i]) * 8)
-      throw new RegionError(`region: drain of ${this.path} failed: ${(e as Error).message}`)
-    }
+    this.pending.writeBack(this.view.length, this.path, (offset, length) => this.writeAt(offset, length),
+      this.durability === 'power' ? () => fs.fdatasyncSync(this.fd) : undefined)
   }
 
   /** Extends the file (new bytes read as zero) and the in-memory copy. */

@@ -3,7 +3,7 @@ import { ArgumentError, RegionError } from '../errors'
 import { Durability, Region, RegionCounters, newCounters, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
 import { HeldLock } from './lock'
 import { NativeMmap } from './native'
-import { PageRanges, checkRange, pageOffset, realSizeProblem } from './page-ranges'
+import { PageRanges, checkRange, realSizeProblem } from './page-ranges'
 
 /** An open, locked, correctly sized heap file, as openRegion hands it to a backend. */
 export interface RegionFile {
@@ -58,20 +58,8 @@ export class MmapRegion implements Region {
   drain(): void {
     this.checkOpen()
     this.counters.drains++
-    if (this.pending.isEmpty) return
-    const runs = this.pending.take()
     const buffer = this.buffer!
-    try {
-      for (let i = 0; i < runs.length; i += 2) {
-        const start = pageOffset(runs[i])
-        const end = Math.min(pageOffset(runs[i + 1]), this.view.length)
-        this.native.sync(buffer, start, end - start)
-      }
-    } catch (e) {
-      // Nothing is known durable: keep every run for the next drain.
-      for (let i = 0; i < runs.length; i += 2) this.pending.add(pageOffset(runs[i]), pageOffset(runs[i + 1] - runs[i]))
-      throw new RegionError(`region: drain of ${this.path} failed: ${(e as Error).message}`)
-    }
+    this.pending.writeBack(this.view.length, this.path, (offset, length) => this.native.sync(buffer, offset, length))
   }
 
   /** Extends the file (ftruncate; new bytes read as zero), then maps it anew. Old views go empty. */

@@ -1,4 +1,4 @@
-import { ArgumentError } from '../errors'
+import { ArgumentError, RegionError } from '../errors'
 
 /** Granularity of recorded write-back ranges: one 4 KiB page. */
 export const PAGE_SIZE = 4096
@@ -53,6 +53,27 @@ export class PageRanges {
   }
 
   clear(): void { this.pairs = [] }
+
+  /**
+   * Writes every recorded run back with `write(offset, length)` (clipped to `size`), in
+   * address order, then calls `finish` (an fdatasync), and clears the set. If anything
+   * fails, nothing is known durable: every run is kept for the next drain, and the failure
+   * is a RegionError naming `path`.
+   */
+  writeBack(size: number, path: string, write: (offset: number, length: number) => void, finish?: () => void): void {
+    if (this.pairs.length === 0) return
+    const runs = this.take()
+    try {
+      for (let i = 0; i < runs.length; i += 2) {
+        const start = runs[i] * this.unit
+        write(start, Math.min(runs[i + 1] * this.unit, size) - start)
+      }
+      finish?.()
+    } catch (e) {
+      for (let i = 0; i < runs.length; i += 2) this.add(runs[i] * this.unit, (runs[i + 1] - runs[i]) * this.unit)
+      throw new RegionError(`region: drain of ${path} failed: ${(e as Error).message}`)
+    }
+  }
 }
 
 /** Byte offset of a page index. */
