@@ -74,7 +74,9 @@ export class Heap {
   private readonly deferredWriteBack: boolean
   // The open transaction (volatile).
   private txDepth = 0
-  private txAllocs = new Set<number>()
+  /** Blocks allocated in the open transaction: a list, and one bit per granule for lookups. */
+  private txAllocs: number[] = []
+  private txAllocBits = new Uint32Array(0)
   private txFrees = new Set<number>()
   private txFlush: number[] = []
   private txRootsChanged = false
@@ -208,7 +210,7 @@ export class Heap {
     if (!(size >= 0 && size <= 2 ** 32)) throw new ArgumentError(`heap: alloc(${size}): size must be a number of bytes from 0 to 4 GiB`)
     const classes = this.chunks.classes
     const p = size <= classes.maxSmall ? this.chunks.allocSmall(classes.classOf(size || 1)) : this.chunks.allocLarge(size)
-    if (this.txDepth > 0) this.txAllocs.add(p)
+    if (this.txDepth > 0) this.noteTxAlloc(p)
     return p
   }
 
@@ -332,7 +334,7 @@ export class Heap {
     this.checkRange(ptr, length, 'snapshot')
     if (length === 0 || this.txSnapshots.get(ptr)! >= length) return
     const block = this.chunks.blockContaining(ptr)
-    if (block >= 0 && this.txAllocs.has(block)) return // new in this transaction
+    if (block >= 0 && this.isTxAlloc(block)) return // new in this transaction
     this.log.append(ptr, length)
     // The old bytes must be durable before the new ones can reach media. On a region whose
     // stores reach media only through flush + drain ('at-drain'), commit orders that instead.
@@ -342,7 +344,7 @@ export class Heap {
 
   private commit(): void {
     const snapshots = this.log.entries
-    if (snapshots > 0 || this.txAllocs.size > 0 || this.txFlush.length > 0) {
+    if (snapshots > 0 || this.txAllocs.length > 0 || this.txFlush.length > 0) {
       // 'at-drain': the snapshots were not drained one by one; the undo entries go first, alone
       // (the changed data has not been flushed, so it cannot reach media with them).
       if (this.deferredWriteBack && snapshots > 0) this.drain()
@@ -375,9 +377,28 @@ export class Heap {
     if (rootsChanged) this.rootTable.load((p) => this.chunks.blockSize(p) > 0, 'abort')
   }
 
+  private noteTxAlloc(p: number): void {
+    const g = (p - this.layout.dataOff) >>> 4
+    if (g >>> 5 >= this.txAllocBits.length) {
+      const bigger = new Uint32Array(((this.chunks.chunkCount * this.layout.chunkSize) >>> 9) + 1)
+      bigger.set(this.txAllocBits)
+      this.txAllocBits = bigger
+    }
+    this.txAllocBits[g >>> 5] |= 1 << (g & 31)
+    this.txAllocs.push(p)
+  }
+
+  private isTxAlloc(block: number): boolean {
+    const g = (block - this.layout.dataOff) >>> 4
+    return g >>> 5 < this.txAllocBits.length && (this.txAllocBits[g >>> 5] & (1 << (g & 31))) !== 0
+  }
+
   private endTransaction(): void {
     this.txDepth = 0
-    this.txAllocs = new Set()
+    const bits = this.txAllocBits
+    if (this.txAllocs.length > bits.length >>> 3) bits.fill(0)
+    else for (const p of this.txAllocs) { const g = (p - this.layout.dataOff) >>> 4; bits[g >>> 5] = 0 }
+    this.txAllocs = []
     this.txFrees = new Set()
     this.txFlush = []
     this.txSnapshots.clear()
