@@ -4,7 +4,7 @@
  */
 import * as assert from 'node:assert/strict'
 import { mulberry32 } from '@makalu/allocator'
-import { PHeap, Persistent, field, pobjTracer, PreciseTracer } from '@makalu/pobj'
+import { PHeap, Persistent, field, reachable } from '@makalu/pobj'
 import { PersistentMap, PersistentList, PValue } from '@makalu/examples'
 
 @Persistent('torture.Item')
@@ -134,25 +134,7 @@ export function heapState(heap: PHeap): string {
   return canonical(entries, list.toArray())
 }
 
-/** Blocks and bytes reachable from the roots, traced from the heap's own type table. */
-export function reachable(heap: PHeap): { blocks: number; bytes: number; unknown: number } {
-  const raw = heap.raw
-  const bytes = raw.bytes
-  const tracer = pobjTracer({ bytes, getRoot: (n) => raw.getRoot(n) }) as PreciseTracer
-  const seen = new Set<number>()
-  const stack = raw.roots().map(([, p]) => p).filter((p) => p !== 0)
-  let total = 0
-  while (stack.length > 0) {
-    const p = stack.pop()!
-    if (seen.has(p)) continue
-    if (!raw.isAllocated(p)) throw new Error(`reachable block ${p} is not allocated`)
-    seen.add(p)
-    const size = raw.usableSize(p)
-    total += size
-    tracer.trace(bytes, p, size, (q) => { if (!seen.has(q)) stack.push(q) })
-  }
-  return { blocks: seen.size, bytes: total, unknown: tracer.unknownBlocks }
-}
+export { reachable }
 
 /** check() clean, nothing leaked (used bytes == reachable bytes), every block of a known type. */
 export function checkHeapSound(heap: PHeap): void {

@@ -9,6 +9,7 @@ export { Class, FieldKind, ElementKind, NumberKind, ScalarKind } from './metadat
 export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
 export { TypeTable, TypeEntry, TableField } from './type-table'
 export { pobjTracer, PreciseTracer } from './tracer'
+export { reachable } from './diagnostics'
 export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
   UnknownTypeError, IndexRangeError, TypeTableCorruptError,

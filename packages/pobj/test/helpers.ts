@@ -1,6 +1,6 @@
 /** Test helpers: fresh heaps on SimRegion, and a reachability walk from the persisted type table. */
 import { SimRegion } from '@makalu/allocator'
-import { PHeap, Class, PreciseTracer, pobjTracer } from '../src'
+import { PHeap, Class, reachable } from '../src'
 
 export function simHeap(types: Class[], size = 1 << 20): { region: SimRegion; heap: PHeap } {
   const region = new SimRegion(size)
@@ -8,22 +8,4 @@ export function simHeap(types: Class[], size = 1 << 20): { region: SimRegion; he
   return { region, heap }
 }
 
-/** Blocks and usable bytes reachable from the roots, traced from the heap's own type table. */
-export function reachable(heap: PHeap): { blocks: number; bytes: number; unknown: number } {
-  const raw = heap.raw
-  const bytes = raw.bytes
-  const tracer = pobjTracer({ bytes, getRoot: (n) => raw.getRoot(n) }) as PreciseTracer
-  const seen = new Set<number>()
-  const stack = raw.roots().map(([, p]) => p).filter((p) => p !== 0)
-  let total = 0
-  while (stack.length > 0) {
-    const p = stack.pop()!
-    if (seen.has(p)) continue
-    if (!raw.isAllocated(p)) throw new Error(`reachable block ${p} is not allocated`)
-    seen.add(p)
-    const size = raw.usableSize(p)
-    total += size
-    tracer.trace(bytes, p, size, (q) => { if (!seen.has(q)) stack.push(q) })
-  }
-  return { blocks: seen.size, bytes: total, unknown: tracer.unknownBlocks }
-}
+export { reachable }
