@@ -4,7 +4,7 @@ import { openRegion } from './region/open-region'
 import { Memory } from './memory'
 import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
-import { ChunkSpace, C_RUN } from './chunk-space'
+import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
 import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep } from './recovery'
@@ -418,7 +418,7 @@ export class Heap {
     const c = this.chunks
     const capacity = c.chunkCount * this.layout.chunkSize
     let freeChunks = 0
-    for (let i = 0; i < c.chunkCount; i++) if (c.kind[i] === 0 || c.kind[i] === 4) freeChunks++
+    for (let i = 0; i < c.chunkCount; i++) if (c.kind[i] === C_FREE || c.kind[i] === C_QUARANTINE) freeChunks++
     return {
       size: this.region.size, capacity, used: c.used, free: capacity - c.used, liveBlocks: c.liveBlocks,
       largestFree: c.largestFree(), chunks: c.chunkCount, freeChunks, roots: this.rootTable.count,
