@@ -9,7 +9,8 @@ import { expect } from 'chai'
 import { SimRegion, mulberry32, CrashMode } from '@makalu/allocator'
 import { PHeap } from '@makalu/pobj'
 import { Item, Model, emptyModel, cloneModel, applyModel, applyHeap, opAt, matchModel, checkHeapSound, LIST } from './workload'
-import { PersistentList } from '@makalu/examples'
+import { PersistentList, PersistentMap } from '@makalu/examples'
+import { BlockIO } from '@makalu/examples/dist/src/block-io'
 
 const REGION = 1 << 20
 const HEAP_OPTS = { chunkSize: 4096, logSize: 16 * 1024, rootCapacity: 16 }
@@ -79,5 +80,43 @@ describe('crash images (SimRegion, power-failure semantics)', function () {
     }
     expect(crashes).to.be.greaterThan(300)
     expect(inFlight, 'some images hold the op in flight').to.be.greaterThan(0)
+  })
+})
+
+describe('the crash images find planted bugs in the map and list', function () {
+  this.timeout(0)
+
+  /** Plants a bug: inside `proto[method]`, the first BlockIO drain is skipped. Returns the restore. */
+  function skipFirstDrainIn(proto: Record<string, unknown>, method: string): () => void {
+    const io = BlockIO.prototype as unknown as Record<string, unknown>
+    const drain = io.drain as () => void
+    const wrapped = proto[method] as (...a: unknown[]) => unknown
+    let skip = false
+    io.drain = function (this: BlockIO) { if (skip) { skip = false; return } drain.call(this) }
+    proto[method] = function (this: unknown, ...a: unknown[]) { skip = true; try { return wrapped.apply(this, a) } finally { skip = false } }
+    return () => { io.drain = drain; proto[method] = wrapped }
+  }
+
+  function expectCaught(restore: () => void): void {
+    let failure: unknown = null
+    try {
+      for (const seed of [11, 12, 13]) crashRun(seed, 70, 'strict', () => true, seed)
+      for (const seed of [21, 22, 23, 24]) crashRun(seed, 80, 'random', () => true, seed * 3)
+    } catch (e) {
+      failure = e
+    } finally {
+      restore()
+    }
+    expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
+    if (process.env.MAKALU_DEBUG) console.log(String(failure).slice(0, 300))
+    expect(failure).not.to.be.instanceOf(TypeError)
+  }
+
+  it('finds a map insert that publishes its entry before the entry is durable', () => {
+    expectCaught(skipFirstDrainIn(PersistentMap.prototype as unknown as Record<string, unknown>, 'publish'))
+  })
+
+  it('finds a list push that publishes its item before the item is durable', () => {
+    expectCaught(skipFirstDrainIn(PersistentList.prototype as unknown as Record<string, unknown>, 'push'))
   })
 })
