@@ -12,10 +12,11 @@
  *   build new blocks and flush them → drain → ONE pointer store (commits) → flush → drain.
  * Inside one, `logged` snapshots the word before the store (the heap's undo log).
  */
-import { PHeap, Class, layoutOf, stableNameOf } from '@makalu/pobj'
-import {
+import { PHeap, Class, layoutOf, stableNameOf, objectFormat } from '@makalu/pobj'
+
+const {
   TAG_STRING, TAG_ARRAY, STRING_HEADER_SIZE, ARRAY_HEADER_SIZE, KIND_CODE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE,
-} from '@makalu/pobj/dist/src/object-format'
+} = objectFormat
 import * as os from 'node:os'
 
 if (os.endianness() !== 'LE') throw new Error('@makalu/examples: typed-array access assumes a little-endian host')

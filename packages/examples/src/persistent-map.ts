@@ -24,10 +24,10 @@
  * inside the transaction needs no log at all).
  */
 import { PHeap, Persistent, field, PArray, HeapClosedError } from '@makalu/pobj'
-import * as F from '@makalu/allocator/dist/src/format'
+import { format as F } from '@makalu/allocator'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
 import { PValue, ValueSlots, classify, writeValue, readValue, V_STRING } from './value-codec'
-import { STRING_HEADER_SIZE } from '@makalu/pobj/dist/src/object-format'
+import { objectFormat } from '@makalu/pobj'
 
 /** The declared target of references to arbitrary @Persistent objects (values of maps and lists). */
 @Persistent('makalu.AnyObject')
@@ -326,7 +326,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
 
   /** One block size for entry, key and value when both strings are short (ASCII lengths; a guess is harmless). */
   private unitFor(keyLen: number, valueLen: number): number {
-    const m = Math.max(E_SIZE, STRING_HEADER_SIZE + keyLen, STRING_HEADER_SIZE + valueLen)
+    const m = Math.max(E_SIZE, objectFormat.STRING_HEADER_SIZE + keyLen, objectFormat.STRING_HEADER_SIZE + valueLen)
     return m <= 128 ? m : E_SIZE
   }
 

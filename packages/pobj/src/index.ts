@@ -10,6 +10,8 @@ export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stabl
 export { TypeTable, TypeEntry, TableField } from './type-table'
 export { pobjTracer, PreciseTracer } from './tracer'
 export { reachable } from './diagnostics'
+/** The on-media formats of objects, strings, arrays and the type table (for layers that read blocks directly). */
+export * as objectFormat from './object-format'
 export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
   UnknownTypeError, IndexRangeError, TypeTableCorruptError,
