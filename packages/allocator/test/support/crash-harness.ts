@@ -26,10 +26,23 @@ export interface CrashRunOptions {
   writeBack?: WriteBack
 }
 
-/** Recovers an image and checks it against the accepted states; returns the recovered heap, closed. */
-export function verifyImage(image: Uint8Array, w: Workload, accepted: State[], precise: boolean, label: string): void {
+/**
+ * Recovers an image and checks it against the accepted states. With `crashRecovery`, the
+ * recovery itself is crashed at each of its drains too (strict and random), and each of
+ * those images must recover to an accepted state as well.
+ */
+export function verifyImage(image: Uint8Array, w: Workload, accepted: State[], precise: boolean, label: string,
+  crashRecovery = false): void {
   const region = new SimRegion(image)
-  const heap = Heap.openIn(region, precise && w.tracer ? { tracer: w.tracer } : {})
+  const opts = precise && w.tracer ? { tracer: w.tracer } : {}
+  if (crashRecovery) {
+    region.onDrain = (d) => {
+      verifyImage(region.crash({ mode: 'strict' }), w, accepted, precise, `${label}, recovery crashed at its drain ${d}`)
+      verifyImage(region.crash({ mode: 'random', seed: d + 1 }), w, accepted, precise, `${label}, recovery crashed at its drain ${d}, random`)
+    }
+  }
+  const heap = Heap.openIn(region, opts)
+  region.onDrain = null
   const where = `${w.name}, ${label}`
   const report = heap.check()
   expect(report.violations, `check() after recovery (${where})`).to.deep.equal([])
@@ -78,7 +91,7 @@ export function runCrashes(o: CrashRunOptions): number {
   region.onDrain = (d) => {
     if (o.at === 'random' && d !== target) return
     const accepted = [committed, pending]
-    verifyImage(region.crash({ mode: 'strict' }), w, accepted, !!o.precise, `seed ${o.seed}, drain ${d}, strict`)
+    verifyImage(region.crash({ mode: 'strict' }), w, accepted, !!o.precise, `seed ${o.seed}, drain ${d}, strict`, true)
     checked++
     for (let k = 0; k < o.randomImages; k++) {
       const seed = o.seed * 65599 + d * 31 + k
