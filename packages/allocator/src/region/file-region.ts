@@ -1,9 +1,8 @@
 import * as fs from 'fs'
-import { ArgumentError, RegionError } from '../errors'
-import { Durability, Region, RegionCounters, newCounters, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
-import { HeldLock } from './lock'
-import { RegionFile } from './mmap-region'
-import { PageRanges, checkRange, realSizeProblem } from './page-ranges'
+import { RegionError } from '../errors'
+import { Durability, Region } from './region'
+import { PageRanges } from './page-ranges'
+import { FileBackedRegion, RegionFile } from './file-backed'
 
 /**
  * FileRegion: the pure-JS fallback. The whole file is read into memory; flush
@@ -12,24 +11,16 @@ import { PageRanges, checkRange, realSizeProblem } from './page-ranges'
  * a store that was never flushed never reaches the file: writeBack 'at-drain',
  * which lets the heap order its writes with fewer drains (heap.ts).
  */
-export class FileRegion implements Region {
+export class FileRegion extends FileBackedRegion implements Region {
   readonly kind = 'file' as const
-  readonly canGrow = true
   readonly writeBack = 'at-drain' as const
-  readonly counters: RegionCounters = newCounters()
-  readonly path: string
-
-  private fd: number
-  private lock: HeldLock
-  private view: Uint8Array
+  protected view: Uint8Array
+  protected readonly pending = new PageRanges(8)
   private isClosed = false
-  private pending = new PageRanges(8)
 
   /** Use openRegion(); this takes over an open, locked, sized file and reads it whole. */
-  constructor(file: RegionFile, readonly durability: Durability) {
-    this.path = file.path
-    this.fd = file.fd
-    this.lock = file.lock
+  constructor(file: RegionFile, durability: Durability) {
+    super(file, durability)
     this.view = new Uint8Array(file.size)
     let done = 0
     while (done < file.size) {
@@ -39,18 +30,7 @@ export class FileRegion implements Region {
     }
   }
 
-  get size(): number { return this.view.length }
-  get bytes(): Uint8Array { this.checkOpen(); return this.view }
   get closed(): boolean { return this.isClosed }
-
-  flush(offset: number, length: number): void {
-    this.checkOpen()
-    if (length <= 0) return
-    checkRange(offset, length, this.view.length)
-    this.counters.flushes++
-    this.counters.flushedBytes += length
-    this.pending.add(offset, length)
-  }
 
   drain(): void {
     this.checkOpen()
@@ -62,31 +42,16 @@ export class FileRegion implements Region {
 
   /** Extends the file (new bytes read as zero) and the in-memory copy. */
   grow(newSize: number): void {
-    this.checkOpen()
-    if (newSize <= this.size) return
-    const problem = realSizeProblem(newSize, MIN_REGION_SIZE, MAX_REGION_SIZE)
-    if (problem) throw new ArgumentError(`region: cannot grow ${this.path}: ${problem}`)
+    if (!this.extendFile(newSize)) return
     const view = new Uint8Array(newSize)
     view.set(this.view)
-    try {
-      fs.ftruncateSync(this.fd, newSize)
-    } catch (e) {
-      throw new RegionError(`region: cannot grow ${this.path} to ${newSize} bytes: ${(e as Error).message}`)
-    }
     this.view = view
-  }
-
-  resetCounters(): void {
-    this.counters.flushes = 0
-    this.counters.drains = 0
-    this.counters.flushedBytes = 0
   }
 
   close(): void {
     if (this.isClosed) return
     this.isClosed = true
-    this.pending.clear()
-    try { this.lock.release() } finally { fs.closeSync(this.fd) }
+    this.releaseFile()
   }
 
   private writeAt(offset: number, length: number): void {
@@ -94,9 +59,5 @@ export class FileRegion implements Region {
     while (done < length) {
       done += fs.writeSync(this.fd, this.view, offset + done, length - done, offset + done)
     }
-  }
-
-  private checkOpen(): void {
-    if (this.isClosed) throw new RegionError(`region: ${this.path} is closed`)
   }
 }

@@ -1,0 +1,80 @@
+import * as fs from 'fs'
+import { ArgumentError, RegionError } from '../errors'
+import { Durability, RegionCounters, newCounters, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
+import { HeldLock } from './lock'
+import { PageRanges, checkRange, realSizeProblem } from './page-ranges'
+
+/** An open, locked, correctly sized heap file, as openRegion hands it to a backend. */
+export interface RegionFile {
+  path: string
+  fd: number
+  size: number
+  lock: HeldLock
+}
+
+/**
+ * What the two file backends share: the file, its lock, the persist counters, the
+ * flushed ranges waiting for a drain, and growing the file. Each backend says how
+ * its bytes are held (`view`) and how a drain writes them back.
+ */
+export abstract class FileBackedRegion {
+  readonly canGrow = true
+  readonly counters: RegionCounters = newCounters()
+  readonly path: string
+  protected readonly fd: number
+  protected readonly lock: HeldLock
+  protected abstract view: Uint8Array
+  protected abstract readonly pending: PageRanges
+
+  constructor(file: RegionFile, readonly durability: Durability) {
+    this.path = file.path
+    this.fd = file.fd
+    this.lock = file.lock
+  }
+
+  abstract get closed(): boolean
+  get size(): number { return this.view.length }
+  get bytes(): Uint8Array { this.checkOpen(); return this.view }
+
+  /** Whether flushed ranges must be written back at drain (mmap in 'process' durability needs nothing). */
+  protected get recordsFlushes(): boolean { return true }
+
+  flush(offset: number, length: number): void {
+    this.checkOpen()
+    if (length <= 0) return
+    checkRange(offset, length, this.view.length)
+    this.counters.flushes++
+    this.counters.flushedBytes += length
+    if (this.recordsFlushes) this.pending.add(offset, length)
+  }
+
+  resetCounters(): void {
+    this.counters.flushes = 0
+    this.counters.drains = 0
+    this.counters.flushedBytes = 0
+  }
+
+  /** Checks `newSize` and extends the file to it (new bytes read as zero); false if it is no larger. */
+  protected extendFile(newSize: number): boolean {
+    this.checkOpen()
+    if (newSize <= this.size) return false
+    const problem = realSizeProblem(newSize, MIN_REGION_SIZE, MAX_REGION_SIZE)
+    if (problem) throw new ArgumentError(`region: cannot grow ${this.path}: ${problem}`)
+    try {
+      fs.ftruncateSync(this.fd, newSize)
+    } catch (e) {
+      throw new RegionError(`region: cannot grow ${this.path} to ${newSize} bytes: ${(e as Error).message}`)
+    }
+    return true
+  }
+
+  /** Forgets pending ranges, releases the lock and closes the file. */
+  protected releaseFile(): void {
+    this.pending.clear()
+    try { this.lock.release() } finally { fs.closeSync(this.fd) }
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new RegionError(`region: ${this.path} is closed`)
+  }
+}
