@@ -483,13 +483,16 @@ export class Heap {
     return true
   }
 
+  /** A range callers may flush, persist or snapshot: inside the root table, or inside the chunks. */
   private checkRange(ptr: number, length: number, what: string): void {
-    if (!(Number.isInteger(ptr) && Number.isInteger(length) && ptr >= this.layout.rootTableOff && length >= 0 &&
-      ptr + length <= this.layout.dataOff + this.chunks.chunkCount * this.layout.chunkSize) ||
-      (ptr < this.layout.dataOff && ptr + length > this.layout.logOff)) {
+    const l = this.layout
+    const inRoots = ptr >= l.rootTableOff && ptr + length <= l.logOff
+    const inChunks = ptr >= l.dataOff && ptr + length <= l.dataOff + this.chunks.chunkCount * l.chunkSize
+    if (!(Number.isInteger(ptr) && Number.isInteger(length) && length >= 0 && (inRoots || inChunks))) {
       throw new ArgumentError(`heap: ${what}(${ptr}, ${length}): range outside the heap's data`)
     }
   }
+
 
   private throwClosed(): never {
     throw new HeapClosedError('heap: the heap is closed')
