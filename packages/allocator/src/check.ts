@@ -82,5 +82,14 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
   for (const [name, p] of roots.entries()) {
     if (chunks.allocatedSize(p) < 0) fail(`root '${name}' → ${p}, not an allocated block`)
   }
+  // The table on media, read afresh, says what the volatile index says.
+  const onMedia = new RootTable(mem, layout)
+  try {
+    onMedia.load((p) => chunks.allocatedSize(p) > 0, 'check')
+    const a = JSON.stringify(onMedia.entries().sort()), b = JSON.stringify(roots.entries().sort())
+    if (a !== b) fail(`root table on media ${a.slice(0, 200)} ≠ the index ${b.slice(0, 200)}`)
+  } catch (e) {
+    fail((e as Error).message)
+  }
   return { ok: v.length === 0, violations: v, blocks, bytes }
 }

@@ -47,7 +47,7 @@ export const POINTER_SIZE = 8
 export const SB_MAGIC = 0
 export const MAGIC = 'MAKALUTS'
 export const SB_VERSION = 8
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 export const SB_HEADER_BYTES = 12
 export const SB_UUID = 16
 export const SB_CHUNK_SIZE = 32
@@ -93,12 +93,15 @@ export const KIND_LARGE = 2
 //
 //  0 ┌───────────────────────────────────┐
 //    │ ptr u64 (0: the slot is free)      │  commits the slot
-//  8 │ nameLength u32   │ reserved u32    │
+//  8 │ nameLength u32   │ nameCheck u32   │  nameCheck: FNV-1a of nameLength and the name
 // 16 │ name, UTF-8, up to 112 bytes       │
 //128 └───────────────────────────────────┘
+// The name, its length and its check are written (and made durable) before the pointer
+// turns the slot into a root, and are not changed while the slot is in use.
 export const ROOT_SLOT_SIZE = 128
 export const RS_PTR = 0
 export const RS_NAME_LENGTH = 8
+export const RS_NAME_CHECK = 12
 export const RS_NAME = 16
 export const ROOT_NAME_MAX = ROOT_SLOT_SIZE - RS_NAME
 

@@ -8,4 +8,5 @@ export { loadNative, nativeLoadFailure, NativeMmap } from './region/native'
 export { Heap, HeapCreateOptions, HeapOpenOptions, HeapCreateInOptions, HeapOpenInOptions, HeapStats,
   Tracer, TraceContext, TracerOption, RecoveryReport, CheckReport } from './heap'
 export { SizeClasses } from './size-classes'
+export { hasLoneSurrogate } from './roots'
 export * as format from './format'
