@@ -5,6 +5,7 @@
  * `any`): that error is certain, so it is raised where it is written.
  */
 import 'reflect-metadata'
+import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError } from './errors'
 import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class } from './metadata-args'
 
@@ -14,8 +15,9 @@ const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
 export function Persistent(stableName?: string): ClassDecorator {
   return (target: Function) => {
     const name = stableName ?? target.name
-    if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name.startsWith('$')) {
-      throw new LayoutError(`pobj: @Persistent on ${target.name || '<anonymous class>'}: stable name must be 1..255 characters, not starting with '$'`)
+    if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name.startsWith('$') || hasLoneSurrogate(name)) {
+      throw new LayoutError(`pobj: @Persistent on ${target.name || '<anonymous class>'}: stable name must be 1..255 characters ` +
+        `of well-formed UTF-16 (no lone surrogate), not starting with '$'`)
     }
     for (const f of metadataArgs.ownFields(target)) {
       if (f.kind === undefined) checkInferable(target, f.name, f.designType)

@@ -15,7 +15,7 @@
  * - After a crash, recovery keeps exactly the blocks reachable from the roots,
  *   traced precisely from the persisted type table (tracer.ts).
  */
-import { Heap, Durability, HeapClosedError, ArgumentError, Region } from '@makalu/allocator'
+import { Heap, Durability, HeapClosedError, ArgumentError, Region, hasLoneSurrogate } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
 import { Class, ElementKind, NumberKind } from './metadata-args'
@@ -26,7 +26,7 @@ import { Handle, HandleCtor, HandleHost, PArray, handleCtorOf, badValue } from '
 import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
-  TAG_STRING, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
   KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, writePtr,
 } from './object-format'
 
@@ -322,7 +322,7 @@ export class PHeap implements HandleHost {
     for (const e of this.table.all) s.types[e.name] = { count: 0, bytes: 0 }
     this.raw.forEachBlock((p, size) => {
       const tag = this.dv.getUint32(p, true)
-      const t = tag === TAG_STRING ? s.strings : tag === TAG_ARRAY ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
+      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_ARRAY ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
         : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
       t.count++
       t.bytes += size
@@ -439,7 +439,8 @@ export class PHeap implements HandleHost {
   /** @internal */
   readString(p: number): string {
     const start = p + STRING_HEADER_SIZE
-    return this.buf.toString('utf8', start, start + this.dv.getUint32(p + STR_LEN, true))
+    const encoding = this.dv.getUint32(p, true) === TAG_STRING16 ? 'utf16le' : 'utf8'
+    return this.buf.toString(encoding, start, start + this.dv.getUint32(p + STR_LEN, true))
   }
 
   /**
@@ -452,12 +453,14 @@ export class PHeap implements HandleHost {
     let q = 0
     let size = 0
     if (s.length > 0) {
-      const n = Buffer.byteLength(s, 'utf8')
+      // UTF-8 would turn a lone surrogate into U+FFFD; such a string is kept as UTF-16.
+      const wide = hasLoneSurrogate(s)
+      const n = wide ? 2 * s.length : Buffer.byteLength(s, 'utf8')
       size = STRING_HEADER_SIZE + n
       q = this.allocBlock(size)
-      this.dv.setUint32(q, TAG_STRING, true)
+      this.dv.setUint32(q, wide ? TAG_STRING16 : TAG_STRING, true)
       this.dv.setUint32(q + STR_LEN, n, true)
-      this.buf.write(s, q + STRING_HEADER_SIZE, n, 'utf8')
+      this.buf.write(s, q + STRING_HEADER_SIZE, n, wide ? 'utf16le' : 'utf8')
     }
     if (this.inTx) {
       this.beforeWrite(block, addr, 8)
