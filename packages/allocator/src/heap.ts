@@ -9,11 +9,13 @@ import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
 import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep } from './recovery'
 import { checkHeap, CheckReport } from './check'
+import { collect, CollectReport } from './collector'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
   HeapFailedError } from './errors'
 
 export { Tracer, TraceContext, TracerOption, RecoveryReport } from './recovery'
 export { CheckReport } from './check'
+export { CollectReport } from './collector'
 
 export interface HeapCreateOptions extends LayoutOptions {
   /** Bytes of the heap file. */
@@ -203,6 +205,8 @@ export class Heap {
   get transactionSerial(): number { return this.txSerial }
   /** Whether each snapshot drains (mmap, NVM) or only the commit does (the file backend). */
   get snapshotDrains(): boolean { return !this.deferredWriteBack }
+  /** Usable bytes of allocated blocks (what stats().used says, without the whole-heap walk). */
+  get usedBytes(): number { return this.chunks.used }
   /** Offset of the first chunk: every block lies at or past it. */
   get dataOffset(): number { return this.layout.dataOff }
   /** The largest small size; larger requests take whole chunks. */
@@ -459,6 +463,22 @@ export class Heap {
     this.txFlush = []
     this.txSnapshots.clear()
     this.txRootsChanged = false
+  }
+
+  // ── collection ───────────────────────────────────────────────────────────
+  /**
+   * Frees every allocated block not reachable from the named roots or from `roots`, tracing
+   * with `tracer` (precise) or, without one, conservatively. Writes nothing durable (a chunk
+   * left empty is released by one flushed store): a crash during it is an ordinary crash.
+   * Outside a transaction only (the undo log's old bytes may hold pointers a rollback would
+   * bring back): TransactionError inside one.
+   */
+  collect(opts: { roots?: Iterable<number>; tracer?: Tracer } = {}): CollectReport {
+    this.checkUsable()
+    if (this.txDepth > 0) throw new TransactionError('heap: collect() inside a transaction; call it after the transaction ends')
+    const roots = this.rootTable.pointers()
+    if (opts.roots) for (const p of opts.roots) roots.push(p)
+    return collect(this.mem, this.layout, this.chunks, roots, opts.tracer ?? null)
   }
 
   // ── inspection ───────────────────────────────────────────────────────────

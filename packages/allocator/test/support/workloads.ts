@@ -39,6 +39,9 @@ function churn(heap: Heap, r: () => number): void {
 }
 
 // ── A: a linked list under a root, pushed and popped outside transactions ─────
+const listTracer = { trace(bytes: Uint8Array, ptr: number, _size: number, visit: (p: number) => void): void {
+  visit(new Uint32Array(bytes.buffer, bytes.byteOffset + ptr, 1)[0])
+} }
 // node: [next u64 | value u32 | 0 u32 | filler to 32 bytes]
 export const listWorkload: Workload = {
   name: 'linked list under a root',
@@ -57,6 +60,8 @@ export const listWorkload: Workload = {
       heap.setRoot('list', node)
     }
     churn(heap, r)
+    // Now and then an online collection frees the junk churn leaked (nothing durable is written).
+    if (i % 7 === 6) heap.collect({ tracer: listTracer })
   },
   model(state, seed, i) {
     const s = state as number[]
@@ -73,7 +78,7 @@ export const listWorkload: Workload = {
     }
     return { state: values, blocks }
   },
-  tracer: { trace(bytes, ptr, _size, visit) { visit(new Uint32Array(bytes.buffer, bytes.byteOffset + ptr, 1)[0]) } },
+  tracer: { trace(bytes, ptr, size, visit) { listTracer.trace(bytes, ptr, size, visit) } },
 }
 
 // ── B: accounts changed in transactions; some transactions throw ──────────────
