@@ -2,7 +2,7 @@
  * The part of the allocator's `Heap` that pobj uses, as a structural interface:
  * PHeap wraps anything of this shape (the real Heap from @makalu/allocator).
  */
-import type { Region, Tracer, TraceContext, RecoveryReport } from '@makalu/allocator'
+import type { Region, Tracer, TraceContext, RecoveryReport, CollectReport } from '@makalu/allocator'
 
 export type { Tracer, TraceContext, RecoveryReport }
 
@@ -42,6 +42,10 @@ export interface AllocHeap {
   transaction<T>(fn: () => T): T
   snapshot(ptr: number, length: number): void
   forEachBlock(fn: (ptr: number, size: number) => void): void
+  /** Frees what is not reachable from the roots or `roots` (outside a transaction). */
+  collect(opts: { roots?: Iterable<number>; tracer?: Tracer }): CollectReport
+  /** Usable bytes of allocated blocks, in O(1). */
+  readonly usedBytes: number
   stats(): AllocHeapStats
   check(): { ok: boolean; violations: string[] }
   close(): void
