@@ -3,7 +3,9 @@
  */
 import 'reflect-metadata'
 export { Persistent, field } from './decorators'
-export { PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats } from './pheap'
+export {
+  PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport,
+} from './pheap'
 export { PArray } from './handles'
 export { Class, FieldKind, ElementKind, NumberKind, ScalarKind } from './metadata-args'
 export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
@@ -16,4 +18,8 @@ export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
   UnknownTypeError, IndexRangeError, TypeTableCorruptError,
 } from './errors'
-export { HeapClosedError } from '@makalu/allocator'
+/** The heap's errors a pobj user meets, so that one import is enough. */
+export {
+  HeapClosedError, HeapFullError, HeapLockedError, HeapFormatError, HeapCorruptError, HeapFailedError, CommitFailedError,
+  TransactionError, ArgumentError, MakaluError,
+} from '@makalu/allocator'
