@@ -20,6 +20,7 @@
  * still alive in this process. Since nothing reachable is ever freed, a reference reads back
  * the object stored in it, or null: never another object.
  */
+import * as fs from 'fs'
 import { Heap, Durability, HeapClosedError, ArgumentError, Region, TransactionError, hasLoneSurrogate } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
@@ -119,7 +120,17 @@ export class PHeap implements HandleHost {
   /** Creates a heap file and opens it. */
   static create(path: string, opts: PHeapCreateOptions): PHeap {
     const { types, gc, ...heapOpts } = opts
-    return PHeap.wrap(Heap.create(path, heapOpts), types, gc)
+    // Refuse bad classes and options before a file exists; a later refusal removes the file.
+    checkGcPolicy(gc)
+    for (const c of types ?? []) checkPersistentClass(c)
+    const heap = Heap.create(path, heapOpts)
+    try {
+      return PHeap.wrap(heap, types, gc)
+    } catch (e) {
+      if (!heap.closed) heap.close()
+      fs.rmSync(path, { force: true })
+      throw e
+    }
   }
   /** Opens a heap file, recovering it with the precise tracer if it was not closed cleanly. */
   static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
@@ -154,8 +165,7 @@ export class PHeap implements HandleHost {
     this.registry = new TypeRegistry(this.table)
     // Check every class first, so a mismatch leaves the heap as it was.
     const layouts = types.map((c) => {
-      if (!isPersistentClass(c)) throw new UnknownTypeError(`pobj: ${(c as Function)?.name ?? String(c)} in types is not a @Persistent class`)
-      const l = layoutOf(c)
+      const l = checkPersistentClass(c)
       this.registry.claim(l)
       this.table.check(l)
       return l
@@ -684,4 +694,10 @@ function checkGcPolicy(gc: GcPolicy | false | undefined): Required<GcPolicy> | n
   }
   if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) throw new ArgumentError(`pobj: gc.minBytes must be an integer ≥ 0, got ${String(minBytes)}`)
   return { growth, minBytes }
+}
+
+/** The layout of a class passed in `types`; UnknownTypeError or LayoutError if it has none. */
+function checkPersistentClass(c: Class): Layout {
+  if (!isPersistentClass(c)) throw new UnknownTypeError(`pobj: ${(c as Function)?.name ?? String(c)} in types is not a @Persistent class`)
+  return layoutOf(c)
 }

@@ -1,6 +1,9 @@
 import 'reflect-metadata'
 import { expect } from 'chai'
 import { inspect } from 'util'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
 import { SimRegion, HeapClosedError } from '@makalu/allocator'
 import {
   PHeap, PArray, FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, IndexRangeError,
@@ -209,6 +212,24 @@ describe('pobj handles and PHeap', () => {
     const live = reachable(h2)
     expect(h2.stats().used).to.equal(live.bytes)
     h2.close()
+  })
+
+  it('a refused PHeap.create leaves no file behind (a class that is not persistent, a bad gc policy, a bad size)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pobj-create-'))
+    try {
+      class NotPersistent { x = 1 }
+      const cases: Array<[string, () => unknown, RegExp]> = [
+        ['not persistent', () => PHeap.create(path.join(dir, 'a.heap'), { size: 1 << 20, types: [NotPersistent as never] }), /not a @Persistent class/],
+        ['bad gc policy', () => PHeap.create(path.join(dir, 'b.heap'), { size: 1 << 20, types: ALL, gc: { growth: -2 } }), /gc\.growth/],
+        ['bad size', () => PHeap.create(path.join(dir, 'c.heap'), { size: 12345, types: ALL }), /size/],
+      ]
+      for (const [what, create, message] of cases) {
+        expect(create, what).to.throw(message)
+        expect(fs.readdirSync(dir), what).to.deep.equal([])
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('rejects wrong values, foreign handles and a closed heap with typed errors, heap unchanged', () => {
