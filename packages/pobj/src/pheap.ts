@@ -423,6 +423,10 @@ export class PHeap implements HandleHost {
   get closed(): boolean { return this.raw.closed }
   get inTransaction(): boolean { return this.inTx }
 
+  /** Never the heap's bytes: a handle spread into a plain object carries its heap along. */
+  toJSON(): { PHeap: string } { return { PHeap: this.closed ? 'closed' : `${this.raw.region.kind}, ${this.raw.region.size} bytes` } }
+  [Symbol.for('nodejs.util.inspect.custom')](): string { return `PHeap <${this.toJSON().PHeap}>` }
+
   /** Whole-heap check of the allocator's invariants. */
   check(): { ok: boolean; violations: string[] } {
     this.checkOpen()
