@@ -7,11 +7,21 @@ import type { Region, Tracer, TraceContext, RecoveryReport, CollectReport } from
 export type { Tracer, TraceContext, RecoveryReport }
 
 export interface AllocHeapStats {
+  /** Bytes of the region. */
   size: number
+  /** Bytes of the chunk area now backed by the region. */
+  capacity: number
+  /** Usable bytes of allocated blocks. */
   used: number
+  /** capacity − used. */
   free: number
   liveBlocks: number
+  /** The largest request that succeeds without growing. */
   largestFree: number
+  chunks: number
+  freeChunks: number
+  /** Named roots, pobj's own included. */
+  roots: number
 }
 
 export interface AllocHeap {

@@ -4,7 +4,7 @@
 import 'reflect-metadata'
 export { Persistent, field } from './decorators'
 export {
-  PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport,
+  PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport, Init,
 } from './pheap'
 export { PArray } from './handles'
 export { Class, FieldKind, ElementKind, NumberKind, ScalarKind } from './metadata-args'

@@ -36,6 +36,9 @@ import {
   KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, writePtr,
 } from './object-format'
 
+/** What `new` accepts: the class's own data members, each optional (methods are not fields). */
+export type Init<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]?: T[K] }
+
 export interface PHeapOptions {
   /** The @Persistent classes this program uses; checked against the heap's type table. */
   types?: Class[]
@@ -175,7 +178,7 @@ export class PHeap implements HandleHost {
 
   // ── objects ──────────────────────────────────────────────────────────────
   /** Allocates an object of `cls`, sets the fields of `init` (undefined values skipped), returns its handle. The constructor is not run. */
-  new<T extends object>(cls: Class<T>, init?: Partial<T>): T {
+  new<T extends object>(cls: Class<T>, init?: Init<T>): T {
     this.checkOpen()
     this.maybeCollect()
     const layout = this.registry.layoutFor(cls)
@@ -194,6 +197,10 @@ export class PHeap implements HandleHost {
   }
 
   /** A persistent array of `length` elements of a number kind or refs to `cls` (zero / null filled), or of `values`. */
+  newArray<C extends object>(element: Class<C>, values: ArrayLike<C>): PArray<C>
+  newArray<C extends object>(element: Class<C>, lengthOrValues: number | ArrayLike<C | null>): PArray<C | null>
+  newArray(element: 'i64', lengthOrValues: number | ArrayLike<bigint>): PArray<bigint>
+  newArray(element: 'i32' | 'u32' | 'f64', lengthOrValues: number | ArrayLike<number>): PArray<number>
   newArray<T = unknown>(element: NumberKind | Class, lengthOrValues: number | ArrayLike<T>): PArray<T> {
     this.checkOpen()
     this.maybeCollect()

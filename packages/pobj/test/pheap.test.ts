@@ -104,7 +104,7 @@ describe('pobj handles and PHeap', () => {
     const i32 = heap.newArray('i32', [1, -2, 3])
     const u32 = heap.newArray('u32', 4)
     const i64 = heap.newArray('i64', [5n, -(2n ** 63n)])
-    const f64 = heap.newArray<number>('f64', 3)
+    const f64 = heap.newArray('f64', 3)
     expect([...i32]).to.deep.equal([1, -2, 3])
     expect([...u32]).to.deep.equal([0, 0, 0, 0])
     expect([...i64]).to.deep.equal([5n, -(2n ** 63n)])
@@ -131,7 +131,7 @@ describe('pobj handles and PHeap', () => {
     expect(heap.root('nope')).to.equal(null)
     expect(heap.root('nope', Account)).to.equal(null)
     let made = 0
-    const bank = heap.root('bank', () => { made++; return heap.new(Bank, { accounts: heap.newArray(Account, 2) }) })
+    const bank = heap.root('bank', () => { made++; return heap.new(Bank, { accounts: heap.newArray(Account, [heap.new(Account), heap.new(Account)]) }) })
     expect(heap.root('bank', Bank, () => { made++; return heap.new(Bank) })).to.equal(bank)
     expect(made).to.equal(1)
     expect(() => heap.root('bank', Account)).to.throw(TypeMismatchError, /root 'bank' holds a Bank, not a Account/)
