@@ -14,6 +14,6 @@ export { reachable } from './diagnostics'
 export * as objectFormat from './object-format'
 export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
-  UnknownTypeError, IndexRangeError, TypeTableCorruptError,
+  UnknownTypeError, IndexRangeError, TypeTableCorruptError, ImportError,
 } from './errors'
 export { HeapClosedError } from '@makalu/allocator'
