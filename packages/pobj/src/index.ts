@@ -16,7 +16,7 @@ export { reachable } from './diagnostics'
 export * as objectFormat from './object-format'
 export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
-  UnknownTypeError, IndexRangeError, TypeTableCorruptError,
+  UnknownTypeError, IndexRangeError, TypeTableCorruptError, ImportError,
 } from './errors'
 /** The heap's errors a pobj user meets, so that one import is enough. */
 export {
