@@ -366,7 +366,7 @@ function writeGraph(heap: PHeap, plan: GraphPlan): object {
   return heap.transaction(() => {
     const made = new Map<number, object>()
     for (const n of plan.nodes) {
-      made.set(n.id, n.kind === 'array' ? heap.newArray(n.element, n.items.length) : heap.new(n.layout.cls))
+      made.set(n.id, n.kind === 'array' ? heap.newArray(n.element as 'f64', n.items.length) /* the kind is known only at run time */ : heap.new(n.layout.cls))
     }
     const handle = (id: unknown): object | null => id === null ? null : made.get(id as number) as object
     for (const n of plan.nodes) {
