@@ -6,16 +6,21 @@
  *   unmap(buffer)                  detach the buffer, then munmap
  *   lock(fd)                    -> flock(LOCK_EX|LOCK_NB); false when held elsewhere
  *   unlock(fd)                     flock(LOCK_UN)
+ *   allocate(fd, offset, length) -> fallocate(fd, 0, offset, length): 0, or the errno
+ *                                  (disk space for a range, so a full disk is an error
+ *                                  now, not a SIGBUS when a mapped page is first touched)
  *   pageSize                       sysconf(_SC_PAGESIZE)
  *
  * Every mapping has a record; whichever of unmap() and the GC finalizer comes
  * first unmaps it, the other only frees the record, so nothing is unmapped twice.
  * unmap() detaches the buffer before munmap, so JS can never touch unmapped memory.
  */
+#define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -221,6 +226,22 @@ static napi_value js_unlock(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_allocate(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t fd;
+  int64_t offset, length;
+  CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  CALL(env, napi_get_value_int64(env, argv[1], &offset));
+  CALL(env, napi_get_value_int64(env, argv[2], &length));
+  if (offset < 0 || length <= 0) return throw_range(env, "makalu_mmap: allocate needs offset >= 0 and length > 0");
+  int rc;
+  do rc = fallocate(fd, 0, (off_t)offset, (off_t)length); while (rc != 0 && errno == EINTR);
+  napi_value result;
+  CALL(env, napi_create_int32(env, rc == 0 ? 0 : errno, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
     {"map", NULL, js_map, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -228,6 +249,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"unmap", NULL, js_unmap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"lock", NULL, js_lock, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unlock", NULL, js_unlock, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"allocate", NULL, js_allocate, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value page;

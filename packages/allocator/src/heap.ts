@@ -10,7 +10,7 @@ import { UndoLog } from './undo-log'
 import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep } from './recovery'
 import { checkHeap, CheckReport } from './check'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
-  HeapFailedError } from './errors'
+  HeapFailedError, RegionFullError } from './errors'
 
 export { Tracer, TraceContext, TracerOption, RecoveryReport } from './recovery'
 export { CheckReport } from './check'
@@ -536,12 +536,17 @@ export class Heap {
   private grow(n: number): boolean {
     const c = this.chunks
     if (!this.region.canGrow || c.chunkCount + n > this.layout.maxChunks) return false
-    const target = Math.min(this.layout.maxChunks, c.chunkCount + Math.max(n, Math.ceil(c.chunkCount / 2)))
-    try {
-      this.region.grow(this.layout.dataOff + target * this.layout.chunkSize)
-    } catch (e) {
-      if (e instanceof MakaluError) return false
-      throw e
+    let target = Math.min(this.layout.maxChunks, c.chunkCount + Math.max(n, Math.ceil(c.chunkCount / 2)))
+    for (;;) {
+      try {
+        this.region.grow(this.layout.dataOff + target * this.layout.chunkSize)
+        break
+      } catch (e) {
+        if (!(e instanceof MakaluError)) throw e
+        // A file system without room for the usual step may still hold what this request needs.
+        if (e instanceof RegionFullError && target > c.chunkCount + n) { target = c.chunkCount + n; continue }
+        return false
+      }
     }
     this.mem.refresh()
     writeChunkCount(this.mem, target)
