@@ -36,6 +36,7 @@ typedef struct mapping {
   void *addr;
   size_t length;
   int unmapped;
+  int creating; /* set while napi_create_external_arraybuffer runs: a failing create may finalize at once */
   struct mapping *next;
 } mapping;
 
@@ -79,6 +80,7 @@ static void finalize_mapping(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
   mapping *m = hint;
+  if (m->creating) return; /* the create failed: js_map unmaps and frees, once */
   pthread_mutex_lock(&mappings_lock);
   for (mapping **p = &mappings; *p; p = &(*p)->next) {
     if (*p == m) { *p = m->next; break; }
@@ -117,14 +119,17 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   }
   m->addr = addr;
   m->length = (size_t)length;
+  m->creating = 1;
 
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, addr, (size_t)length, finalize_mapping, m, &buffer) != napi_ok) {
+    /* Node 20 may have run the finalizer already, inside the failing call: it did nothing. */
     munmap(addr, (size_t)length);
     free(m);
     throw_status(env, "napi_create_external_arraybuffer");
     return NULL;
   }
+  m->creating = 0;
   pthread_mutex_lock(&mappings_lock);
   m->next = mappings;
   mappings = m;

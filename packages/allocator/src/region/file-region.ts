@@ -40,18 +40,23 @@ export class FileRegion extends FileBackedRegion implements Region {
       this.durability === 'power' ? () => fs.fdatasyncSync(this.fd) : undefined)
   }
 
-  /** Extends the file (new bytes read as zero) and the in-memory copy. */
+  /** Extends the file (new bytes read as zero) and the in-memory copy. Old views go empty, as on mmap. */
   grow(newSize: number): void {
     if (!this.extendFile(newSize)) return
     const view = new Uint8Array(newSize)
     view.set(this.view)
+    const old = this.view
     this.view = view
+    release(old)
   }
 
+  /** Releases the file and the in-memory copy at once: every view over it reads as empty from now on. */
   close(): void {
     if (this.isClosed) return
     this.isClosed = true
-    this.releaseFile()
+    const old = this.view
+    this.view = new Uint8Array(0)
+    try { this.releaseFile() } finally { release(old) }
   }
 
   private writeAt(offset: number, length: number): void {
@@ -60,4 +65,15 @@ export class FileRegion extends FileBackedRegion implements Region {
       done += fs.writeSync(this.fd, this.view, offset + done, length - done, offset + done)
     }
   }
+}
+
+/**
+ * Detaches the buffer under `view`, so that every view over it (the heap's, the caller's)
+ * reads as empty, and nothing reachable keeps its memory: a closed heap that the caller
+ * still holds costs nothing. (Node 20 has no ArrayBuffer.prototype.transfer; a transfer
+ * through structuredClone detaches the same way, and the clone is dropped.)
+ */
+function release(view: Uint8Array): void {
+  const buffer = view.buffer as ArrayBuffer
+  if (buffer.byteLength > 0) structuredClone(buffer, { transfer: [buffer] })
 }
