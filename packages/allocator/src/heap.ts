@@ -1,3 +1,4 @@
+import * as fs from 'fs'
 import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
@@ -95,6 +96,8 @@ export class Heap {
     try {
       return Heap.createIn(region, opts)
     } catch (e) {
+      // A refused create leaves no file: removed while still locked, then released.
+      try { fs.unlinkSync(path) } catch { /* gone already */ }
       region.close()
       throw e
     }
