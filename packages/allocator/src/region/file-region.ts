@@ -4,6 +4,9 @@ import { Durability, Region } from './region'
 import { PageRanges } from './page-ranges'
 import { FileBackedRegion, RegionFile } from './file-backed'
 
+/** Bytes per read or write call: Node refuses lengths of 2 GiB and more. */
+const IO_MAX = 1 << 30
+
 /**
  * FileRegion: the pure-JS fallback. The whole file is read into memory; flush
  * records 8-byte words; drain pwrites exactly those (sorted, coalesced) and, in
@@ -24,7 +27,7 @@ export class FileRegion extends FileBackedRegion implements Region {
     this.view = new Uint8Array(file.size)
     let done = 0
     while (done < file.size) {
-      const n = fs.readSync(file.fd, this.view, done, file.size - done, done)
+      const n = fs.readSync(file.fd, this.view, done, Math.min(file.size - done, IO_MAX), done)
       if (n === 0) throw new RegionError(`region: ${file.path} is shorter than ${file.size} bytes (truncated while opening?)`)
       done += n
     }
@@ -62,7 +65,7 @@ export class FileRegion extends FileBackedRegion implements Region {
   private writeAt(offset: number, length: number): void {
     let done = 0
     while (done < length) {
-      done += fs.writeSync(this.fd, this.view, offset + done, length - done, offset + done)
+      done += fs.writeSync(this.fd, this.view, offset + done, Math.min(length - done, IO_MAX), offset + done)
     }
   }
 }
