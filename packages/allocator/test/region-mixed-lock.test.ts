@@ -72,6 +72,32 @@ describe('one writer whatever the backend (addon and no-addon processes)', funct
     })
   }
 
+  for (const backend of ['mmap', 'file'] as const) {
+    it(`${backend}: the lock file of a killed addon process is stale even when its pid is alive again (pid reuse)`, async () => {
+      const { child } = await startFixture('region-holder', ['hold', p, backend], 'open')
+      child.kill('SIGKILL')
+      await waitExit(child)
+      const lock = lockFilePath(p)
+      const left = fs.readFileSync(lock, 'utf8')
+      expect(left.startsWith(`${child.pid}\n`)).to.equal(true)
+      fs.writeFileSync(lock, left.replace(/^\d+/, '1')) // pid 1 is always alive: as if the pid were reused
+      // The flock is free, so whoever wrote that lock file while holding it is gone.
+      openRegion(p, { backend }).close()
+      expect(fs.existsSync(lock)).to.equal(false)
+    })
+  }
+
+  it('the lock file of a killed process without the addon, whose pid is alive again, still refuses (the stated limit)', async () => {
+    const { child } = await startFixture('region-holder', ['hold', p, 'auto'], 'open', { env: NO_NATIVE })
+    child.kill('SIGKILL')
+    await waitExit(child)
+    const lock = lockFilePath(p)
+    fs.writeFileSync(lock, fs.readFileSync(lock, 'utf8').replace(/^\d+/, '1'))
+    expect(() => openRegion(p, { backend: 'mmap' })).to.throw(HeapLockedError, 'live process 1')
+    fs.unlinkSync(lock) // what the message tells a user to do once sure no process uses the heap
+    openRegion(p, { backend: 'mmap' }).close()
+  })
+
   it('a heap held by a child without the addon can not be opened with the addon (no lost root)', async () => {
     const hp = path.join(dir, 'h2')
     const h = Heap.create(hp, { size: 1 << 20, chunkSize: 4096, logSize: 8192, rootCapacity: 16 })

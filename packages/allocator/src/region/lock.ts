@@ -12,8 +12,14 @@ import { NativeMmap } from './native'
  * kernel drops it when the holder dies. Both locks are held until release, so an
  * addon process excludes a process without it and the other way round (issue 15.1).
  *
- * Known limit: two processes taking over the same stale lock file at the same
- * instant can race, unless both have the addon (their flock decides first).
+ * A lock file written by an open that also held the flock says so (second line
+ * `flock`): an open that now holds the flock knows its writer is gone, whatever its
+ * pid (a pid reused after a restart does not wedge the heap).
+ *
+ * Known limits: two processes taking over the same stale lock file at the same
+ * instant can race, unless both have the addon (their flock decides first); a lock
+ * file left by a killed process without the addon whose pid is alive again (reused)
+ * refuses every open until it is removed by hand.
  */
 export interface HeldLock {
   readonly kind: 'flock+lockfile' | 'lockfile'
@@ -26,7 +32,7 @@ export function lockHeapFile(path: string, fd: number, native: NativeMmap | null
   const flock = lockWithFlock(path, fd, native)
   let file: HeldLock
   try {
-    file = lockWithFile(path)
+    file = lockWithFile(path, true)
   } catch (e) {
     flock.release()
     throw e
@@ -58,9 +64,13 @@ export function lockWithFlock(path: string, fd: number, native: NativeMmap): { r
 
 export function lockFilePath(path: string): string { return path + '.lock' }
 
-export function lockWithFile(path: string): HeldLock {
+/** Second line of a lock file written by an open that also held the flock. */
+const FLOCK_MARK = 'flock'
+
+/** `holdsFlock`: the caller holds the flock of `path` (and says so in the lock file). */
+export function lockWithFile(path: string, holdsFlock = false): HeldLock {
   const lockPath = lockFilePath(path)
-  const token = `${process.pid}\n`
+  const token = `${process.pid}\n${holdsFlock ? `${FLOCK_MARK}\n` : ''}`
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreateLockFile(lockPath, token)) {
       let held = true
@@ -77,7 +87,9 @@ export function lockWithFile(path: string): HeldLock {
     const content = readLockFile(lockPath)
     if (content === null) continue // removed meanwhile: try again
     const pid = parseInt(content, 10)
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    // Written under the flock we now hold: its writer is gone, whatever its pid.
+    const writerGone = holdsFlock && content.split('\n')[1] === FLOCK_MARK
+    if (!writerGone && Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
       throw new HeapLockedError(
         `region: ${path} is already open (lock file ${lockPath} is held by live process ${pid}` +
         `${pid === process.pid ? ', this one' : ''})`)
