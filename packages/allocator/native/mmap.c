@@ -6,16 +6,21 @@
  *   unmap(buffer)                  detach the buffer, then munmap
  *   lock(fd)                    -> flock(LOCK_EX|LOCK_NB); false when held elsewhere
  *   unlock(fd)                     flock(LOCK_UN)
+ *   allocate(fd, offset, length) -> fallocate(fd, 0, offset, length): 0, or the errno
+ *                                  (disk space for a range, so a full disk is an error
+ *                                  now, not a SIGBUS when a mapped page is first touched)
  *   pageSize                       sysconf(_SC_PAGESIZE)
  *
  * Every mapping has a record; whichever of unmap() and the GC finalizer comes
  * first unmaps it, the other only frees the record, so nothing is unmapped twice.
  * unmap() detaches the buffer before munmap, so JS can never touch unmapped memory.
  */
+#define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +36,7 @@ typedef struct mapping {
   void *addr;
   size_t length;
   int unmapped;
+  int creating; /* set while napi_create_external_arraybuffer runs: a failing create may finalize at once */
   struct mapping *next;
 } mapping;
 
@@ -74,6 +80,7 @@ static void finalize_mapping(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
   mapping *m = hint;
+  if (m->creating) return; /* the create failed: js_map unmaps and frees, once */
   pthread_mutex_lock(&mappings_lock);
   for (mapping **p = &mappings; *p; p = &(*p)->next) {
     if (*p == m) { *p = m->next; break; }
@@ -112,14 +119,17 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   }
   m->addr = addr;
   m->length = (size_t)length;
+  m->creating = 1;
 
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, addr, (size_t)length, finalize_mapping, m, &buffer) != napi_ok) {
+    /* Node 20 may have run the finalizer already, inside the failing call: it did nothing. */
     munmap(addr, (size_t)length);
     free(m);
     throw_status(env, "napi_create_external_arraybuffer");
     return NULL;
   }
+  m->creating = 0;
   pthread_mutex_lock(&mappings_lock);
   m->next = mappings;
   mappings = m;
@@ -221,6 +231,22 @@ static napi_value js_unlock(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_allocate(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t fd;
+  int64_t offset, length;
+  CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  CALL(env, napi_get_value_int64(env, argv[1], &offset));
+  CALL(env, napi_get_value_int64(env, argv[2], &length));
+  if (offset < 0 || length <= 0) return throw_range(env, "makalu_mmap: allocate needs offset >= 0 and length > 0");
+  int rc;
+  do rc = fallocate(fd, 0, (off_t)offset, (off_t)length); while (rc != 0 && errno == EINTR);
+  napi_value result;
+  CALL(env, napi_create_int32(env, rc == 0 ? 0 : errno, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
     {"map", NULL, js_map, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -228,6 +254,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"unmap", NULL, js_unmap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"lock", NULL, js_lock, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unlock", NULL, js_unlock, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"allocate", NULL, js_allocate, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value page;

@@ -179,7 +179,7 @@ export class ChunkSpace {
     if (size <= 256) {
       // Small blocks: plain stores beat the call into TypedArray.prototype.fill.
       const u = this.mem.u32
-      for (let i = p >>> 2, end = (p + size) >>> 2; i < end; i++) u[i] = 0
+      for (let i = p >>> 2, end = (p + size) / 4; i < end; i++) u[i] = 0 // a block may end at 4 GiB
     } else this.mem.bytes.fill(0, p, p + size)
     this.used += size
     this.liveBlocks++

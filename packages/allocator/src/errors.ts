@@ -15,6 +15,13 @@ export class MakaluError extends Error {
 export class RegionError extends MakaluError {
   override readonly code: string = 'EREGION'
 }
+/**
+ * The file system has no room for the region's bytes (ENOSPC, quota): found when a file is
+ * created, grown or opened, before any byte of it is used. Nothing was written.
+ */
+export class RegionFullError extends RegionError {
+  override readonly code: string = 'EREGIONFULL'
+}
 /** The file is not a heap of a format this version reads. Nothing was written. */
 export class HeapFormatError extends MakaluError {
   override readonly code: string = 'EHEAPFORMAT'

@@ -1,3 +1,4 @@
+import * as fs from 'fs'
 import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
@@ -11,7 +12,7 @@ import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsist
 import { checkHeap, CheckReport } from './check'
 import { collect, CollectReport } from './collector'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
-  HeapFailedError } from './errors'
+  HeapFailedError, RegionFullError } from './errors'
 
 export { Tracer, TraceContext, TracerOption, RecoveryReport } from './recovery'
 export { CheckReport } from './check'
@@ -97,6 +98,8 @@ export class Heap {
     try {
       return Heap.createIn(region, opts)
     } catch (e) {
+      // A refused create leaves no file: removed while still locked, then released.
+      try { fs.unlinkSync(path) } catch { /* gone already */ }
       region.close()
       throw e
     }
@@ -556,12 +559,17 @@ export class Heap {
   private grow(n: number): boolean {
     const c = this.chunks
     if (!this.region.canGrow || c.chunkCount + n > this.layout.maxChunks) return false
-    const target = Math.min(this.layout.maxChunks, c.chunkCount + Math.max(n, Math.ceil(c.chunkCount / 2)))
-    try {
-      this.region.grow(this.layout.dataOff + target * this.layout.chunkSize)
-    } catch (e) {
-      if (e instanceof MakaluError) return false
-      throw e
+    let target = Math.min(this.layout.maxChunks, c.chunkCount + Math.max(n, Math.ceil(c.chunkCount / 2)))
+    for (;;) {
+      try {
+        this.region.grow(this.layout.dataOff + target * this.layout.chunkSize)
+        break
+      } catch (e) {
+        if (!(e instanceof MakaluError)) throw e
+        // A file system without room for the usual step may still hold what this request needs.
+        if (e instanceof RegionFullError && target > c.chunkCount + n) { target = c.chunkCount + n; continue }
+        return false
+      }
     }
     this.mem.refresh()
     writeChunkCount(this.mem, target)

@@ -13,7 +13,7 @@ export class Memory {
   refresh(): void {
     const b = this.region.bytes
     this.bytes = b
-    this.u32 = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2)
+    this.u32 = new Uint32Array(b.buffer, b.byteOffset, b.length / 4) // not >>> 2: 4 GiB >>> 2 is 0
   }
 
   /** Reads a stored pointer (an 8-byte word whose high half must be 0; else returns -1). */

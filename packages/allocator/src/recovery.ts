@@ -221,7 +221,7 @@ export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, ro
     while (sp > 0) {
       const p = stack[--sp]
       const before = sp
-      const end = (p + blockAt(p)) >>> 2
+      const end = (p + blockAt(p)) / 4 // a block may end at 4 GiB
       for (let i = p >>> 2; i < end; i += 2) {
         const q = u[i]
         if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue

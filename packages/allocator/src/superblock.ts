@@ -28,23 +28,34 @@ export interface LayoutOptions {
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to
 
-/** Plans the areas of a new heap of `maxSize` bytes. */
+/** Whether `n` is an integer number in [min, max] (no NaN, no Infinity, no string). */
+const isIntIn = (n: unknown, min: number, max: number): n is number =>
+  typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max
+
+/**
+ * Plans the areas of a new heap of `maxSize` bytes. Checks every option first (finite
+ * integers in range; NaN, Infinity, fractions and strings are refused): ArgumentError.
+ */
 export function planLayout(regionSize: number, opts: LayoutOptions): Layout {
+  if (!isIntIn(regionSize, F.PAGE, 2 ** 32)) {
+    throw new ArgumentError(`heap: size must be an integer number of bytes from ${F.PAGE} to 4 GiB, got ${String(regionSize)}`)
+  }
   const chunkSize = opts.chunkSize ?? F.DEFAULT_CHUNK_SIZE
-  if (!Number.isInteger(chunkSize) || chunkSize < F.MIN_CHUNK_SIZE || chunkSize > F.MAX_CHUNK_SIZE || (chunkSize & (chunkSize - 1)) !== 0) {
-    throw new ArgumentError(`heap: chunkSize must be a power of two from ${F.MIN_CHUNK_SIZE} to ${F.MAX_CHUNK_SIZE}, got ${chunkSize}`)
+  if (!isIntIn(chunkSize, F.MIN_CHUNK_SIZE, F.MAX_CHUNK_SIZE) || (chunkSize & (chunkSize - 1)) !== 0) {
+    throw new ArgumentError(`heap: chunkSize must be a power of two from ${F.MIN_CHUNK_SIZE} to ${F.MAX_CHUNK_SIZE}, got ${String(chunkSize)}`)
   }
   const rootCapacity = opts.rootCapacity ?? F.DEFAULT_ROOT_CAPACITY
-  if (!Number.isInteger(rootCapacity) || rootCapacity < 1 || rootCapacity > 1 << 20) {
-    throw new ArgumentError(`heap: rootCapacity must be an integer from 1 to 1048576, got ${rootCapacity}`)
+  if (!isIntIn(rootCapacity, 1, 1 << 20)) {
+    throw new ArgumentError(`heap: rootCapacity must be an integer from 1 to 1048576, got ${String(rootCapacity)}`)
   }
-  const logSize = roundUp(opts.logSize ?? F.DEFAULT_LOG_SIZE, F.PAGE)
-  if (!(logSize >= F.MIN_LOG_SIZE) || logSize > 2 ** 30) {
-    throw new ArgumentError(`heap: logSize must be from ${F.MIN_LOG_SIZE} bytes to 1 GiB, got ${opts.logSize}`)
+  const logOpt = opts.logSize ?? F.DEFAULT_LOG_SIZE
+  if (!isIntIn(logOpt, 1, 2 ** 30)) { // rounded up to whole pages below
+    throw new ArgumentError(`heap: logSize must be an integer from ${F.MIN_LOG_SIZE} bytes to 1 GiB, got ${String(opts.logSize)}`)
   }
+  const logSize = roundUp(logOpt, F.PAGE)
   const maxSize = opts.maxSize ?? regionSize
-  if (maxSize < regionSize || maxSize > 2 ** 32) {
-    throw new ArgumentError(`heap: maxSize must be at least the size (${regionSize}) and at most 4 GiB, got ${maxSize}`)
+  if (!isIntIn(maxSize, regionSize, 2 ** 32)) {
+    throw new ArgumentError(`heap: maxSize must be an integer from the size (${regionSize}) to 4 GiB, got ${String(maxSize)}`)
   }
   const fixed = F.PAGE + roundUp(rootCapacity * F.ROOT_SLOT_SIZE, F.PAGE) + logSize
   // Each chunk costs its bytes, 8 bytes of table and chunkSize/128 bytes of bitmap.

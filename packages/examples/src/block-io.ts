@@ -67,8 +67,8 @@ export class BlockIO {
     const b = this.raw.bytes
     if (b === this.u8) return
     this.u8 = b
-    this.u32 = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2)
-    this.f64 = new Float64Array(b.buffer, b.byteOffset, b.byteLength >>> 3)
+    this.u32 = new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
+    this.f64 = new Float64Array(b.buffer, b.byteOffset, Math.floor(b.byteLength / 8))
     this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength) as FastBuffer
   }
 

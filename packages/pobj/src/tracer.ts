@@ -35,7 +35,7 @@ export class PreciseTracer implements Tracer {
   trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number) => void): void {
     if (bytes !== this.cachedBytes) {
       this.cachedBytes = bytes
-      this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
+      this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
     }
     const w = this.u32
     const base = ptr >>> 2

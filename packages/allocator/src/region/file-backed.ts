@@ -3,6 +3,8 @@ import { ArgumentError, RegionError } from '../errors'
 import { Durability, RegionCounters, newCounters, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
 import { HeldLock } from './lock'
 import { PageRanges, checkRange, realSizeProblem } from './page-ranges'
+import { NativeMmap } from './native'
+import { reserveSpace } from './space'
 
 /** An open, locked, correctly sized heap file, as openRegion hands it to a backend. */
 export interface RegionFile {
@@ -10,6 +12,8 @@ export interface RegionFile {
   fd: number
   size: number
   lock: HeldLock
+  /** The addon when loaded (either backend uses its fallocate), else null. */
+  native: NativeMmap | null
 }
 
 /**
@@ -23,6 +27,7 @@ export abstract class FileBackedRegion {
   readonly path: string
   protected readonly fd: number
   protected readonly lock: HeldLock
+  private readonly space: NativeMmap | null
   protected abstract view: Uint8Array
   protected abstract readonly pending: PageRanges
 
@@ -30,6 +35,7 @@ export abstract class FileBackedRegion {
     this.path = file.path
     this.fd = file.fd
     this.lock = file.lock
+    this.space = file.native
   }
 
   abstract get closed(): boolean
@@ -54,15 +60,23 @@ export abstract class FileBackedRegion {
     this.counters.flushedBytes = 0
   }
 
-  /** Checks `newSize` and extends the file to it (new bytes read as zero); false if it is no larger. */
+  /**
+   * Checks `newSize` and extends the file to it (new bytes read as zero), with disk space
+   * behind every new byte; false if it is no larger. A full file system throws
+   * RegionFullError and leaves the file at its old size.
+   */
   protected extendFile(newSize: number): boolean {
     this.checkOpen()
-    if (newSize <= this.size) return false
+    const oldSize = this.size
+    if (newSize <= oldSize) return false
     const problem = realSizeProblem(newSize, MIN_REGION_SIZE, MAX_REGION_SIZE)
     if (problem) throw new ArgumentError(`region: cannot grow ${this.path}: ${problem}`)
     try {
+      reserveSpace(this.path, this.fd, oldSize, newSize, this.space, 'grow')
       fs.ftruncateSync(this.fd, newSize)
     } catch (e) {
+      try { fs.ftruncateSync(this.fd, oldSize) } catch { /* the region keeps its old size either way */ }
+      if (e instanceof RegionError) throw e
       throw new RegionError(`region: cannot grow ${this.path} to ${newSize} bytes: ${(e as Error).message}`)
     }
     return true

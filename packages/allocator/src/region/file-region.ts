@@ -4,6 +4,9 @@ import { Durability, Region } from './region'
 import { PageRanges } from './page-ranges'
 import { FileBackedRegion, RegionFile } from './file-backed'
 
+/** Bytes per read or write call: Node refuses lengths of 2 GiB and more. */
+const IO_MAX = 1 << 30
+
 /**
  * FileRegion: the pure-JS fallback. The whole file is read into memory; flush
  * records 8-byte words; drain pwrites exactly those (sorted, coalesced) and, in
@@ -24,7 +27,7 @@ export class FileRegion extends FileBackedRegion implements Region {
     this.view = new Uint8Array(file.size)
     let done = 0
     while (done < file.size) {
-      const n = fs.readSync(file.fd, this.view, done, file.size - done, done)
+      const n = fs.readSync(file.fd, this.view, done, Math.min(file.size - done, IO_MAX), done)
       if (n === 0) throw new RegionError(`region: ${file.path} is shorter than ${file.size} bytes (truncated while opening?)`)
       done += n
     }
@@ -40,24 +43,40 @@ export class FileRegion extends FileBackedRegion implements Region {
       this.durability === 'power' ? () => fs.fdatasyncSync(this.fd) : undefined)
   }
 
-  /** Extends the file (new bytes read as zero) and the in-memory copy. */
+  /** Extends the file (new bytes read as zero) and the in-memory copy. Old views go empty, as on mmap. */
   grow(newSize: number): void {
     if (!this.extendFile(newSize)) return
     const view = new Uint8Array(newSize)
     view.set(this.view)
+    const old = this.view
     this.view = view
+    release(old)
   }
 
+  /** Releases the file and the in-memory copy at once: every view over it reads as empty from now on. */
   close(): void {
     if (this.isClosed) return
     this.isClosed = true
-    this.releaseFile()
+    const old = this.view
+    this.view = new Uint8Array(0)
+    try { this.releaseFile() } finally { release(old) }
   }
 
   private writeAt(offset: number, length: number): void {
     let done = 0
     while (done < length) {
-      done += fs.writeSync(this.fd, this.view, offset + done, length - done, offset + done)
+      done += fs.writeSync(this.fd, this.view, offset + done, Math.min(length - done, IO_MAX), offset + done)
     }
   }
+}
+
+/**
+ * Detaches the buffer under `view`, so that every view over it (the heap's, the caller's)
+ * reads as empty, and nothing reachable keeps its memory: a closed heap that the caller
+ * still holds costs nothing. (Node 20 has no ArrayBuffer.prototype.transfer; a transfer
+ * through structuredClone detaches the same way, and the clone is dropped.)
+ */
+function release(view: Uint8Array): void {
+  const buffer = view.buffer as ArrayBuffer
+  if (buffer.byteLength > 0) structuredClone(buffer, { transfer: [buffer] })
 }

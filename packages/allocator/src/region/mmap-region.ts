@@ -37,7 +37,7 @@ export class MmapRegion extends FileBackedRegion implements Region {
     this.pending.writeBack(this.view.length, this.path, (offset, length) => this.native.sync(buffer, offset, length))
   }
 
-  /** Extends the file (ftruncate; new bytes read as zero), then maps it anew. Old views go empty. */
+  /** Extends the file (disk space reserved; new bytes read as zero), then maps it anew. Old views go empty. */
   grow(newSize: number): void {
     if (!this.extendFile(newSize)) return
     // Map the new size before unmapping the old one, so a failure leaves the region usable.

@@ -15,6 +15,12 @@ export interface NativeMmap {
   /** flock(LOCK_EX | LOCK_NB): false when another open file description holds it. */
   lock(fd: number): boolean
   unlock(fd: number): void
+  /**
+   * fallocate(fd, 0, offset, length): backs the range with disk space (and extends the
+   * file to cover it). 0 on success, else the errno (ENOSPC 28, EOPNOTSUPP 95, ...).
+   * Absent from an addon built before it existed.
+   */
+  allocate?(fd: number, offset: number, length: number): number
   readonly pageSize: number
 }
 

@@ -8,6 +8,7 @@ import { MmapRegion } from './mmap-region'
 import { RegionFile } from './file-backed'
 import { NativeMmap, loadNative, nativeLoadFailure } from './native'
 import { realSizeProblem } from './page-ranges'
+import { reserveExisting, reserveSpace } from './space'
 
 export type RegionBackend = 'mmap' | 'file'
 
@@ -67,8 +68,9 @@ export function openRegion(path: string, opts: OpenRegionOptions = {}): MmapRegi
       fileSize = checkExistingFile(path, fd, create === 'if-missing' ? undefined : size)
     }
     lock = lockHeapFile(path, fd, native)
-    if (created) sizeNewFile(path, fd, fileSize, durability)
-    const file: RegionFile = { path, fd, size: fileSize, lock }
+    if (created) sizeNewFile(path, fd, fileSize, durability, native)
+    else reserveExisting(path, fd, fileSize, native)
+    const file: RegionFile = { path, fd, size: fileSize, lock, native }
     return backend === 'mmap' ? new MmapRegion(file, durability, native as NativeMmap) : new FileRegion(file, durability)
   } catch (e) {
     try { lock?.release() } catch { /* closing the fd drops it anyway */ }
@@ -148,8 +150,12 @@ function checkExistingFile(path: string, fd: number, expected: number | undefine
   return st.size
 }
 
-/** Gives a file we just created its size; in 'power' mode makes the size and the name durable. */
-function sizeNewFile(path: string, fd: number, size: number, durability: Durability): void {
+/**
+ * Gives a file we just created its size, with disk space behind it (RegionFullError when the
+ * file system has no room); in 'power' mode makes the size and the name durable.
+ */
+function sizeNewFile(path: string, fd: number, size: number, durability: Durability, native: NativeMmap | null): void {
+  reserveSpace(path, fd, 0, size, native, 'create')
   fs.ftruncateSync(fd, size)
   if (durability !== 'power') return
   fs.fsyncSync(fd)

@@ -117,8 +117,8 @@ export class SimRegion implements Region {
   /** Words whose working value differs from the durable one (not yet durable). */
   pendingWords(): number {
     let n = 0
-    const w = new Uint32Array(this.work.buffer, this.work.byteOffset, this.work.length >>> 2)
-    const d = new Uint32Array(this.durable.buffer, this.durable.byteOffset, this.durable.length >>> 2)
+    const w = new Uint32Array(this.work.buffer, this.work.byteOffset, this.work.length / 4)
+    const d = new Uint32Array(this.durable.buffer, this.durable.byteOffset, this.durable.length / 4)
     for (let i = 0; i < w.length; i += 2) if (w[i] !== d[i] || w[i + 1] !== d[i + 1]) n++
     return n
   }
@@ -132,8 +132,8 @@ export class SimRegion implements Region {
     if (mode !== 'random') throw new ArgumentError(`region: unknown crash mode '${String(mode)}'`)
     const rand = mulberry32(opts.seed ?? 1)
     const survival = opts.survival ?? 0.5
-    const w = new Uint32Array(this.work.buffer, this.work.byteOffset, this.work.length >>> 2)
-    const out = new Uint32Array(image.buffer, image.byteOffset, image.length >>> 2)
+    const w = new Uint32Array(this.work.buffer, this.work.byteOffset, this.work.length / 4)
+    const out = new Uint32Array(image.buffer, image.byteOffset, image.length / 4)
     const maybe = (i: number): void => {
       if ((w[i] !== out[i] || w[i + 1] !== out[i + 1]) && rand() < survival) {
         out[i] = w[i]
