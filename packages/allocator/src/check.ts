@@ -4,6 +4,7 @@ import { Memory, fnv1a } from './memory'
 import { ChunkSpace, C_FREE, C_RUN, C_LARGE, C_CONT, C_QUARANTINE } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
+import { Tracer, markFrom } from './recovery'
 
 export interface CheckReport {
   ok: boolean
@@ -11,14 +12,19 @@ export interface CheckReport {
   /** Blocks and bytes counted by the walk (they must equal the heap's counters). */
   blocks: number
   bytes: number
+  /** Pointers a precise tracer reported that are not block starts (left by a free of a
+   *  block still referenced): not violations, recovery treats them as null. */
+  stalePointers: number
 }
 
 /**
  * Whole-heap validation of the invariants stated in chunk-space.ts, roots.ts
- * and undo-log.ts. Reads only. Cost: linear in the heap.
+ * and undo-log.ts, and of the bitmap against a fresh mark from the roots: every block a
+ * recovery would keep (traced with `tracer`, else conservatively) is allocated, so no live
+ * block can be handed out again. Reads only. Cost: linear in the heap.
  */
 export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: RootTable, log: UndoLog,
-  inTransaction: boolean): CheckReport {
+  inTransaction: boolean, tracer: Tracer | null): CheckReport {
   const v: string[] = []
   const u = mem.u32
   const fail = (s: string): void => { if (v.length < 100) v.push(s) }
@@ -82,5 +88,12 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
   for (const [name, p] of roots.entries()) {
     if (chunks.allocatedSize(p) < 0) fail(`root '${name}' → ${p}, not an allocated block`)
   }
-  return { ok: v.length === 0, violations: v, blocks, bytes }
+  const { marks, stale } = markFrom(mem, layout, chunks, roots.pointers(), tracer, false)
+  for (let w = 0; w < marks.length; w++) {
+    const lost = marks[w] & ~u[(layout.bitmapOff >>> 2) + w]
+    if (lost === 0) continue
+    const p = layout.dataOff + ((w * 32 + 31 - Math.clz32(lost & -lost)) << F.GRANULE_SHIFT)
+    fail(`block ${p} is reachable from the roots${tracer ? '' : ' (conservatively)'} but not allocated`)
+  }
+  return { ok: v.length === 0, violations: v, blocks, bytes, stalePointers: stale }
 }

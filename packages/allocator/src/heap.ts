@@ -7,7 +7,8 @@ import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuper
 import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep } from './recovery'
+import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep,
+  dropStaleRoots } from './recovery'
 import { checkHeap, CheckReport } from './check'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError } from './errors'
 
@@ -21,11 +22,13 @@ export interface HeapCreateOptions extends LayoutOptions {
   maxSize?: number
   durability?: Durability
   backend?: 'mmap' | 'file'
+  /** Says where pointers are for check() while this heap is open (recovery needs it again at open). */
+  tracer?: TracerOption
 }
 
 export interface HeapOpenOptions {
   durability?: Durability
-  /** Says where pointers are during crash recovery; default: conservative scanning. */
+  /** Says where pointers are during crash recovery and check(); default: conservative scanning. */
   tracer?: TracerOption
   backend?: 'mmap' | 'file'
 }
@@ -69,6 +72,7 @@ export class Heap {
   private readonly chunks: ChunkSpace
   private readonly rootTable: RootTable
   private readonly log: UndoLog
+  private readonly tracerOption: TracerOption | undefined
   private isClosed = false
   /** Stores reach media only through flush + drain (the file backend): snapshots need no drain each. */
   private readonly deferredWriteBack: boolean
@@ -122,7 +126,7 @@ export class Heap {
     writeSuperblock(mem, layout)
     region.flush(0, F.PAGE)
     region.drain()
-    return new Heap(region, region.kind, undefined)
+    return new Heap(region, region.kind, opts.tracer)
   }
 
   /** Opens the heap held by a region; recovers it if it was not closed cleanly. */
@@ -133,6 +137,7 @@ export class Heap {
   private constructor(region: Region, source: string, tracerOption: TracerOption | undefined) {
     const t0 = performance.now()
     this.region = region
+    this.tracerOption = tracerOption
     this.deferredWriteBack = region.writeBack === 'at-drain'
     const mem = (this.mem = new Memory(region))
     // 1. Verify the superblock; everything up to the first write below only reads.
@@ -150,15 +155,20 @@ export class Heap {
       clean, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0,
       rolledBackTransaction: false, releasedChunks: 0, tracing: 'none',
       reason: clean ? 'clean' : closedCleanly ? 'inconsistent-clean-state' : 'crash',
+      stalePointers: 0, staleRoots: [],
     })
-    const isBlock = (p: number): boolean => this.chunks.blockSize(p) > 0
-    if (!pending) this.rootTable.load(isBlock, source)
+    // The table only decodes the slots; whether a root's target is a block is judged below,
+    // where a stale root (its block freed while still a root) is dropped, not fatal.
+    const anyTarget = (): boolean => true
+    if (!pending) this.rootTable.load(anyTarget, source)
 
     if (clean) {
       adoptClean(mem, this.chunks, inUse)
-      // Open marks the heap dirty durably before the first mutation.
+      // Open marks the heap dirty durably before the first mutation; stale roots are dropped
+      // after it (in the same drain).
       writeState(mem, F.STATE_DIRTY)
       region.flush(F.SB_STATE, 8)
+      dropStaleRoots(this.rootTable, (p) => this.chunks.allocatedSize(p) > 0, report)
       region.drain()
     } else {
       writeState(mem, F.STATE_DIRTY)
@@ -170,16 +180,14 @@ export class Heap {
         this.log.adoptActiveAsCommitted()
         region.drain()
         report.rolledBackTransaction = true
-        this.rootTable.load(isBlock, source)
+        this.rootTable.load(anyTarget, source)
       }
-      // 3-4. Mark from every root, sweep.
-      let tracer: Tracer | null = null
-      if (typeof tracerOption === 'function') {
-        tracer = tracerOption({ bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name) })
-      } else if (tracerOption) tracer = tracerOption
+      // 3-4. Drop stale roots; mark from every other root (stale fields are nulled); sweep.
+      dropStaleRoots(this.rootTable, (p) => this.chunks.blockSize(p) > 0, report)
+      const tracer = this.tracer()
       report.tracing = tracer ? 'precise' : 'conservative'
       markAndSweep(mem, layout, this.chunks, this.rootTable.pointers(), tracer, report)
-      // 5. Persist the result: released chunk entries.
+      // 5. Persist the result: released chunk entries, dropped roots, nulled fields.
       this.drain()
     }
     this.log.resume()
@@ -428,7 +436,14 @@ export class Heap {
   /** Verifies every invariant of the heap (expensive: whole-heap). */
   check(): CheckReport {
     if (this.isClosed) this.throwClosed()
-    return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0)
+    return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0, this.tracer())
+  }
+
+  /** The tracer of the heap as it is now (a factory reads the heap when called), or null. */
+  private tracer(): Tracer | null {
+    const t = this.tracerOption
+    if (typeof t === 'function') return t({ bytes: this.mem.bytes, getRoot: (name) => this.rootTable.get(name) })
+    return t ?? null
   }
 
   // ── shutdown ─────────────────────────────────────────────────────────────

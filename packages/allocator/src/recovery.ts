@@ -3,11 +3,17 @@ import { Layout } from './superblock'
 import { Memory } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
 import { HeapCorruptError } from './errors'
+import { RootTable } from './roots'
 
-/** Where the pointers of a block are. Called during crash recovery only. */
+/** Where the pointers of a block are. Called by crash recovery and by heap.check(). */
 export interface Tracer {
-  /** Calls `visit(p)` for every pointer stored in the block at `ptr` (usable size `size`). 0 is ignored. */
-  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number) => void): void
+  /**
+   * Calls `visit(p, at)` for every pointer p stored in the block at `ptr` (usable size
+   * `size`); `at` is the offset of the 8-byte word holding p. 0 is ignored. A p that is
+   * not a block start is stale (its block was freed while still referenced): it is treated
+   * as null, and recovery stores 0 at `at` (when given) so that it stays null.
+   */
+  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number) => void): void
 }
 
 /** What a tracer factory sees: the heap after the log was rolled back, before marking. */
@@ -37,6 +43,29 @@ export interface RecoveryReport {
   reason: 'clean' | 'crash' | 'inconsistent-clean-state'
   /** 'precise' (a tracer was given), 'conservative' or 'none' (clean open). */
   tracing: 'precise' | 'conservative' | 'none'
+  /**
+   * Stale pointers found and treated as null: roots whose target is not an allocated block
+   * (not a block start after a crash), and, with a precise tracer after a crash, pointer
+   * fields whose target is not a block start (stored as 0). A conservative scan cannot tell a
+   * stale field from data; a clean open traces nothing, so it finds stale roots only.
+   */
+  stalePointers: number
+  /** Names of the stale roots, removed durably by the open. */
+  staleRoots: string[]
+}
+
+/**
+ * Drops every root whose target fails `live` (a block freed while still a root): its pointer
+ * is set to 0 (one store, flushed; the open's next drain makes it durable) and reported.
+ * Idempotent, so a crash before the drain only repeats it at the next open.
+ */
+export function dropStaleRoots(roots: RootTable, live: (p: number) => boolean, report: RecoveryReport): void {
+  for (const [name, p] of roots.entries()) {
+    if (live(p)) continue
+    roots.writePointer(name, roots.slotOf(name), 0)
+    report.staleRoots.push(name)
+    report.stalePointers++
+  }
 }
 
 /**
@@ -131,11 +160,6 @@ export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[]): vo
   chunks.sortPartials()
 }
 
-/**
- * Steps 3-4 of a crash recovery: mark from the roots with an explicit stack,
- * then sweep: the bitmap becomes the mark bits, counts are rebuilt, and chunks
- * with nothing reachable are released (their entries flushed, not drained).
- */
 /** A block that pushes more children than this (a table of pointers) has them sorted. */
 const SORT_AT = 256
 
@@ -149,8 +173,14 @@ function inAddressOrder(pushed: Uint32Array): void {
   pushed.reverse()
 }
 
-export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[],
-  tracer: Tracer | null, report: RecoveryReport): void {
+/**
+ * Marks every block reachable from `roots`: precisely with a tracer, else conservatively (an
+ * aligned 8-byte word equal to a block start is a pointer). Reads only, unless `nullStale`:
+ * then a stale pointer a tracer reports with its word's offset is stored as 0 and flushed.
+ * Returns one bit per granule of the chunk area, and the stale pointers the tracer reported.
+ */
+export function markFrom(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[], tracer: Tracer | null,
+  nullStale: boolean): { marks: Uint32Array; stale: number } {
   const dataOff = layout.dataOff
   const count = chunks.chunkCount
   const dataEnd = dataOff + count * layout.chunkSize
@@ -160,6 +190,7 @@ export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, ro
   const marks = new Uint32Array(words)
   let stack = new Uint32Array(1 << 16)
   let sp = 0
+  let stale = 0
 
   // Per chunk, what a block start test needs without a call or a division: the block size of
   // a run (0 otherwise), its reciprocal, and its block count. Large heads are tested by kind.
@@ -201,23 +232,33 @@ export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, ro
     }
     stack[sp++] = p
   }
-  for (const r of roots) mark(r)
+  for (const r of roots) if (blockAt(r) > 0) mark(r)
 
   const u = mem.u32
   if (tracer) {
-    const visit = (q: number): void => {
+    let block = 0
+    let blockEnd = 0
+    const visit = (q: number, at?: number): void => {
       if (q === 0) return
-      if (blockAt(q) === 0) throw new HeapCorruptError(`heap: recovery: the tracer reported ${q}, which is not a block`)
-      mark(q)
+      if (blockAt(q) > 0) return mark(q)
+      // Stale: treated as null. Stored as 0 only where the tracer's word is in the block
+      // being traced and holds q (a tracer bug can not make recovery write elsewhere).
+      stale++
+      if (nullStale && at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 &&
+          u[at >>> 2] === q && u[(at >>> 2) + 1] === 0) {
+        mem.writePointer(at, 0)
+        mem.region.flush(at, 8)
+      }
     }
     while (sp > 0) {
       const p = stack[--sp]
       const before = sp
-      tracer.trace(mem.bytes, p, blockAt(p), visit)
+      block = p
+      blockEnd = p + blockAt(p)
+      tracer.trace(mem.bytes, p, blockEnd - p, visit)
       if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
     }
   } else {
-    // Conservative: an aligned 8-byte word equal to a block start is a pointer.
     while (sp > 0) {
       const p = stack[--sp]
       const before = sp
@@ -230,6 +271,19 @@ export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, ro
       if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
     }
   }
+  return { marks, stale }
+}
+
+/**
+ * Steps 3-4 of a crash recovery: mark from the roots (stale pointers reported by the tracer
+ * are nulled), then sweep: the bitmap becomes the mark bits, counts are rebuilt, and chunks
+ * with nothing reachable are released (their entries flushed, not drained).
+ */
+export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[],
+  tracer: Tracer | null, report: RecoveryReport): void {
+  const { marks, stale } = markFrom(mem, layout, chunks, roots, tracer, true)
+  report.stalePointers += stale
+  const u = mem.u32
 
   // Sweep.
   const base = layout.bitmapOff >>> 2
