@@ -39,15 +39,20 @@ export const POINTER_SIZE = 8
 // 48 │ rootCapacity u32  │ logOff u32        │
 // 56 │ logSize u32       │ bitmapOff u32     │
 // 64 │ bitmapSize u32    │ dataOff u32       │
-// 72 │ checksum u32 (FNV-1a of bytes 0..72)  │
+// 72 │ owner, UTF-8, NUL-padded     16 bytes │  the layer that formatted the heap ('makalu.pobj');
+//    │                                      │  all 0: a raw allocator heap. Opens must name it.
+// 88 │ checksum u32 (FNV-1a of bytes 0..88)  │
 //    ├──────────────────────────────────────┤  mutable words, one 8-byte word each:
 // 128│ state u32 (CLEAN | DIRTY)   │ 0     │
 // 136│ chunkCount u32               │ 0     │  chunks now backed by the file
+// 144│ cleanHash u32                │ 0     │  hash of the saved state (below); trusted only when CLEAN
 //    └──────────────────────────────────────┘
+//
+// Version 2 added owner and cleanHash; a version-1 file is refused (HeapFormatError).
 export const SB_MAGIC = 0
 export const MAGIC = 'MAKALUTS'
 export const SB_VERSION = 8
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 export const SB_HEADER_BYTES = 12
 export const SB_UUID = 16
 export const SB_CHUNK_SIZE = 32
@@ -60,10 +65,13 @@ export const SB_LOG_SIZE = 56
 export const SB_BITMAP_OFF = 60
 export const SB_BITMAP_SIZE = 64
 export const SB_DATA_OFF = 68
-export const SB_CHECKSUM = 72
-export const SB_CHECKED_BYTES = 72
+export const SB_OWNER = 72
+export const OWNER_MAX = 16
+export const SB_CHECKSUM = 88
+export const SB_CHECKED_BYTES = 88
 export const SB_STATE = 128
 export const SB_CHUNK_COUNT = 136
+export const SB_CLEAN_HASH = 144
 
 export const STATE_CLEAN = 0x4e41454c // "LEAN"
 export const STATE_DIRTY = 0x59545249 // "IRTY"

@@ -2,7 +2,7 @@ import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
 import { Memory } from './memory'
-import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, isClean, writeState,
+import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
 import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN } from './chunk-space'
 import { RootTable } from './roots'
@@ -31,10 +31,12 @@ export interface HeapOpenOptions {
   /** Says where pointers are during crash recovery and check(); default: conservative scanning. */
   tracer?: TracerOption
   backend?: 'mmap' | 'file'
+  /** The owner the heap was created with (HeapCreateOptions.owner); any other is a HeapFormatError, before anything is written. */
+  owner?: string
 }
 
 export type HeapCreateInOptions = Omit<HeapCreateOptions, 'size' | 'durability' | 'backend'>
-export type HeapOpenInOptions = Pick<HeapOpenOptions, 'tracer'>
+export type HeapOpenInOptions = Pick<HeapOpenOptions, 'tracer' | 'owner'>
 
 export interface HeapStats {
   /** Bytes of the region. */
@@ -105,7 +107,7 @@ export class Heap {
   static open(path: string, opts: HeapOpenOptions = {}): Heap {
     const region = openRegion(path, { durability: opts.durability, backend: opts.backend })
     try {
-      return new Heap(region, path, opts.tracer)
+      return new Heap(region, path, opts.tracer, opts.owner)
     } catch (e) {
       region.close()
       throw e
@@ -126,15 +128,15 @@ export class Heap {
     writeSuperblock(mem, layout)
     region.flush(0, F.PAGE)
     region.drain()
-    return new Heap(region, region.kind, opts.tracer)
+    return new Heap(region, region.kind, opts.tracer, opts.owner)
   }
 
   /** Opens the heap held by a region; recovers it if it was not closed cleanly. */
   static openIn(region: Region, opts: HeapOpenInOptions = {}): Heap {
-    return new Heap(region, region.kind, opts.tracer)
+    return new Heap(region, region.kind, opts.tracer, opts.owner)
   }
 
-  private constructor(region: Region, source: string, tracerOption: TracerOption | undefined) {
+  private constructor(region: Region, source: string, tracerOption: TracerOption | undefined, owner: string | undefined) {
     const t0 = performance.now()
     this.region = region
     this.tracerOption = tracerOption
@@ -142,6 +144,7 @@ export class Heap {
     const mem = (this.mem = new Memory(region))
     // 1. Verify the superblock; everything up to the first write below only reads.
     const layout = (this.layout = readSuperblock(mem, source))
+    checkOwner(layout, owner, source)
     this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
     this.rootTable = new RootTable(mem, layout)
     this.log = new UndoLog(mem, layout)
@@ -198,6 +201,8 @@ export class Heap {
   }
 
   // ── views ────────────────────────────────────────────────────────────────
+  /** The layer that formatted the heap ('' for a raw allocator heap). */
+  get owner(): string { return this.layout.owner }
   /** The current view of the region (replaced when the heap grows). */
   get bytes(): Uint8Array { return this.mem.bytes }
   get closed(): boolean { return this.isClosed }

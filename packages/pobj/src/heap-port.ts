@@ -16,6 +16,8 @@ export interface AllocHeapStats {
 
 export interface AllocHeap {
   readonly region: Region
+  /** The layer that formatted the heap: pobj wraps only heaps of PHeap.OWNER. */
+  readonly owner: string
   readonly bytes: Uint8Array
   readonly closed: boolean
   readonly inTransaction: boolean

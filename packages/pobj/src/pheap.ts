@@ -15,7 +15,7 @@
  * - After a crash, recovery keeps exactly the blocks reachable from the roots,
  *   traced precisely from the persisted type table (tracer.ts).
  */
-import { Heap, Durability, HeapClosedError, ArgumentError, Region } from '@makalu/allocator'
+import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
 import { Class, ElementKind, NumberKind } from './metadata-args'
@@ -83,27 +83,37 @@ export class PHeap implements HandleHost {
   /** A block was flushed but not drained since: drain before publishing a pointer. */
   private pendingInit = false
 
+  /**
+   * The owner tag pobj formats its heaps with: PHeap opens no other heap (a raw allocator
+   * heap would be misread, and its crash recovery would free live data); the allocator opens
+   * a pobj heap only when passed `{ owner: PHeap.OWNER }`.
+   */
+  static readonly OWNER = 'makalu.pobj'
+
   /** Creates a heap file and opens it. */
   static create(path: string, opts: PHeapCreateOptions): PHeap {
     const { types, ...heapOpts } = opts
-    return PHeap.wrap(Heap.create(path, heapOpts), types)
+    return PHeap.wrap(Heap.create(path, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), types)
   }
   /** Opens a heap file, recovering it with the precise tracer if it was not closed cleanly. */
   static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
     const { types, ...heapOpts } = opts
-    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer }), types)
+    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer, owner: PHeap.OWNER }), types)
   }
   /** Formats a new heap over a region (a SimRegion in tests). */
   static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {
     const { types, ...heapOpts } = opts
-    return PHeap.wrap(Heap.createIn(region, heapOpts), types)
+    return PHeap.wrap(Heap.createIn(region, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), types)
   }
   /** Opens the heap of a region, recovering it with the precise tracer if needed. */
   static openIn(region: Region, opts: PHeapOpenInOptions = {}): PHeap {
-    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer }), opts.types)
+    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer, owner: PHeap.OWNER }), opts.types)
   }
-  /** Wraps an open allocator heap; on a typed error the heap is closed again. */
+  /** Wraps an open allocator heap; on a typed error the heap is closed again. A heap pobj did not format is refused, left open. */
   static wrap(heap: AllocHeap, types: Class[] = []): PHeap {
+    if (heap.owner !== PHeap.OWNER) {
+      throw new HeapFormatError(`pobj: the heap belongs to ${heap.owner ? `'${heap.owner}'` : 'no layer (a raw allocator heap)'}, not to '${PHeap.OWNER}'`)
+    }
     try {
       return new PHeap(heap, types)
     } catch (e) {

@@ -1,10 +1,15 @@
 /**
  * Opening is safe whatever the heap went through: a stale ref left by a delete of a
- * referenced object never makes the heap unopenable (issue 15.3).
+ * referenced object never makes the heap unopenable (issue 15.3); a heap pobj did not
+ * format is refused before anything is written (issue 15.2).
  */
 import 'reflect-metadata'
 import { expect } from 'chai'
-import { SimRegion } from '@makalu/allocator'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
+import { createHash } from 'crypto'
+import { Heap, HeapFormatError, SimRegion } from '@makalu/allocator'
 import { PHeap } from '../src'
 import { AllKinds, Tree } from './models'
 
@@ -72,5 +77,61 @@ describe('pobj: a deleted object still referenced never makes the heap unopenabl
     expect(heap.rootNames().sort()).to.deep.equal(['a', 'r'])
     expect(heap.check().violations).to.deep.equal([])
     expect(heap.root('r', Tree)!.key).to.equal(1)
+  })
+})
+
+describe('pobj: opens only heaps it formatted (issue 15.2)', () => {
+  const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-owner-'))
+  const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex')
+
+  it('refuses a raw allocator heap with HeapFormatError, before writing anything (clean and crashed)', () => {
+    const dir = tmp()
+    const file = path.join(dir, 'raw.heap')
+    const raw = Heap.create(file, { size: 2 << 20, backend: 'file' })
+    const p = raw.alloc(64)
+    raw.bytes.fill(0x5a, p, p + 64)
+    raw.persist(p, 64)
+    raw.setRoot('data', p)
+    raw.close()
+    const before = sha(file)
+    expect(() => PHeap.open(file, { types: TYPES, backend: 'file' })).to.throw(HeapFormatError, /not formatted by pobj|owner/)
+    expect(sha(file), 'file bytes unchanged').to.equal(before)
+    const again = Heap.open(file, { backend: 'file' })
+    expect(again.recovery.reason).to.equal('clean')
+    expect(again.bytes[again.getRoot('data')]).to.equal(0x5a)
+    again.close()
+    fs.rmSync(dir, { recursive: true })
+
+    // Crashed: PHeap's precise recovery would free everything below the roots.
+    const region = new SimRegion(2 << 20)
+    const h = Heap.createIn(region)
+    const q = h.alloc(64)
+    h.persist(q, 64)
+    h.setRoot('data', q)
+    const image = region.crash({ mode: 'strict' })
+    const crashed = new SimRegion(image)
+    expect(() => PHeap.openIn(crashed, { types: TYPES })).to.throw(HeapFormatError)
+    expect(crashed.durableImage()).to.deep.equal(image)
+    expect(crashed.pendingWords()).to.equal(0)
+    expect(Heap.openIn(new SimRegion(image)).isAllocated(q)).to.equal(true)
+  })
+
+  it('a pobj heap: a raw open without its owner is refused; with the owner it opens', () => {
+    const dir = tmp()
+    const file = path.join(dir, 'pobj.heap')
+    const heap = PHeap.create(file, { size: 2 << 20, types: TYPES, backend: 'file' })
+    heap.setRoot('r', heap.new(Tree, { key: 42 }))
+    heap.close()
+    const before = sha(file)
+    expect(() => Heap.open(file, { backend: 'file' })).to.throw(HeapFormatError, /makalu\.pobj/)
+    expect(() => Heap.open(file, { backend: 'file', owner: 'someone.else' })).to.throw(HeapFormatError, /makalu\.pobj/)
+    expect(sha(file), 'file bytes unchanged').to.equal(before)
+    const raw = Heap.open(file, { backend: 'file', owner: PHeap.OWNER })
+    expect(raw.owner).to.equal('makalu.pobj')
+    raw.close()
+    const back = PHeap.open(file, { types: TYPES, backend: 'file' })
+    expect(back.root('r', Tree)!.key).to.equal(42)
+    back.close()
+    fs.rmSync(dir, { recursive: true })
   })
 })
