@@ -7,7 +7,7 @@ import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuper
 import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep,
+import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHash, adoptClean, markAndSweep,
   dropStaleRoots } from './recovery'
 import { checkHeap, CheckReport } from './check'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError } from './errors'
@@ -453,8 +453,9 @@ export class Heap {
 
   // ── shutdown ─────────────────────────────────────────────────────────────
   /**
-   * Clean shutdown, in order: write each run's live count into its entry and
-   * flush the bitmap; drain; store state = CLEAN (commits); drain; close the region.
+   * Clean shutdown, in order: write each run's live count into its entry; store the hash of
+   * the saved state (chunk table and run bitmaps, recovery.ts cleanStateHash); flush those and
+   * the bitmap; drain; store state = CLEAN (commits); drain; close the region.
    */
   close(): void {
     if (this.isClosed) return
@@ -466,6 +467,8 @@ export class Heap {
       u[(c.entryOff(i) >>> 2) + 1] = c.classes.perChunk[c.cls[i]] - c.nFree[i]
       this.region.flush(c.entryOff(i), 8)
     }
+    this.mem.writePointer(F.SB_CLEAN_HASH, cleanStateHash(this.mem, this.layout, c.chunkCount))
+    this.region.flush(F.SB_CLEAN_HASH, 8)
     const [off, len] = c.bitmapRange(0, c.chunkCount)
     this.region.flush(off, len)
     this.drain()

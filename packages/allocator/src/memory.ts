@@ -44,3 +44,30 @@ export function fnv1aWord(word: number, h: number): number {
   h = Math.imul(h ^ (word >>> 24), 0x01000193)
   return h >>> 0
 }
+
+/**
+ * A 32-bit hash of the u32 words [from, to), continuing from `h` (murmur3's block mixing;
+ * finish with hashFinish). Word-wise: about 4 times faster than FNV-1a over the same bytes.
+ * It detects damage, not forgery.
+ */
+export function hashWords(u: Uint32Array, from: number, to: number, h: number): number {
+  for (let i = from; i < to; i++) {
+    let k = Math.imul(u[i], 0xcc9e2d51)
+    k = (k << 15) | (k >>> 17)
+    h ^= Math.imul(k, 0x1b873593)
+    h = (h << 13) | (h >>> 19)
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0
+  }
+  return h
+}
+
+/** murmur3's finaliser: every input bit reaches every output bit. */
+export function hashFinish(h: number, words: number): number {
+  h ^= words
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}

@@ -1,6 +1,6 @@
 import * as F from './format'
 import { Layout } from './superblock'
-import { Memory } from './memory'
+import { Memory, hashWords, hashFinish } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
 import { HeapCorruptError } from './errors'
 import { RootTable } from './roots'
@@ -116,13 +116,37 @@ function badEntry(u: Uint32Array, base: number, c: number, source: string, why: 
 }
 
 /**
- * Clean open, first a cheap consistency check of what clean open trusts: each run's
- * bitmap popcount equals the live count written at close, and each large object has its
- * head bit alone. (Free chunks' bits are never read; a claim clears them.) Reads only;
- * false sends the open down the crash path (the bitmap is a cache; marking rebuilds it).
+ * The hash of the state a clean close saves and a clean open trusts: the chunk count, the
+ * chunk table entries [0, chunkCount) (kinds, classes, live counts, spans) and the bitmap
+ * words of every run chunk. A large object's bitmap is not hashed: its check (the head bit
+ * alone, below) is exact. Reads the media only, so close and open compute it alike.
+ */
+export function cleanStateHash(mem: Memory, layout: Layout, chunkCount: number): number {
+  const u = mem.u32
+  const base = layout.chunkTableOff >>> 2
+  const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
+  const bitBase = layout.bitmapOff >>> 2
+  let h = hashWords(Uint32Array.of(chunkCount), 0, 1, 0x4d414b41)
+  h = hashWords(u, base, base + 2 * chunkCount, h)
+  let n = 1 + 2 * chunkCount
+  for (let c = 0; c < chunkCount; c++) {
+    if ((u[base + 2 * c] & 0xff) !== F.KIND_RUN) continue
+    h = hashWords(u, bitBase + c * words, bitBase + (c + 1) * words, h)
+    n += words
+  }
+  return hashFinish(h, n)
+}
+
+/**
+ * Clean open, first a check of what clean open trusts: the hash saved at close matches the
+ * chunk table and the bitmap (any damage: swapped bits, a changed count or span); each run's
+ * bitmap popcount equals the live count written at close; each large object has its head bit
+ * alone. (Free chunks' bits are never read; a claim clears them.) Reads only; false sends
+ * the open down the crash path (the bitmap is a cache; marking rebuilds it).
  */
 export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[]): boolean {
   const u = mem.u32
+  if (u[(F.SB_CLEAN_HASH >> 2) + 1] !== 0 || u[F.SB_CLEAN_HASH >> 2] !== cleanStateHash(mem, layout, chunks.chunkCount)) return false
   const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
   const bitBase = layout.bitmapOff >>> 2
   // Runs cold at every clean open: one flat loop, popcount inlined.
