@@ -10,7 +10,7 @@ import * as os from 'os'
 import * as path from 'path'
 import { Heap, loadNative } from '../src'
 import { Memory, fnv1a } from '../src/memory'
-import { cleanStateHash } from '../src/recovery'
+import { cleanStateHashes } from '../src/recovery'
 
 const n = Number(process.argv[2] ?? 1_000_000)
 const RUNS = 7
@@ -42,7 +42,7 @@ const hashMs: number[] = []
 const fnvMs: number[] = []
 for (let r = 0; r < 21; r++) {
   let t = process.hrtime.bigint()
-  cleanStateHash(mem, l, chunks)
+  cleanStateHashes(mem, l, chunks)
   hashMs.push(Number(process.hrtime.bigint() - t) / 1e6)
   t = process.hrtime.bigint()
   let x = fnv1a(mem.bytes, l.chunkTableOff, l.chunkTableOff + 8 * chunks)

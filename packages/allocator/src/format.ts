@@ -45,10 +45,13 @@ export const POINTER_SIZE = 8
 //    ├──────────────────────────────────────┤  mutable words, one 8-byte word each:
 // 128│ state u32 (CLEAN | DIRTY)   │ 0     │
 // 136│ chunkCount u32               │ 0     │  chunks now backed by the file
-// 144│ cleanHash u32                │ 0     │  hash of the saved state (below); trusted only when CLEAN
+// 144│ tableHash u32     │ cacheHash u32     │  hashes of the state saved at close; trusted only when CLEAN
 //    └──────────────────────────────────────┘
 //
-// Version 2 added owner and cleanHash; a version-1 file is refused (HeapFormatError).
+// tableHash covers what only the chunk table knows: the chunk count, each entry's low half
+// (kind, class) and a large head's span. cacheHash covers what a trace can rebuild: each
+// run's live count and its bitmap words. Version 2 added owner and the hashes; a version-1
+// file is refused (HeapFormatError).
 export const SB_MAGIC = 0
 export const MAGIC = 'MAKALUTS'
 export const SB_VERSION = 8
@@ -71,7 +74,8 @@ export const SB_CHECKSUM = 88
 export const SB_CHECKED_BYTES = 88
 export const SB_STATE = 128
 export const SB_CHUNK_COUNT = 136
-export const SB_CLEAN_HASH = 144
+export const SB_TABLE_HASH = 144
+export const SB_CACHE_HASH = 148
 
 export const STATE_CLEAN = 0x4e41454c // "LEAN"
 export const STATE_DIRTY = 0x59545249 // "IRTY"

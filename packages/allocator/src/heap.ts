@@ -7,7 +7,7 @@ import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuper
 import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHash, adoptClean, markAndSweep,
+import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHashes, adoptClean, markAndSweep,
   dropStaleRoots } from './recovery'
 import { checkHeap, CheckReport } from './check'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError } from './errors'
@@ -153,7 +153,7 @@ export class Heap {
     const pending = this.log.pending()
     const entries = pending ? this.log.scan(layout.rootTableOff, dataEnd, source) : []
     const closedCleanly = isClean(mem) && !pending
-    const clean = closedCleanly && cleanStateConsistent(mem, layout, this.chunks, inUse)
+    const clean = closedCleanly && cleanStateConsistent(mem, layout, this.chunks, inUse, source)
     const report: RecoveryReport = (this.recovery = {
       clean, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0,
       rolledBackTransaction: false, releasedChunks: 0, tracing: 'none',
@@ -453,9 +453,9 @@ export class Heap {
 
   // ── shutdown ─────────────────────────────────────────────────────────────
   /**
-   * Clean shutdown, in order: write each run's live count into its entry; store the hash of
-   * the saved state (chunk table and run bitmaps, recovery.ts cleanStateHash); flush those and
-   * the bitmap; drain; store state = CLEAN (commits); drain; close the region.
+   * Clean shutdown, in order: write each run's live count into its entry; store the hashes of
+   * the saved state (chunk table; live counts and run bitmaps: recovery.ts cleanStateHashes);
+   * flush those and the bitmap; drain; store state = CLEAN (commits); drain; close the region.
    */
   close(): void {
     if (this.isClosed) return
@@ -467,8 +467,10 @@ export class Heap {
       u[(c.entryOff(i) >>> 2) + 1] = c.classes.perChunk[c.cls[i]] - c.nFree[i]
       this.region.flush(c.entryOff(i), 8)
     }
-    this.mem.writePointer(F.SB_CLEAN_HASH, cleanStateHash(this.mem, this.layout, c.chunkCount))
-    this.region.flush(F.SB_CLEAN_HASH, 8)
+    const saved = cleanStateHashes(this.mem, this.layout, c.chunkCount)
+    u[F.SB_TABLE_HASH >> 2] = saved.table
+    u[F.SB_CACHE_HASH >> 2] = saved.cache
+    this.region.flush(F.SB_TABLE_HASH, 8)
     const [off, len] = c.bitmapRange(0, c.chunkCount)
     this.region.flush(off, len)
     this.drain()

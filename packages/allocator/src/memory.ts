@@ -51,14 +51,17 @@ export function fnv1aWord(word: number, h: number): number {
  * It detects damage, not forgery.
  */
 export function hashWords(u: Uint32Array, from: number, to: number, h: number): number {
-  for (let i = from; i < to; i++) {
-    let k = Math.imul(u[i], 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    h ^= Math.imul(k, 0x1b873593)
-    h = (h << 13) | (h >>> 19)
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0
-  }
+  for (let i = from; i < to; i++) h = hashWord(h, u[i])
   return h
+}
+
+/** One word of hashWords. */
+export function hashWord(h: number, w: number): number {
+  let k = Math.imul(w, 0xcc9e2d51)
+  k = (k << 15) | (k >>> 17)
+  h ^= Math.imul(k, 0x1b873593)
+  h = (h << 13) | (h >>> 19)
+  return (Math.imul(h, 5) + 0xe6546b64) | 0
 }
 
 /** murmur3's finaliser: every input bit reaches every output bit. */

@@ -1,6 +1,6 @@
 import * as F from './format'
 import { Layout } from './superblock'
-import { Memory, hashWords, hashFinish } from './memory'
+import { Memory, hashWords, hashWord, hashFinish } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
 import { HeapCorruptError } from './errors'
 import { RootTable } from './roots'
@@ -116,37 +116,47 @@ function badEntry(u: Uint32Array, base: number, c: number, source: string, why: 
 }
 
 /**
- * The hash of the state a clean close saves and a clean open trusts: the chunk count, the
- * chunk table entries [0, chunkCount) (kinds, classes, live counts, spans) and the bitmap
- * words of every run chunk. A large object's bitmap is not hashed: its check (the head bit
- * alone, below) is exact. Reads the media only, so close and open compute it alike.
+ * The hashes of the state a clean close saves and a clean open trusts (format.ts, superblock
+ * word 144). `table`: the chunk count, every entry's low half, each large head's span.
+ * `cache`: each run's live count and bitmap words. A large object's bitmap is not hashed:
+ * its check (the head bit alone, below) is exact. Reads the media only, so close and open
+ * compute them alike.
  */
-export function cleanStateHash(mem: Memory, layout: Layout, chunkCount: number): number {
+export function cleanStateHashes(mem: Memory, layout: Layout, chunkCount: number): { table: number; cache: number } {
   const u = mem.u32
   const base = layout.chunkTableOff >>> 2
   const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
   const bitBase = layout.bitmapOff >>> 2
-  let h = hashWords(Uint32Array.of(chunkCount), 0, 1, 0x4d414b41)
-  h = hashWords(u, base, base + 2 * chunkCount, h)
-  let n = 1 + 2 * chunkCount
+  let table = hashWord(0x4d414b41, chunkCount)
+  let cache = 0x4d414b41
+  let n = 0
   for (let c = 0; c < chunkCount; c++) {
-    if ((u[base + 2 * c] & 0xff) !== F.KIND_RUN) continue
-    h = hashWords(u, bitBase + c * words, bitBase + (c + 1) * words, h)
-    n += words
+    const lo = u[base + 2 * c]
+    const kind = lo & 0xff
+    table = hashWord(hashWord(table, lo), kind === F.KIND_LARGE ? u[base + 2 * c + 1] : 0)
+    if (kind !== F.KIND_RUN) continue
+    cache = hashWords(u, bitBase + c * words, bitBase + (c + 1) * words, hashWord(cache, u[base + 2 * c + 1]))
+    n += 1 + words
   }
-  return hashFinish(h, n)
+  return { table: hashFinish(table, 1 + 2 * chunkCount), cache: hashFinish(cache, n) }
 }
 
 /**
- * Clean open, first a check of what clean open trusts: the hash saved at close matches the
- * chunk table and the bitmap (any damage: swapped bits, a changed count or span); each run's
- * bitmap popcount equals the live count written at close; each large object has its head bit
- * alone. (Free chunks' bits are never read; a claim clears them.) Reads only; false sends
- * the open down the crash path (the bitmap is a cache; marking rebuilds it).
+ * Clean open, first a check of what clean open trusts. The chunk table must match the hash
+ * saved at close: it is the only record of the chunks, so a mismatch is HeapCorruptError
+ * (tracing from a damaged table would lose data). Then the cache: the saved hash of live
+ * counts and run bitmaps (any damage: swapped bits, a changed count), each run's popcount
+ * against its live count, each large object's head bit alone. (Free chunks' bits are never
+ * read; a claim clears them.) Reads only; false sends the open down the crash path (the
+ * bitmap is a cache; marking rebuilds it).
  */
-export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[]): boolean {
+export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[], source: string): boolean {
   const u = mem.u32
-  if (u[(F.SB_CLEAN_HASH >> 2) + 1] !== 0 || u[F.SB_CLEAN_HASH >> 2] !== cleanStateHash(mem, layout, chunks.chunkCount)) return false
+  const saved = cleanStateHashes(mem, layout, chunks.chunkCount)
+  if (u[F.SB_TABLE_HASH >> 2] !== saved.table) {
+    throw new HeapCorruptError(`heap: ${source}: the chunk table does not match the hash saved at the clean close (a damaged file); nothing was written`)
+  }
+  if (u[F.SB_CACHE_HASH >> 2] !== saved.cache) return false
   const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
   const bitBase = layout.bitmapOff >>> 2
   // Runs cold at every clean open: one flat loop, popcount inlined.

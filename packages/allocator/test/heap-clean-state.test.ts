@@ -6,7 +6,7 @@ import { expect } from 'chai'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
-import { Heap, SimRegion, format as F } from '../src'
+import { Heap, SimRegion, HeapCorruptError, format as F } from '../src'
 import { SMALL_HEAP, SMALL_REGION } from './support/crash-harness'
 
 const u32 = (h: Heap): Uint32Array => new Uint32Array(h.bytes.buffer, h.bytes.byteOffset, h.bytes.length >>> 2)
@@ -69,31 +69,46 @@ describe('heap: the clean state is verified at open', () => {
     fs.rmSync(dir, { recursive: true })
   })
 
-  it('any single bit flipped in the saved bitmap or chunk table is detected', () => {
+  it('any bit flipped in the saved bitmap or a live count is traced; in the chunk table proper, refused', () => {
     const region = new SimRegion(SMALL_REGION)
     const h = Heap.createIn(region, SMALL_HEAP)
     const live = build(h)
-    h.alloc(9000) // a large object too
+    const big = h.alloc(9000) // a large object of 3 chunks
+    h.persist(big, 8)
+    h.setRoot('big', big)
     const l = h.layout
     const chunks = h.stats().chunks
     h.close()
     const good = region.durableImage()
     expect(Heap.openIn(new SimRegion(good)).recovery.reason).to.equal('clean')
-    const bitmapBytes = (chunks * l.chunkSize) >>> 7
-    // Every bit of the used part of the bitmap, and of the used chunk entries' live counts.
-    const targets: number[] = []
-    for (let i = 0; i < bitmapBytes; i++) if (good[l.bitmapOff + i] !== 0) targets.push(l.bitmapOff + i)
-    for (let c = 0; c < chunks; c++) if (good[l.chunkTableOff + 8 * c] !== 0) targets.push(l.chunkTableOff + 8 * c + 4)
-    expect(targets.length).to.be.greaterThan(10)
-    for (const off of targets) {
+    const entry = (c: number): number => l.chunkTableOff + 8 * c
+    const used = Array.from({ length: chunks }, (_, c) => c).filter((c) => good[entry(c)] !== 0)
+    // The cache: every used byte of the bitmap, every run's live count.
+    const cache: number[] = []
+    for (let i = 0; i < (chunks * l.chunkSize) >>> 7; i++) if (good[l.bitmapOff + i] !== 0) cache.push(l.bitmapOff + i)
+    for (const c of used) if (good[entry(c)] === F.KIND_RUN) cache.push(entry(c) + 4)
+    // The table: kinds and classes of used entries, the large head's span, free entries.
+    const bigChunk = (big - l.dataOff) / l.chunkSize
+    const table = [...used.map((c) => entry(c)), ...used.map((c) => entry(c) + 1), entry(bigChunk) + 4, entry(chunks - 1)]
+    expect(cache.length).to.be.greaterThan(10)
+    for (const off of cache) {
       for (let bit = 0; bit < 8; bit++) {
         const img = good.slice()
         img[off] ^= 1 << bit
-        let heap: Heap
-        try { heap = Heap.openIn(new SimRegion(img)) } catch { continue } // a typed refusal is fine too
-        expect(heap.recovery.reason, `byte ${off} bit ${bit}`).to.not.equal('clean')
+        const heap = Heap.openIn(new SimRegion(img))
+        expect(heap.recovery.reason, `byte ${off} bit ${bit}`).to.equal('inconsistent-clean-state')
         expect(heap.check().violations).to.deep.equal([])
         for (const p of live) expect(heap.isAllocated(p)).to.equal(true)
+        expect(heap.usableSize(big)).to.equal(3 * l.chunkSize)
+      }
+    }
+    for (const off of table) {
+      for (let bit = 0; bit < 8; bit++) {
+        const img = good.slice()
+        img[off] ^= 1 << bit
+        const r = new SimRegion(img)
+        expect(() => Heap.openIn(r), `byte ${off} bit ${bit}`).to.throw(HeapCorruptError)
+        expect(r.durableImage()).to.deep.equal(img)
       }
     }
   })
