@@ -45,6 +45,6 @@ export interface AllocHeap {
   snapshot(ptr: number, length: number): void
   forEachBlock(fn: (ptr: number, size: number) => void): void
   stats(): AllocHeapStats
-  check(): { ok: boolean; violations: string[] }
+  check(): { ok: boolean; violations: string[]; stalePointers: number }
   close(): void
 }

@@ -347,7 +347,7 @@ export class PHeap implements HandleHost {
   get inTransaction(): boolean { return this.inTx }
 
   /** Whole-heap check of the allocator's invariants. */
-  check(): { ok: boolean; violations: string[] } {
+  check(): { ok: boolean; violations: string[]; stalePointers: number } {
     this.checkOpen()
     return this.raw.check()
   }
