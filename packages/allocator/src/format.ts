@@ -20,7 +20,8 @@
  * What is persistent, and what is rebuilt: the chunk table, the roots and the
  * undo log are kept durable at all times. The bitmap lives in the file but is
  * written without flushes while the heap is open: it is durable, and trusted,
- * only when the state word says CLEAN. After a crash it is rebuilt by marking.
+ * only when the state word says CLEAN and the hashes saved at close match.
+ * Otherwise it is rebuilt by marking.
  */
 
 export const PAGE = 4096
@@ -138,7 +139,7 @@ export const LE_CHECKSUM = 16
 
 // ── bitmap: one bit per 16-byte granule of the chunk area ──────────────────────
 // bit g set ⇔ a block starts at dataOff + 16·g and is allocated.
-// Trusted only when the state word says CLEAN.
+// Trusted only when the state word says CLEAN and cacheHash matches.
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024
 export const MIN_CHUNK_SIZE = 4 * 1024
