@@ -4,7 +4,7 @@ import { openRegion } from './region/open-region'
 import { Memory } from './memory'
 import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
-import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN } from './chunk-space'
+import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN, C_LARGE } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
 import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHashes, adoptClean, markAndSweep,
@@ -467,7 +467,9 @@ export class Heap {
       u[(c.entryOff(i) >>> 2) + 1] = c.classes.perChunk[c.cls[i]] - c.nFree[i]
       this.region.flush(c.entryOff(i), 8)
     }
-    const saved = cleanStateHashes(this.mem, this.layout, c.chunkCount)
+    const inUse: number[] = []
+    for (let i = 0; i < c.chunkCount; i++) if (c.kind[i] === C_RUN || c.kind[i] === C_LARGE) inUse.push(i)
+    const saved = cleanStateHashes(this.mem, this.layout, c.chunkCount, inUse)
     u[F.SB_TABLE_HASH >> 2] = saved.table
     u[F.SB_CACHE_HASH >> 2] = saved.cache
     this.region.flush(F.SB_TABLE_HASH, 8)

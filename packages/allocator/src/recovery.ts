@@ -1,6 +1,6 @@
 import * as F from './format'
 import { Layout } from './superblock'
-import { Memory, hashWords, hashWord, hashFinish } from './memory'
+import { Memory, hashWord, hashFinish, crc32 } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
 import { HeapCorruptError } from './errors'
 import { RootTable } from './roots'
@@ -117,28 +117,42 @@ function badEntry(u: Uint32Array, base: number, c: number, source: string, why: 
 
 /**
  * The hashes of the state a clean close saves and a clean open trusts (format.ts, superblock
- * word 144). `table`: the chunk count, every entry's low half, each large head's span.
- * `cache`: each run's live count and bitmap words. A large object's bitmap is not hashed:
- * its check (the head bit alone, below) is exact. Reads the media only, so close and open
- * compute them alike.
+ * word 144), over the chunks in use (`inUse`: the chunks whose entry is not FREE, in order).
+ * `table`: the chunk count, and each such chunk's index, entry low half and, for a large
+ * head, span (a FREE entry that became used, or the reverse, changes the list). `cache`: each
+ * run's live count (hashed with the table words) and its bitmap bytes (CRC-32, native: a
+ * clean open runs it cold). A large object's bitmap is not hashed: its check (the head bit
+ * alone, below) is exact. Reads the media only, so close and open compute them alike.
  */
-export function cleanStateHashes(mem: Memory, layout: Layout, chunkCount: number): { table: number; cache: number } {
+export function cleanStateHashes(mem: Memory, layout: Layout, chunkCount: number, inUse: number[]): { table: number; cache: number } {
   const u = mem.u32
   const base = layout.chunkTableOff >>> 2
-  const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
-  const bitBase = layout.bitmapOff >>> 2
+  const bytesPer = layout.chunkSize >>> (F.GRANULE_SHIFT + 3)
   let table = hashWord(0x4d414b41, chunkCount)
-  let cache = 0x4d414b41
-  let n = 0
-  for (let c = 0; c < chunkCount; c++) {
-    const lo = u[base + 2 * c]
-    const kind = lo & 0xff
-    table = hashWord(hashWord(table, lo), kind === F.KIND_LARGE ? u[base + 2 * c + 1] : 0)
-    if (kind !== F.KIND_RUN) continue
-    cache = hashWords(u, bitBase + c * words, bitBase + (c + 1) * words, hashWord(cache, u[base + 2 * c + 1]))
-    n += 1 + words
+  let counts = 0x4d414b41
+  let bits = 0
+  // The bitmaps of consecutive runs go to the CRC in one call (the value is the same).
+  let runFrom = 0
+  let runTo = 0
+  const flushRuns = (): void => {
+    if (runTo > runFrom) bits = crc32(mem.bytes.subarray(layout.bitmapOff + runFrom * bytesPer, layout.bitmapOff + runTo * bytesPer), bits)
   }
-  return { table: hashFinish(table, 1 + 2 * chunkCount), cache: hashFinish(cache, n) }
+  // It runs cold at every clean open, so few steps: an entry's kind and class (16 bits; the
+  // reserved bits are checked 0 on load) share a word with its index (high bits apart).
+  for (let i = 0; i < inUse.length; i++) {
+    const c = inUse[i]
+    const lo = u[base + 2 * c]
+    const hi = u[base + 2 * c + 1]
+    table = hashWord(table, (lo & 0xffff) | (c << 16))
+    if (c > 0xffff) table = hashWord(table, c)
+    if ((lo & 0xff) === F.KIND_RUN) {
+      counts = hashWord(counts, hi)
+      if (c !== runTo) { flushRuns(); runFrom = c }
+      runTo = c + 1
+    } else table = hashWord(table, hi)
+  }
+  flushRuns()
+  return { table: hashFinish(table, inUse.length), cache: hashFinish(hashWord(counts, bits), inUse.length) }
 }
 
 /**
@@ -152,7 +166,7 @@ export function cleanStateHashes(mem: Memory, layout: Layout, chunkCount: number
  */
 export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[], source: string): boolean {
   const u = mem.u32
-  const saved = cleanStateHashes(mem, layout, chunks.chunkCount)
+  const saved = cleanStateHashes(mem, layout, chunks.chunkCount, inUse)
   if (u[F.SB_TABLE_HASH >> 2] !== saved.table) {
     throw new HeapCorruptError(`heap: ${source}: the chunk table does not match the hash saved at the clean close (a damaged file); nothing was written`)
   }

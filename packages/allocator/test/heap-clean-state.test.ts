@@ -7,6 +7,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { Heap, SimRegion, HeapCorruptError, format as F } from '../src'
+import { crc32, crc32js } from '../src/memory'
 import { SMALL_HEAP, SMALL_REGION } from './support/crash-harness'
 
 const u32 = (h: Heap): Uint32Array => new Uint32Array(h.bytes.buffer, h.bytes.byteOffset, h.bytes.length >>> 2)
@@ -111,5 +112,12 @@ describe('heap: the clean state is verified at open', () => {
         expect(r.durableImage()).to.deep.equal(img)
       }
     }
+  })
+
+  it('hashes run bitmaps with CRC-32: the JS fallback gives what zlib gives', () => {
+    const bytes = new Uint8Array(4099).map((_, i) => (i * 2654435761) >>> 24)
+    expect(crc32js(bytes)).to.equal(crc32(bytes))
+    expect(crc32js(bytes.subarray(1000), crc32js(bytes.subarray(0, 1000)))).to.equal(crc32(bytes))
+    expect(crc32js(new TextEncoder().encode('123456789'))).to.equal(0xcbf43926)
   })
 })
