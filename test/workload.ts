@@ -93,20 +93,11 @@ export function applyHeap(heap: PHeap, op: Op): void {
   switch (op.t) {
     case 'set': map.set(op.key, op.value); break
     case 'del': map.delete(op.key); break
-    case 'setObj': heap.transaction(() => {
-      const old = map.get(op.key)
-      map.set(op.key, heap.new(Item, { name: op.name }))
-      if (old instanceof Item) heap.delete(old)
-    }); break
-    case 'delObj': heap.transaction(() => {
-      const old = map.get(op.key)
-      if (map.delete(op.key) && old instanceof Item) heap.delete(old)
-    }); break
+    // An Item replaced or removed is garbage: the next collection frees it.
+    case 'setObj': heap.transaction(() => { map.set(op.key, heap.new(Item, { name: op.name })) }); break
+    case 'delObj': map.delete(op.key); heap.gc(); break // a collection: no change of state, garbage freed
     case 'group': heap.transaction(() => { for (const [k, v] of op.sets) map.set(k, v); list.push(op.push) }); break
-    case 'clear': heap.transaction(() => {
-      for (const v of map.values()) if (v instanceof Item) heap.delete(v)
-      map.clear()
-    }); break
+    case 'clear': map.clear(); heap.gc(); break
     case 'push': list.push(op.value); break
     case 'unshift': list.unshift(op.value); break
     case 'pop': list.pop(); break
@@ -136,8 +127,12 @@ export function heapState(heap: PHeap): string {
 
 export { reachable }
 
-/** check() clean, nothing leaked (used bytes == reachable bytes), every block of a known type. */
+/**
+ * check() clean, nothing leaked (after a collection, used bytes == reachable bytes: the
+ * heap was just opened, so no handle holds an unreachable object), every block of a known type.
+ */
 export function checkHeapSound(heap: PHeap): void {
+  heap.gc()
   const c = heap.check()
   assert.deepEqual(c.violations, [], 'check()')
   const live = reachable(heap)

@@ -4,7 +4,8 @@ import { Memory, fnv1a } from './memory'
 import { ChunkSpace, C_FREE, C_RUN, C_LARGE, C_CONT, C_QUARANTINE } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, markFrom } from './recovery'
+import type { Tracer } from './recovery'
+import { markReachable } from './mark'
 
 export interface CheckReport {
   ok: boolean
@@ -12,16 +13,20 @@ export interface CheckReport {
   /** Blocks and bytes counted by the walk (they must equal the heap's counters). */
   blocks: number
   bytes: number
-  /** Pointers a precise tracer reported that are not block starts (left by a free of a
-   *  block still referenced): not violations, recovery treats them as null. */
+  /**
+   * Pointers to no allocated block, left by a free of a block still referenced: roots and
+   * precisely traced pointers that are not block starts, and, with no tracer, words equal to
+   * an unallocated block start (they may be data). Not violations: recovery and collect treat
+   * them as null. With a tracer, a reachable block start that is not allocated is a violation.
+   */
   stalePointers: number
 }
 
 /**
  * Whole-heap validation of the invariants stated in chunk-space.ts, roots.ts
- * and undo-log.ts, and of the bitmap against a fresh mark from the roots: every block a
- * recovery would keep (traced with `tracer`, else conservatively) is allocated, so no live
- * block can be handed out again. Reads only. Cost: linear in the heap.
+ * and undo-log.ts, and of the bitmap against a fresh mark from the roots (traced with `tracer`,
+ * else conservatively): every block reachable is allocated, so none can be handed out again.
+ * Reads only. Cost: linear in the heap.
  */
 export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: RootTable, log: UndoLog,
   inTransaction: boolean, tracer: Tracer | null): CheckReport {
@@ -88,12 +93,27 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
   for (const [name, p] of roots.entries()) {
     if (chunks.allocatedSize(p) < 0) fail(`root '${name}' → ${p}, not an allocated block`)
   }
-  const { marks, stale } = markFrom(mem, layout, chunks, roots.pointers(), tracer, false)
-  for (let w = 0; w < marks.length; w++) {
-    const lost = marks[w] & ~u[(layout.bitmapOff >>> 2) + w]
-    if (lost === 0) continue
-    const p = layout.dataOff + ((w * 32 + 31 - Math.clz32(lost & -lost)) << F.GRANULE_SHIFT)
-    fail(`block ${p} is reachable from the roots${tracer ? '' : ' (conservatively)'} but not allocated`)
+  // The table on media, read afresh, says what the volatile index says.
+  const onMedia = new RootTable(mem, layout)
+  try {
+    onMedia.load((p) => chunks.allocatedSize(p) > 0, 'check')
+    const a = JSON.stringify(onMedia.entries().sort()), b = JSON.stringify(roots.entries().sort())
+    if (a !== b) fail(`root table on media ${a.slice(0, 200)} ≠ the index ${b.slice(0, 200)}`)
+  } catch (e) {
+    fail((e as Error).message)
   }
-  return { ok: v.length === 0, violations: v, blocks, bytes, stalePointers: stale }
+  // The bitmap against a fresh mark from the roots. Precisely, a reachable block start that is
+  // not allocated means the bitmap lost a live block (or the program freed a referenced one):
+  // a violation. Conservatively, such a word may be data: counted, like the stale pointers.
+  const { bits: marks, stale } = markReachable(mem, layout, chunks, roots.pointers(), tracer, false)
+  let unallocated = 0
+  for (let w = 0; w < marks.length; w++) {
+    let lost = marks[w] & ~u[(layout.bitmapOff >>> 2) + w]
+    for (; lost !== 0; lost &= lost - 1) {
+      unallocated++
+      const p = layout.dataOff + ((w * 32 + 31 - Math.clz32(lost & -lost)) << F.GRANULE_SHIFT)
+      if (tracer) fail(`block ${p} is reachable from the roots but not allocated`)
+    }
+  }
+  return { ok: v.length === 0, violations: v, blocks, bytes, stalePointers: stale + (tracer ? 0 : unallocated) }
 }

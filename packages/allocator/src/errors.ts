@@ -5,8 +5,8 @@
  */
 export class MakaluError extends Error {
   readonly code: string = 'EMAKALU'
-  constructor(message: string) {
-    super(message)
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.name = new.target.name
   }
 }
@@ -51,4 +51,22 @@ export class ArgumentError extends MakaluError {
 /** An internal invariant failed: a bug in this library, never bad input. */
 export function assert(cond: unknown, what: string): asserts cond {
   if (!cond) throw new Error(`makalu internal assertion failed: ${what}`)
+}
+
+/**
+ * A transaction did not commit because a drain failed while committing (a full disk, an
+ * I/O error); `cause` is that error. The transaction was rolled back: the heap is as it
+ * was before it, in memory and on media, and stays usable.
+ */
+export class CommitFailedError extends TransactionError {
+  override readonly code: string = 'ECOMMITFAILED'
+}
+/**
+ * An I/O error left the heap in a state this process can not settle (a rollback that could
+ * not be made durable, a commit whose last write could not be confirmed). Every later call
+ * throws this; close() releases the file without marking it clean, and the next open
+ * recovers it from what reached media: each transaction is then whole or absent.
+ */
+export class HeapFailedError extends MakaluError {
+  override readonly code: string = 'EHEAPFAILED'
 }

@@ -51,12 +51,12 @@ export const POINTER_SIZE = 8
 //
 // tableHash covers what only the chunk table knows: the chunk count, each entry's low half
 // (kind, class) and a large head's span. cacheHash covers what a trace can rebuild: each
-// run's live count and its bitmap words. Version 2 added owner and the hashes; a version-1
-// file is refused (HeapFormatError).
+// run's live count and its bitmap words. Version 2 added the root name check; version 3 the
+// owner and the hashes. Older files are refused (HeapFormatError): there is no upgrade path.
 export const SB_MAGIC = 0
 export const MAGIC = 'MAKALUTS'
 export const SB_VERSION = 8
-export const FORMAT_VERSION = 2
+export const FORMAT_VERSION = 3
 export const SB_HEADER_BYTES = 12
 export const SB_UUID = 16
 export const SB_CHUNK_SIZE = 32
@@ -106,12 +106,15 @@ export const KIND_LARGE = 2
 //
 //  0 ┌───────────────────────────────────┐
 //    │ ptr u64 (0: the slot is free)      │  commits the slot
-//  8 │ nameLength u32   │ reserved u32    │
+//  8 │ nameLength u32   │ nameCheck u32   │  nameCheck: FNV-1a of nameLength and the name
 // 16 │ name, UTF-8, up to 112 bytes       │
 //128 └───────────────────────────────────┘
+// The name, its length and its check are written (and made durable) before the pointer
+// turns the slot into a root, and are not changed while the slot is in use.
 export const ROOT_SLOT_SIZE = 128
 export const RS_PTR = 0
 export const RS_NAME_LENGTH = 8
+export const RS_NAME_CHECK = 12
 export const RS_NAME = 16
 export const ROOT_NAME_MAX = ROOT_SLOT_SIZE - RS_NAME
 

@@ -10,10 +10,13 @@ import { UndoLog } from './undo-log'
 import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHashes, adoptClean, markAndSweep,
   dropStaleRoots } from './recovery'
 import { checkHeap, CheckReport } from './check'
-import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError } from './errors'
+import { collect, CollectReport } from './collector'
+import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
+  HeapFailedError } from './errors'
 
 export { Tracer, TraceContext, TracerOption, RecoveryReport } from './recovery'
 export { CheckReport } from './check'
+export { CollectReport } from './collector'
 
 export interface HeapCreateOptions extends LayoutOptions {
   /** Bytes of the heap file. */
@@ -76,6 +79,8 @@ export class Heap {
   private readonly log: UndoLog
   private readonly tracerOption: TracerOption | undefined
   private isClosed = false
+  /** Set when an I/O error left the heap in a state only a reopen can settle. */
+  private failure: HeapFailedError | null = null
   /** Stores reach media only through flush + drain (the file backend): snapshots need no drain each. */
   private readonly deferredWriteBack: boolean
   // The open transaction (volatile).
@@ -206,11 +211,15 @@ export class Heap {
   /** The current view of the region (replaced when the heap grows). */
   get bytes(): Uint8Array { return this.mem.bytes }
   get closed(): boolean { return this.isClosed }
+  /** Whether an I/O error left the heap unusable until it is reopened (see HeapFailedError). */
+  get failed(): boolean { return this.failure !== null }
   get inTransaction(): boolean { return this.txDepth > 0 }
   /** Counts top-level transactions begun since open: tells one transaction from the next. */
   get transactionSerial(): number { return this.txSerial }
   /** Whether each snapshot drains (mmap, NVM) or only the commit does (the file backend). */
   get snapshotDrains(): boolean { return !this.deferredWriteBack }
+  /** Usable bytes of allocated blocks (what stats().used says, without the whole-heap walk). */
+  get usedBytes(): number { return this.chunks.used }
   /** Offset of the first chunk: every block lies at or past it. */
   get dataOffset(): number { return this.layout.dataOff }
   /** The largest small size; larger requests take whole chunks. */
@@ -219,7 +228,7 @@ export class Heap {
   // ── allocation ───────────────────────────────────────────────────────────
   /** A zero-filled block of at least `size` bytes; its offset (never 0). Small sizes write nothing durable. */
   alloc(size: number): number {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     if (!(size >= 0 && size <= 2 ** 32)) throw new ArgumentError(`heap: alloc(${size}): size must be a number of bytes from 0 to 4 GiB`)
     const classes = this.chunks.classes
     const p = size <= classes.maxSmall ? this.chunks.allocSmall(classes.classOf(size || 1)) : this.chunks.allocLarge(size)
@@ -229,7 +238,7 @@ export class Heap {
 
   /** Frees a block; inside a transaction the free happens at commit. */
   free(ptr: number): void {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     this.chunks.validate(ptr, 'free')
     if (this.txDepth > 0) {
       if (this.txFrees.has(ptr)) throw new InvalidPointerError(`heap: free(${ptr}): freed twice in this transaction`)
@@ -241,13 +250,13 @@ export class Heap {
 
   /** Usable bytes of the allocated block at ptr. */
   usableSize(ptr: number): number {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     return this.chunks.validate(ptr, 'usableSize')
   }
 
   /** Whether ptr is the start of an allocated block. */
   isAllocated(ptr: number): boolean {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     return typeof ptr === 'number' && this.chunks.allocatedSize(ptr) > 0
   }
 
@@ -256,7 +265,7 @@ export class Heap {
 
   /** Makes [ptr, ptr+length) durable: flush + drain now; inside a transaction, at commit. */
   persist(ptr: number, length: number): void {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     this.checkRange(ptr, length, 'persist')
     if (this.txDepth > 0) {
       this.txFlush.push(ptr, length)
@@ -281,21 +290,28 @@ export class Heap {
   // ── roots ────────────────────────────────────────────────────────────────
   /** Binds `name` to ptr (0 removes it). Durable when it returns; inside a transaction, at commit. */
   setRoot(name: string, ptr: number): void {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     const encoded = RootTable.encodeName(name)
     if (ptr !== 0) this.chunks.validate(ptr, 'setRoot')
     let slot = this.rootTable.slotOf(name)
     if (slot < 0 && ptr === 0) return
     if (this.txDepth > 0) {
-      if (slot < 0) slot = this.rootTable.prepareSlot(name, encoded)
+      // The whole slot is logged: a slot freed earlier in this transaction may be reused here,
+      // and a rollback must give it back its old name as well as its pointer.
+      const fresh = slot < 0
+      if (fresh) slot = this.rootTable.freeSlot(name)
       const off = this.rootTable.slotOff(slot)
-      this.snapshot(off, 8)
+      this.snapshot(off, F.ROOT_SLOT_SIZE)
       this.txFlush.push(off, F.ROOT_SLOT_SIZE)
       this.txRootsChanged = true
-      this.rootTable.writePointer(name, slot, ptr, false) // snapshotted: flushed at commit, after the log
+      if (fresh) this.rootTable.writeName(slot, encoded, false) // snapshotted: flushed at commit, after the log
+      this.rootTable.writePointer(name, slot, ptr, false)
       return
     }
-    if (slot < 0) slot = this.rootTable.prepareSlot(name, encoded)
+    if (slot < 0) {
+      slot = this.rootTable.freeSlot(name)
+      this.rootTable.writeName(slot, encoded)
+    }
     this.drain() // what the root will reach, and the name, are durable first
     this.rootTable.writePointer(name, slot, ptr) // commits
     this.drain()
@@ -303,12 +319,12 @@ export class Heap {
 
   /** The pointer bound to `name`, or 0. */
   getRoot(name: string): number {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     return this.rootTable.get(name)
   }
 
   roots(): Array<[string, number]> {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     return this.rootTable.entries()
   }
 
@@ -322,7 +338,7 @@ export class Heap {
    * Inside, do not flush ranges you snapshotted: `persist` waits for the commit.
    */
   transaction<T>(fn: () => T): T {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     if (this.txDepth > 0) {
       this.txDepth++
       try { return fn() } finally { this.txDepth-- }
@@ -334,7 +350,7 @@ export class Heap {
       result = fn()
       if (result instanceof Promise) throw new TransactionError('heap: a transaction function must be synchronous (it returned a Promise)')
     } catch (e) {
-      this.abort()
+      this.abortOrFail(e)
       throw e
     }
     this.commit()
@@ -347,7 +363,9 @@ export class Heap {
     this.checkRange(ptr, length, 'snapshot')
     if (length === 0 || this.txSnapshots.get(ptr)! >= length) return
     const block = this.chunks.blockContaining(ptr)
-    if (block >= 0 && this.isTxAlloc(block)) return // new in this transaction
+    // A range inside one block allocated in this transaction needs no log: a rollback frees
+    // the block. A range that runs past that block is logged whole.
+    if (block >= 0 && this.isTxAlloc(block) && ptr + length <= block + this.chunks.allocatedSize(block)) return
     this.log.append(ptr, length)
     // The old bytes must be durable before the new ones can reach media. On a region whose
     // stores reach media only through flush + drain ('at-drain'), commit orders that instead.
@@ -355,26 +373,60 @@ export class Heap {
     this.txSnapshots.set(ptr, length)
   }
 
+  /**
+   * Commit, in order:
+   *   1. ('at-drain' regions, if anything was snapshotted) drain: the undo entries, alone
+   *   2. flush every snapshotted range, every block allocated inside and every persisted range; drain
+   *   3. store committedTx (commits); drain
+   *   4. the frees deferred to commit
+   * A drain that fails in steps 1-2 leaves the transaction uncommitted: it is rolled back and
+   * CommitFailedError says so. One that fails in step 3 leaves its outcome unknown until the
+   * file is read again: the heap fails (HeapFailedError) and the next open settles it.
+   */
   private commit(): void {
     const snapshots = this.log.entries
-    if (snapshots > 0 || this.txAllocs.length > 0 || this.txFlush.length > 0) {
-      // 'at-drain': the snapshots were not drained one by one; the undo entries go first, alone
-      // (the changed data has not been flushed, so it cannot reach media with them).
-      if (this.deferredWriteBack && snapshots > 0) this.drain()
-      for (const [p, len] of this.txSnapshots) this.region.flush(p, len)
-      for (const p of this.txAllocs) this.region.flush(p, this.chunks.allocatedSize(p))
-      for (let i = 0; i < this.txFlush.length; i += 2) this.region.flush(this.txFlush[i], this.txFlush[i + 1])
-      this.drain()
+    try {
+      if (snapshots > 0 || this.txAllocs.length > 0 || this.txFlush.length > 0) {
+        // 'at-drain': the snapshots were not drained one by one; the undo entries go first, alone
+        // (the changed data has not been flushed, so it cannot reach media with them).
+        if (this.deferredWriteBack && snapshots > 0) this.drain()
+        for (const [p, len] of this.txSnapshots) this.region.flush(p, len)
+        for (const p of this.txAllocs) this.region.flush(p, this.chunks.allocatedSize(p))
+        for (let i = 0; i < this.txFlush.length; i += 2) this.region.flush(this.txFlush[i], this.txFlush[i + 1])
+        this.drain()
+      }
+    } catch (e) {
+      this.abortOrFail(e)
+      throw new CommitFailedError(`heap: the transaction did not commit (${(e as Error).message}); it was rolled back`, { cause: e })
     }
     if (snapshots > 0) {
       this.log.markCommitted() // commits
-      this.drain()
+      try {
+        this.drain()
+      } catch (e) {
+        this.endTransaction()
+        this.fail(e, 'the commit of a transaction could not be confirmed durable')
+      }
     }
     const frees = this.txFrees
     this.endTransaction()
     for (const p of frees) this.chunks.free(p)
   }
 
+  /** Rolls the open transaction back; if a drain fails on the way, the heap fails. */
+  private abortOrFail(cause: unknown): void {
+    try {
+      this.abort()
+    } catch (e) {
+      this.endTransaction()
+      this.fail(e, `a transaction could not be rolled back durably (after: ${(cause as Error)?.message ?? String(cause)})`)
+    }
+  }
+
+  /**
+   * Abort, in order: copy the logged bytes back; drain; store committedTx (ends the log); drain;
+   * free the blocks allocated inside.
+   */
   private abort(): void {
     const entries = this.log.ownEntries()
     if (entries.length > 0) {
@@ -388,6 +440,14 @@ export class Heap {
     this.endTransaction()
     for (const p of allocs) this.chunks.free(p)
     if (rootsChanged) this.rootTable.load((p) => this.chunks.blockSize(p) > 0, 'abort')
+  }
+
+  /** From now on every call throws HeapFailedError; close() releases the file as it is (dirty). */
+  private fail(cause: unknown, what: string): never {
+    const detail = (cause as Error)?.message ?? String(cause)
+    this.failure = new HeapFailedError(`heap: ${what} (${detail}); this heap can no longer be used: close it and open ` +
+      'it again (recovery keeps each transaction whole or not at all)', { cause })
+    throw this.failure
   }
 
   private noteTxAlloc(p: number): void {
@@ -418,16 +478,32 @@ export class Heap {
     this.txRootsChanged = false
   }
 
+  // ── collection ───────────────────────────────────────────────────────────
+  /**
+   * Frees every allocated block not reachable from the named roots or from `roots`, tracing
+   * with `tracer` (precise) or, without one, conservatively. Writes nothing durable (a chunk
+   * left empty is released by one flushed store): a crash during it is an ordinary crash.
+   * Outside a transaction only (the undo log's old bytes may hold pointers a rollback would
+   * bring back): TransactionError inside one.
+   */
+  collect(opts: { roots?: Iterable<number>; tracer?: Tracer } = {}): CollectReport {
+    this.checkUsable()
+    if (this.txDepth > 0) throw new TransactionError('heap: collect() inside a transaction; call it after the transaction ends')
+    const roots = this.rootTable.pointers()
+    if (opts.roots) for (const p of opts.roots) roots.push(p)
+    return collect(this.mem, this.layout, this.chunks, roots, opts.tracer ?? null)
+  }
+
   // ── inspection ───────────────────────────────────────────────────────────
   /** Calls fn for every allocated block, in address order. */
   forEachBlock(fn: (ptr: number, size: number) => void): void {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     this.chunks.forEachBlock(fn)
   }
 
   /** Exact figures, also right after a crash recovery. */
   stats(): HeapStats {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     const c = this.chunks
     const capacity = c.chunkCount * this.layout.chunkSize
     let freeChunks = 0
@@ -440,7 +516,7 @@ export class Heap {
 
   /** Verifies every invariant of the heap (expensive: whole-heap). */
   check(): CheckReport {
-    if (this.isClosed) this.throwClosed()
+    this.checkUsable()
     return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0, this.tracer())
   }
 
@@ -459,6 +535,12 @@ export class Heap {
    */
   close(): void {
     if (this.isClosed) return
+    if (this.failure) {
+      // Nothing more is written: the file stays dirty, and the next open recovers it.
+      this.isClosed = true
+      this.region.close()
+      return
+    }
     if (this.txDepth > 0) throw new TransactionError('heap: close() inside a transaction')
     const c = this.chunks
     const u = this.mem.u32
@@ -475,10 +557,17 @@ export class Heap {
     this.region.flush(F.SB_TABLE_HASH, 8)
     const [off, len] = c.bitmapRange(0, c.chunkCount)
     this.region.flush(off, len)
-    this.drain()
-    writeState(this.mem, F.STATE_CLEAN)
-    this.region.flush(F.SB_STATE, 8)
-    this.region.drain()
+    try {
+      this.drain()
+      writeState(this.mem, F.STATE_CLEAN)
+      this.region.flush(F.SB_STATE, 8)
+      this.region.drain()
+    } catch (e) {
+      this.isClosed = true
+      this.region.close()
+      throw new HeapFailedError(`heap: close() could not write the clean state (${(e as Error).message}); the file ` +
+        'is released as it is, and the next open recovers it', { cause: e })
+    }
     this.isClosed = true
     this.region.close()
   }
@@ -521,7 +610,8 @@ export class Heap {
   }
 
 
-  private throwClosed(): never {
-    throw new HeapClosedError('heap: the heap is closed')
+  private checkUsable(): void {
+    if (this.isClosed) throw new HeapClosedError('heap: the heap is closed')
+    if (this.failure) throw new HeapFailedError(this.failure.message, { cause: this.failure.cause })
   }
 }

@@ -6,6 +6,7 @@ export { FileRegion } from './region/file-region'
 export { openRegion, OpenRegionOptions, RegionBackend } from './region/open-region'
 export { loadNative, nativeLoadFailure, NativeMmap } from './region/native'
 export { Heap, HeapCreateOptions, HeapOpenOptions, HeapCreateInOptions, HeapOpenInOptions, HeapStats,
-  Tracer, TraceContext, TracerOption, RecoveryReport, CheckReport } from './heap'
+  Tracer, TraceContext, TracerOption, RecoveryReport, CheckReport, CollectReport } from './heap'
 export { SizeClasses } from './size-classes'
+export { hasLoneSurrogate } from './roots'
 export * as format from './format'

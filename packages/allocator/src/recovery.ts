@@ -4,6 +4,7 @@ import { Memory, hashWord, hashFinish, crc32 } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
 import { HeapCorruptError } from './errors'
 import { RootTable } from './roots'
+import { markReachable } from './mark'
 
 /** Where the pointers of a block are. Called by crash recovery and by heap.check(). */
 export interface Tracer {
@@ -120,8 +121,7 @@ function badEntry(u: Uint32Array, base: number, c: number, source: string, why: 
  * word 144), over the chunks in use (`inUse`: the chunks whose entry is not FREE, in order).
  * `table`: the chunk count, and each such chunk's index, entry low half and, for a large
  * head, span (a FREE entry that became used, or the reverse, changes the list). `cache`: each
- * run's live count (hashed with the table words) and its bitmap bytes (CRC-32, native: a
- * clean open runs it cold). A large object's bitmap is not hashed: its check (the head bit
+ * run's live count, and its bitmap bytes (CRC-32, native: a clean open runs it cold). A large object's bitmap is not hashed: its check (the head bit
  * alone, below) is exact. Reads the media only, so close and open compute them alike.
  */
 export function cleanStateHashes(mem: Memory, layout: Layout, chunkCount: number, inUse: number[]): { table: number; cache: number } {
@@ -208,120 +208,6 @@ export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[]): vo
   chunks.sortPartials()
 }
 
-/** A block that pushes more children than this (a table of pointers) has them sorted. */
-const SORT_AT = 256
-
-/**
- * Orders pushed children so that the lowest address is popped first: a big table of
- * pointers in hash order would otherwise send the marker to random addresses, one
- * cache and TLB miss per block; in address order it streams through memory.
- */
-function inAddressOrder(pushed: Uint32Array): void {
-  pushed.sort()
-  pushed.reverse()
-}
-
-/**
- * Marks every block reachable from `roots`: precisely with a tracer, else conservatively (an
- * aligned 8-byte word equal to a block start is a pointer). Reads only, unless `nullStale`:
- * then a stale pointer a tracer reports with its word's offset is stored as 0 and flushed.
- * Returns one bit per granule of the chunk area, and the stale pointers the tracer reported.
- */
-export function markFrom(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[], tracer: Tracer | null,
-  nullStale: boolean): { marks: Uint32Array; stale: number } {
-  const dataOff = layout.dataOff
-  const count = chunks.chunkCount
-  const dataEnd = dataOff + count * layout.chunkSize
-  const shift = layout.chunkShift
-  const chunkMask = layout.chunkSize - 1
-  const words = (count * layout.chunkSize) >>> (F.GRANULE_SHIFT + 5)
-  const marks = new Uint32Array(words)
-  let stack = new Uint32Array(1 << 16)
-  let sp = 0
-  let stale = 0
-
-  // Per chunk, what a block start test needs without a call or a division: the block size of
-  // a run (0 otherwise), its reciprocal, and its block count. Large heads are tested by kind.
-  const size = new Float64Array(count)
-  const inverse = new Float64Array(count)
-  const blocks = new Uint32Array(count)
-  for (let c = 0; c < count; c++) {
-    if (chunks.kind[c] === C_RUN) {
-      size[c] = chunks.classes.sizes[chunks.cls[c]]
-      inverse[c] = 1 / size[c]
-      blocks[c] = chunks.classes.perChunk[chunks.cls[c]]
-    } else if (chunks.kind[c] === C_LARGE) {
-      size[c] = -chunks.span[c] * layout.chunkSize // negative: a large head
-    }
-  }
-  const kind = chunks.kind
-  /** The usable size of the block starting at q, or 0 if q is not a block start. */
-  const blockAt = (q: number): number => {
-    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
-    const rel = q - dataOff
-    const c = rel >>> shift
-    const s = size[c]
-    const off = rel & chunkMask
-    if (s > 0) {
-      const i = Math.floor((off + 0.5) * inverse[c]) // exact: off and s are small integers
-      return i * s === off && i < blocks[c] ? s : 0
-    }
-    return s < 0 && off === 0 && kind[c] === C_LARGE ? -s : 0
-  }
-  const mark = (p: number): void => {
-    const g = (p - dataOff) >>> F.GRANULE_SHIFT
-    const bit = 1 << (g & 31)
-    if (marks[g >>> 5] & bit) return
-    marks[g >>> 5] |= bit
-    if (sp === stack.length) {
-      const bigger = new Uint32Array(stack.length * 2)
-      bigger.set(stack)
-      stack = bigger
-    }
-    stack[sp++] = p
-  }
-  for (const r of roots) if (blockAt(r) > 0) mark(r)
-
-  const u = mem.u32
-  if (tracer) {
-    let block = 0
-    let blockEnd = 0
-    const visit = (q: number, at?: number): void => {
-      if (q === 0) return
-      if (blockAt(q) > 0) return mark(q)
-      // Stale: treated as null. Stored as 0 only where the tracer's word is in the block
-      // being traced and holds q (a tracer bug can not make recovery write elsewhere).
-      stale++
-      if (nullStale && at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 &&
-          u[at >>> 2] === q && u[(at >>> 2) + 1] === 0) {
-        mem.writePointer(at, 0)
-        mem.region.flush(at, 8)
-      }
-    }
-    while (sp > 0) {
-      const p = stack[--sp]
-      const before = sp
-      block = p
-      blockEnd = p + blockAt(p)
-      tracer.trace(mem.bytes, p, blockEnd - p, visit)
-      if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
-    }
-  } else {
-    while (sp > 0) {
-      const p = stack[--sp]
-      const before = sp
-      const end = (p + blockAt(p)) >>> 2
-      for (let i = p >>> 2; i < end; i += 2) {
-        const q = u[i]
-        if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
-        if (blockAt(q) > 0) mark(q)
-      }
-      if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
-    }
-  }
-  return { marks, stale }
-}
-
 /**
  * Steps 3-4 of a crash recovery: mark from the roots (stale pointers reported by the tracer
  * are nulled), then sweep: the bitmap becomes the mark bits, counts are rebuilt, and chunks
@@ -329,7 +215,7 @@ export function markFrom(mem: Memory, layout: Layout, chunks: ChunkSpace, roots:
  */
 export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[],
   tracer: Tracer | null, report: RecoveryReport): void {
-  const { marks, stale } = markFrom(mem, layout, chunks, roots, tracer, true)
+  const { bits: marks, stale } = markReachable(mem, layout, chunks, roots, tracer, false, true)
   report.stalePointers += stale
   const u = mem.u32
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { Heap, WriteBack } from '../src'
 import { ChunkSpace } from '../src/chunk-space'
-import { workloads } from './support/workloads'
+import { workloads, rootsWorkload } from './support/workloads'
 import { runCrashes } from './support/crash-harness'
 
 const SOAK = Number(process.env.MAKALU_SOAK ?? 0)
@@ -100,5 +100,17 @@ describe('the crash harness finds planted bugs', function () {
 
   it("finds, on an 'at-drain' region, a commit that does not drain the undo entries before the data", () => {
     expectCaught(skipFirstDrainIn('commit'), workloads[1], 'at-drain')
+  })
+
+  it('finds a root slot reused in a transaction whose old name is not logged (only its pointer)', () => {
+    const plant = () => {
+      const snapshot = heapProto.snapshot as (p: number, l: number) => void
+      heapProto.snapshot = function (this: Heap, p: number, l: number) {
+        snapshot.call(this, p, p < this.dataOffset ? Math.min(l, 8) : l)
+      }
+      return () => { heapProto.snapshot = snapshot }
+    }
+    expectCaught(plant, rootsWorkload)
+    expectCaught(plant, rootsWorkload, 'at-drain')
   })
 })

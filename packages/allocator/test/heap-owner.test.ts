@@ -42,7 +42,7 @@ describe('heap: owner', () => {
     refused(raw.durableImage(), { owner: 'app.v1' }, /raw allocator heap \(no owner\)/)
   })
 
-  it('is covered by the superblock checksum, and the format version is 2 (version 1 files are refused)', () => {
+  it('is covered by the superblock checksum, and the format version is 3 (older files are refused)', () => {
     const region = new SimRegion(SMALL_REGION)
     Heap.createIn(region, { ...SMALL_HEAP, owner: 'makalu.pobj' }).close()
     const good = region.durableImage()
@@ -50,9 +50,11 @@ describe('heap: owner', () => {
     const forged = good.slice()
     forged.fill(0, F.SB_OWNER, F.SB_OWNER + F.OWNER_MAX) // "make it a raw heap"
     expect(() => Heap.openIn(new SimRegion(forged))).to.throw(HeapCorruptError, /checksum/)
-    const v1 = good.slice()
-    new Uint32Array(v1.buffer)[F.SB_VERSION >> 2] = 1
-    refused(v1, { owner: 'makalu.pobj' }, /format version 1; this library reads version 2/)
+    for (const old of [1, 2]) {
+      const img = good.slice()
+      new Uint32Array(img.buffer)[F.SB_VERSION >> 2] = old
+      refused(img, { owner: 'makalu.pobj' }, new RegExp(`format version ${old}; this library reads version 3`))
+    }
   })
 
   it('refuses a bad owner at create with ArgumentError, before a file exists', () => {

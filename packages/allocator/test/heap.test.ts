@@ -159,6 +159,37 @@ describe('heap: roots', () => {
     expect(() => h.setRoot('bad', p + 1)).to.throw(InvalidPointerError)
   })
 
+  it('refuses names that are not well-formed UTF-16 (a lone surrogate), and keeps astral characters', () => {
+    const region = new SimRegion(SMALL_REGION)
+    const h = Heap.createIn(region, SMALL_HEAP)
+    const p = h.alloc(16)
+    for (const bad of ['\uD800', '\uDFFF', 'a\uD83Db', 'x\uDE00', '\uDE00\uD83D']) {
+      expect(() => h.setRoot(bad, p), JSON.stringify(bad)).to.throw(ArgumentError, /lone surrogate/)
+    }
+    h.setRoot('\uD83D\uDE00 smile', p)
+    expect(h.roots().length).to.equal(1)
+    h.close()
+    const again = Heap.openIn(new SimRegion(region.durableImage()))
+    expect(again.getRoot('\uD83D\uDE00 smile')).to.equal(p)
+  })
+
+  it('detects a damaged root slot (name, length or check) at open and in check()', () => {
+    for (const [what, delta] of [['a name byte', F.RS_NAME + 1], ['the length', F.RS_NAME_LENGTH], ['the check', F.RS_NAME_CHECK]] as const) {
+      const region = new SimRegion(SMALL_REGION)
+      const h = Heap.createIn(region, SMALL_HEAP)
+      h.setRoot('accounts', h.alloc(16))
+      const slot = h.layout.rootTableOff
+      expect(new TextDecoder().decode(h.bytes.subarray(slot + F.RS_NAME, slot + F.RS_NAME + 8))).to.equal('accounts')
+      h.bytes[slot + delta] ^= 0x01
+      expect(h.check().violations.join('\n'), what).to.match(/root slot 0 is damaged/)
+      h.bytes[slot + delta] ^= 0x01
+      h.close()
+      const image = region.durableImage()
+      image[slot + delta] ^= 0x01
+      expect(() => Heap.openIn(new SimRegion(image)), what).to.throw(HeapCorruptError, /root slot 0 is damaged/)
+    }
+  })
+
   it('costs two drains per root change and durability when setRoot returns', () => {
     const region = new SimRegion(SMALL_REGION)
     const h = Heap.createIn(region, SMALL_HEAP)

@@ -8,8 +8,13 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { SimRegion } from '@makalu/allocator'
-import { PHeap } from '@makalu/pobj'
+import { PHeap, Persistent, field } from '@makalu/pobj'
 import { PersistentMap, PersistentList } from '../src'
+
+@Persistent('bench.Payload')
+class Payload {
+  @field() text!: string
+}
 
 const N = Number(process.env.BENCH_N || (process.env.BENCH_QUICK === '1' ? 20000 : 200000))
 const key = (i: number): string => 'key-' + ((i * 2654435761) >>> 0).toString(16).padStart(8, '0') + '-x'
@@ -64,5 +69,61 @@ function rates(): void {
   fs.rmSync(dir, { recursive: true, force: true })
 }
 
+/** heap.gc() over a map of N entries (string keys, string values): against the crash-recovery mark of the same heap. */
+function collection(): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmap-gc-bench-'))
+  const file = path.join(dir, 'h.heap')
+  const heap = PHeap.create(file, { size: 64 << 20, maxSize: 2 ** 32 - 4096, durability: 'process', gc: false })
+  const m = PersistentMap.open<string, string>(heap, 'm')
+  heap.transaction(() => { for (let i = 0; i < N; i++) m.set(key(i), value(i)) })
+  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const gcMs: number[] = []
+  let marked = 0
+  for (let r = 0; r < 5; r++) { const g = heap.gc(); gcMs.push(g.ms); marked = g.markedBlocks }
+  const recMs: number[] = []
+  for (let r = 0; r < 3; r++) {
+    const copy = path.join(dir, `crash-${r}.heap`)
+    fs.copyFileSync(file, copy) // taken while open: a crash image
+    const again = PHeap.open(copy, { gc: false })
+    recMs.push(again.recovery.ms)
+    again.close()
+    fs.rmSync(copy)
+  }
+  heap.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  const g = median(gcMs), rec = median(recMs)
+  console.log(`
+heap.gc() over a PersistentMap of N = ${N} (mmap, 'process'); medians`)
+  console.log('| what | ms | note |\n|---|--:|---|')
+  console.log(`| heap.gc() | ${g.toFixed(1)} | ${marked} blocks marked (entries, keys, values, slot array); ${(g / rec).toFixed(2)}× the recovery |`)
+  console.log(`| recovery after a crash (open of a dirty copy) | ${rec.toFixed(1)} | whole open |`)
+}
+
+/** The cost of automatic collection: puts of string values and of object values, each atomic, gc on and off. */
+function autoGcCost(): void {
+  console.log(`\nautomatic collection on map puts (mmap, 'process', N = ${N}); the same run\n| workload | gc: default | gc: false |\n|---|--:|--:|`)
+  for (const objects of [false, true]) {
+    const rate: Record<string, string> = {}
+    for (const gc of [undefined, false] as const) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pmap-autogc-'))
+      const heap = PHeap.create(path.join(dir, 'h.heap'), { size: 64 << 20, maxSize: 2 ** 32 - 4096, durability: 'process', types: [Payload], gc })
+      const m = PersistentMap.open<string, string | Payload>(heap, 'm')
+      const t = performance.now()
+      // Each key is written 4 times: three of every four values become garbage.
+      for (let i = 0; i < N; i++) {
+        const k = key(i % (N / 4))
+        m.set(k, objects ? heap.new(Payload, { text: value(i) }) : value(i))
+      }
+      const s = (performance.now() - t) / 1000
+      rate[String(gc)] = `${(N / s / 1000).toFixed(0)} k/s (${heap.stats().gc.collections} gcs, ${(heap.stats().used / 2 ** 20).toFixed(0)} MiB used)`
+      heap.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+    console.log(`| map.set of ${objects ? '@Persistent object values (heap.new each)' : 'string values'} | ${rate.undefined} | ${rate.false} |`)
+  }
+}
+
 persists()
 rates()
+collection()
+autoGcCost()

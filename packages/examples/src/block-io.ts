@@ -12,7 +12,7 @@
  *   build new blocks and flush them → drain → ONE pointer store (commits) → flush → drain.
  * Inside one, `logged` snapshots the word before the store (the heap's undo log).
  */
-import { PHeap, Class, layoutOf, stableNameOf, objectFormat } from '@makalu/pobj'
+import { PHeap, Class, layoutOf, objectFormat } from '@makalu/pobj'
 
 const {
   TAG_STRING, TAG_ARRAY, STRING_HEADER_SIZE, ARRAY_HEADER_SIZE, KIND_CODE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE,
@@ -41,13 +41,7 @@ export function offsetOf(cls: Class, name: string): number {
 
 /** This heap's type id for `cls`, registering the type (durably) on first use. */
 export function typeIdOf(heap: PHeap, cls: Class): number {
-  const name = stableNameOf(cls)
-  let e = heap.types.byStableName(name)
-  if (!e) {
-    heap.delete(heap.new(cls))
-    e = heap.types.byStableName(name)
-  }
-  return e!.typeId
+  return heap.typeId(cls)
 }
 
 const scratchF64 = new Float64Array(1)

@@ -5,13 +5,17 @@
 import type { PHeap } from './pheap'
 import { pobjTracer, PreciseTracer } from './tracer'
 
-/** Blocks and usable bytes reachable from the roots, traced from the heap's own type table. */
-export function reachable(heap: PHeap): { blocks: number; bytes: number; unknown: number } {
+/**
+ * Blocks and usable bytes reachable from the roots (and from the objects in `from`, handles
+ * of this heap), traced from the heap's own type table.
+ */
+export function reachable(heap: PHeap, from: object[] = []): { blocks: number; bytes: number; unknown: number } {
   const raw = heap.raw
   const bytes = raw.bytes
   const tracer = pobjTracer({ bytes, getRoot: (n) => raw.getRoot(n) }) as PreciseTracer
   const seen = new Set<number>()
   const stack = raw.roots().map(([, p]) => p).filter((p) => p !== 0)
+  for (const h of from) stack.push(heap.pointerOf(h))
   let total = 0
   while (stack.length > 0) {
     const p = stack.pop()!

@@ -44,3 +44,15 @@ export class IndexRangeError extends MakaluError {
 export class TypeTableCorruptError extends MakaluError {
   override readonly code: string = 'EPOBJTYPETABLE'
 }
+/**
+ * A graph given to `fromPlain` is malformed: a value of the wrong type or range, a bad or
+ * duplicate `$id`, a dangling or mistyped `$ref`, a node not reachable from the root, a
+ * forbidden or unknown key, nesting past the limit. `path` is the JSON path of the bad
+ * value (`$.nodes[3].friend`). Thrown before anything is allocated.
+ */
+export class ImportError extends MakaluError {
+  override readonly code: string = 'EPOBJIMPORT'
+  constructor(message: string, readonly path: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}

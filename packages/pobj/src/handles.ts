@@ -58,6 +58,7 @@ function makeHandleCtor(layout: Layout): HandleCtor {
   const H = function (this: Handle, host: HandleHost, ptr: number) { this._$heap = host; this._$ptr = ptr } as unknown as HandleCtor
   Object.defineProperty(H, 'name', { value: layout.cls.name })
   const proto = Object.create(layout.cls.prototype)
+  layoutOfHandle.set(proto, layout)
   H.prototype = proto
   Object.defineProperty(proto, 'constructor', { value: layout.cls, writable: true, configurable: true, enumerable: false })
   for (const f of layout.fields) {
@@ -76,16 +77,47 @@ function makeHandleCtor(layout: Layout): HandleCtor {
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom')
 
-/** The fields as plain values: bigints as strings, refs and arrays as { $ptr }. */
-function fieldView(layout: Layout, h: Handle): Record<string, unknown> {
+/**
+ * The bounds of the plain view that toJSON and inspect give: referenced objects nested to
+ * VIEW_DEPTH levels (deeper ones as { $more: 'Class' }), arrays to VIEW_ELEMENTS elements
+ * (then a string '… n more'), a cycle as { $cycle: 'Class' }. The whole graph, with identity,
+ * is heap.toPlain(obj).
+ */
+export const VIEW_DEPTH = 3
+export const VIEW_ELEMENTS = 100
+
+/** A value as plain data within the view's bounds: bigints as strings, handles as their fields. */
+function plainOf(v: unknown, depth: number, path: Set<object>): unknown {
+  if (typeof v === 'bigint') return v.toString()
+  if (v === null || typeof v !== 'object') return v
+  if (v instanceof PArray) return arrayView(v, depth, path)
+  const h = v as Handle
+  const layout = layoutOfHandle.get(Object.getPrototypeOf(h))
+  if (!layout) return v
+  if (h._$ptr === 0) return { $gone: layout.cls.name }
+  if (path.has(h)) return { $cycle: layout.cls.name }
+  if (depth <= 0) return { $more: layout.cls.name }
+  return fieldView(layout, h, depth - 1, path)
+}
+
+function fieldView(layout: Layout, h: Handle, depth = VIEW_DEPTH, path = new Set<object>()): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const f of layout.fields) {
-    const v = (h as unknown as Record<string, unknown>)[f.name]
-    out[f.name] = typeof v === 'bigint' ? v.toString()
-      : v !== null && typeof v === 'object' ? { $ptr: (v as Handle)._$ptr } : v
-  }
+  path.add(h)
+  for (const f of layout.fields) out[f.name] = plainOf((h as unknown as Record<string, unknown>)[f.name], depth, path)
+  path.delete(h)
   return out
 }
+
+function arrayView(a: PArray<unknown>, depth: number, path: Set<object>): unknown[] {
+  const n = Math.min(a.length, VIEW_ELEMENTS)
+  const out: unknown[] = new Array(n)
+  for (let i = 0; i < n; i++) out[i] = plainOf(a.get(i), depth, path)
+  if (a.length > n) out.push(`… ${a.length - n} more`)
+  return out
+}
+
+/** Handle prototypes → their layouts (to print a handle met as a value). */
+const layoutOfHandle = new WeakMap<object, Layout>()
 
 export function badValue(where: string, expected: string, v: unknown): never {
   const got = typeof v === 'string' ? `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`
@@ -271,15 +303,16 @@ export class PArray<T = unknown> implements Iterable<T> {
     for (let i = 0; i < this.length; i++) yield this.get(i)
   }
 
-  /** For JSON.stringify: numbers (i64 as strings) or refs as { $ptr }. */
+  /** For JSON.stringify: the plain view (numbers, i64 as strings, objects as their fields; bounded, see VIEW_DEPTH). */
   toJSON(): unknown[] {
-    return this.toArray().map((v) => typeof v === 'bigint' ? v.toString()
-      : v !== null && typeof v === 'object' ? { $ptr: (v as unknown as Handle)._$ptr } : v)
+    if (this._$ptr === 0) this._$heap.unusable(this)
+    return arrayView(this as PArray<unknown>, VIEW_DEPTH, new Set())
   }
 
   [INSPECT](): string {
     if (this._$ptr === 0) return `PArray <freed or closed>`
-    const shown = this.length <= 20 ? this.toJSON() : [...this.toJSON().slice(0, 20), '…']
+    const shown = arrayView(this as PArray<unknown>, 1, new Set()).slice(0, 20)
+    if (this.length > 20) shown.push('…')
     return `PArray<${this.elementClass?.name ?? this.element}>(${this.length}) ${JSON.stringify(shown)}`
   }
 

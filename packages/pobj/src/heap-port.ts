@@ -2,16 +2,26 @@
  * The part of the allocator's `Heap` that pobj uses, as a structural interface:
  * PHeap wraps anything of this shape (the real Heap from @makalu/allocator).
  */
-import type { Region, Tracer, TraceContext, RecoveryReport } from '@makalu/allocator'
+import type { Region, Tracer, TraceContext, RecoveryReport, CollectReport } from '@makalu/allocator'
 
 export type { Tracer, TraceContext, RecoveryReport }
 
 export interface AllocHeapStats {
+  /** Bytes of the region. */
   size: number
+  /** Bytes of the chunk area now backed by the region. */
+  capacity: number
+  /** Usable bytes of allocated blocks. */
   used: number
+  /** capacity − used. */
   free: number
   liveBlocks: number
+  /** The largest request that succeeds without growing. */
   largestFree: number
+  chunks: number
+  freeChunks: number
+  /** Named roots, pobj's own included. */
+  roots: number
 }
 
 export interface AllocHeap {
@@ -44,6 +54,10 @@ export interface AllocHeap {
   transaction<T>(fn: () => T): T
   snapshot(ptr: number, length: number): void
   forEachBlock(fn: (ptr: number, size: number) => void): void
+  /** Frees what is not reachable from the roots or `roots` (outside a transaction). */
+  collect(opts: { roots?: Iterable<number>; tracer?: Tracer }): CollectReport
+  /** Usable bytes of allocated blocks, in O(1). */
+  readonly usedBytes: number
   stats(): AllocHeapStats
   check(): { ok: boolean; violations: string[]; stalePointers: number }
   close(): void

@@ -3,7 +3,9 @@
  */
 import 'reflect-metadata'
 export { Persistent, field } from './decorators'
-export { PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats } from './pheap'
+export {
+  PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport, Init,
+} from './pheap'
 export { PArray } from './handles'
 export { Class, FieldKind, ElementKind, NumberKind, ScalarKind } from './metadata-args'
 export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
@@ -14,6 +16,10 @@ export { reachable } from './diagnostics'
 export * as objectFormat from './object-format'
 export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
-  UnknownTypeError, IndexRangeError, TypeTableCorruptError,
+  UnknownTypeError, IndexRangeError, TypeTableCorruptError, ImportError,
 } from './errors'
-export { HeapClosedError } from '@makalu/allocator'
+/** The heap's errors a pobj user meets, so that one import is enough. */
+export {
+  HeapClosedError, HeapFullError, HeapLockedError, HeapFormatError, HeapCorruptError, HeapFailedError, CommitFailedError,
+  TransactionError, ArgumentError, MakaluError,
+} from '@makalu/allocator'

@@ -9,6 +9,7 @@
  *   L.size = alignUp(last field end, 8)
  *   base fields are a prefix of L.fields, at the same offsets as in the base's layout
  */
+import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError, UnknownTypeError } from './errors'
 import { metadataArgs, Class, ClassThunk, FieldArgs, FieldKind, ElementKind, NumberKind } from './metadata-args'
 import { KIND_SIZE, OBJECT_HEADER_SIZE, alignUp, isPointerKind } from './object-format'
@@ -69,6 +70,9 @@ function buildLayout(cls: Function): Layout {
   const fields: FieldLayout[] = base ? [...base.fields] : []
   let end = base ? lastEnd(base) : OBJECT_HEADER_SIZE
   for (const args of metadataArgs.ownFields(cls)) {
+    if (hasLoneSurrogate(args.name)) {
+      throw new LayoutError(`pobj: ${cls.name}: field name ${JSON.stringify(args.name)} holds a lone surrogate (not well-formed UTF-16)`)
+    }
     if (fields.some((f) => f.name === args.name)) {
       throw new LayoutError(`pobj: ${cls.name}.${args.name}: redeclares a field of a base class`)
     }

@@ -6,7 +6,8 @@
  * the high word of a pointer is always 0).
  *
  * Tags:  0 = not initialised (a fresh zero-filled block)
- *        1 = string   2 = array   3 = type table   ≥ 16 = object of type id `tag`
+ *        1 = string   2 = array   3 = type table   4 = string (UTF-16)
+ *        ≥ 16 = object of type id `tag`
  *
  * Object block (usable size ≥ layout.size):
  *
@@ -24,6 +25,12 @@
  *    │ 1      │ byteLen  │ UTF-8 bytes…         │
  *    └────────┴──────────┴──────────────────────┘
  *    The empty string is stored as a null pointer, not a block.
+ *
+ *    A string that is not well-formed UTF-16 (it holds a lone surrogate, which UTF-8
+ *    can not encode) is stored as UTF-16LE code units instead, losslessly:
+ *    ┌────────┬──────────┬──────────────────────┐
+ *    │ 4      │ byteLen  │ UTF-16LE units…      │
+ *    └────────┴──────────┴──────────────────────┘
  *
  * Array block:
  *
@@ -60,6 +67,7 @@ export const TAG_NONE = 0
 export const TAG_STRING = 1
 export const TAG_ARRAY = 2
 export const TAG_TYPE_TABLE = 3
+export const TAG_STRING16 = 4
 /** Type ids of objects start here; smaller tags are the block kinds above. */
 export const FIRST_TYPE_ID = 16
 

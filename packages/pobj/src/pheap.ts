@@ -14,8 +14,14 @@
  *   first, so an object is always durable before anything points to it.
  * - After a crash, recovery keeps exactly the blocks reachable from the roots,
  *   traced precisely from the persisted type table (tracer.ts).
+ *
+ * Lifetime is reachability, as for JS objects: there is no delete. `gc()` (and the automatic
+ * policy, see GcPolicy) frees every block not reachable from the named roots or from a handle
+ * still alive in this process. Since nothing reachable is ever freed, a reference reads back
+ * the object stored in it, or null: never another object.
  */
-import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region } from '@makalu/allocator'
+import * as fs from 'fs'
+import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError, hasLoneSurrogate } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
 import { Class, ElementKind, NumberKind } from './metadata-args'
@@ -26,14 +32,42 @@ import { Handle, HandleCtor, HandleHost, PArray, handleCtorOf, badValue } from '
 import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
-  TAG_STRING, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
   KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, writePtr,
 } from './object-format'
+
+/** What `new` accepts: the class's own data members, each optional (methods are not fields). */
+export type Init<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]?: T[K] }
 
 export interface PHeapOptions {
   /** The @Persistent classes this program uses; checked against the heap's type table. */
   types?: Class[]
+  /** Automatic collection: a policy, or false for none (then only gc() collects). Default: {}. */
+  gc?: GcPolicy | false
 }
+
+/**
+ * When to collect by itself: at an allocation or at the end of a transaction, once the bytes in
+ * use have grown past the live bytes of the last collection by `growth` times those bytes and
+ * by at least `minBytes` (as a JS engine sizes its next collection from the live heap).
+ */
+export interface GcPolicy {
+  /** Default 1 (collect when the heap has doubled since the last collection). */
+  growth?: number
+  /** Default 8 MiB. */
+  minBytes?: number
+}
+
+export interface GcStats {
+  collections: number
+  /** Total and last pause, in milliseconds. */
+  totalMs: number
+  lastMs: number
+  /** Bytes freed by the last collection. */
+  lastFreedBytes: number
+}
+
+export interface GcReport { ms: number; markedBlocks: number; freedBlocks: number; freedBytes: number }
 export interface PHeapCreateOptions extends PHeapOptions {
   size: number
   maxSize?: number
@@ -57,6 +91,7 @@ export interface PHeapStats extends AllocHeapStats {
   strings: TypeStats
   arrays: TypeStats
   typeTable: TypeStats
+  gc: GcStats
 }
 
 /** Objects of at most this many bytes are snapshotted whole at their first write in a transaction. */
@@ -76,8 +111,10 @@ export class PHeap implements HandleHost {
   private inTx = false
   private readonly txLogged = new Set<number>()
   private readonly txCreated: number[] = []
-  private readonly txDeleted: Array<[Handle, number]> = []
-  private readonly txDeletedPtrs = new Set<number>()
+  private readonly gcPolicy: Required<GcPolicy> | null
+  private readonly gcStats: GcStats = { collections: 0, totalMs: 0, lastMs: 0, lastFreedBytes: 0 }
+  /** Bytes in use after the last collection (or at open): the base of the automatic policy. */
+  private liveAfterGc: number
   /** The block `new` is initialising: its writes need no log and no persist. */
   private initBlock = 0
   /** A block was flushed but not drained since: drain before publishing a pointer. */
@@ -92,45 +129,56 @@ export class PHeap implements HandleHost {
 
   /** Creates a heap file and opens it. */
   static create(path: string, opts: PHeapCreateOptions): PHeap {
-    const { types, ...heapOpts } = opts
-    return PHeap.wrap(Heap.create(path, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), types)
+    const { types, gc, ...heapOpts } = opts
+    // Refuse bad classes and options before a file exists; a later refusal removes the file.
+    checkGcPolicy(gc)
+    for (const c of types ?? []) checkPersistentClass(c)
+    const heap = Heap.create(path, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer })
+    try {
+      return PHeap.wrap(heap, types, gc)
+    } catch (e) {
+      if (!heap.closed) heap.close()
+      fs.rmSync(path, { force: true })
+      throw e
+    }
   }
   /** Opens a heap file, recovering it with the precise tracer if it was not closed cleanly. */
   static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
-    const { types, ...heapOpts } = opts
-    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer, owner: PHeap.OWNER }), types)
+    const { types, gc, ...heapOpts } = opts
+    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer, owner: PHeap.OWNER }), types, gc)
   }
   /** Formats a new heap over a region (a SimRegion in tests). */
   static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {
-    const { types, ...heapOpts } = opts
-    return PHeap.wrap(Heap.createIn(region, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), types)
+    const { types, gc, ...heapOpts } = opts
+    return PHeap.wrap(Heap.createIn(region, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), types, gc)
   }
   /** Opens the heap of a region, recovering it with the precise tracer if needed. */
   static openIn(region: Region, opts: PHeapOpenInOptions = {}): PHeap {
-    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer, owner: PHeap.OWNER }), opts.types)
+    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer, owner: PHeap.OWNER }), opts.types, opts.gc)
   }
   /** Wraps an open allocator heap; on a typed error the heap is closed again. A heap pobj did not format is refused, left open. */
-  static wrap(heap: AllocHeap, types: Class[] = []): PHeap {
+  static wrap(heap: AllocHeap, types: Class[] = [], gc: GcPolicy | false = {}): PHeap {
     if (heap.owner !== PHeap.OWNER) {
       throw new HeapFormatError(`pobj: the heap belongs to ${heap.owner ? `'${heap.owner}'` : 'no layer (a raw allocator heap)'}, not to '${PHeap.OWNER}'`)
     }
     try {
-      return new PHeap(heap, types)
+      return new PHeap(heap, types, gc)
     } catch (e) {
       if (!heap.closed && !heap.inTransaction) heap.close()
       throw e
     }
   }
 
-  private constructor(readonly raw: AllocHeap, types: Class[]) {
+  private constructor(readonly raw: AllocHeap, types: Class[], gc: GcPolicy | false) {
+    this.gcPolicy = checkGcPolicy(gc)
+    this.liveAfterGc = raw.usedBytes
     this.refresh()
     raw.onGrow(() => this.refresh()) // a grow by anyone's alloc (raw users too) replaces the buffer
     this.table = TypeTable.load(this.tableHost())
     this.registry = new TypeRegistry(this.table)
     // Check every class first, so a mismatch leaves the heap as it was.
     const layouts = types.map((c) => {
-      if (!isPersistentClass(c)) throw new UnknownTypeError(`pobj: ${(c as Function)?.name ?? String(c)} in types is not a @Persistent class`)
-      const l = layoutOf(c)
+      const l = checkPersistentClass(c)
       this.registry.claim(l)
       this.table.check(l)
       return l
@@ -140,8 +188,9 @@ export class PHeap implements HandleHost {
 
   // ── objects ──────────────────────────────────────────────────────────────
   /** Allocates an object of `cls`, sets the fields of `init` (undefined values skipped), returns its handle. The constructor is not run. */
-  new<T extends object>(cls: Class<T>, init?: Partial<T>): T {
+  new<T extends object>(cls: Class<T>, init?: Init<T>): T {
     this.checkOpen()
+    this.maybeCollect()
     const layout = this.registry.layoutFor(cls)
     const keys = init ? Object.keys(init).filter((k) => (init as Record<string, unknown>)[k] !== undefined) : []
     for (let i = 0; i < keys.length; i++) {
@@ -158,8 +207,13 @@ export class PHeap implements HandleHost {
   }
 
   /** A persistent array of `length` elements of a number kind or refs to `cls` (zero / null filled), or of `values`. */
+  newArray<C extends object>(element: Class<C>, values: ArrayLike<C>): PArray<C>
+  newArray<C extends object>(element: Class<C>, lengthOrValues: number | ArrayLike<C | null>): PArray<C | null>
+  newArray(element: 'i64', lengthOrValues: number | ArrayLike<bigint>): PArray<bigint>
+  newArray(element: 'i32' | 'u32' | 'f64', lengthOrValues: number | ArrayLike<number>): PArray<number>
   newArray<T = unknown>(element: NumberKind | Class, lengthOrValues: number | ArrayLike<T>): PArray<T> {
     this.checkOpen()
+    this.maybeCollect()
     let kind: ElementKind
     let elemClass: Class | undefined
     let elemTypeId = 0
@@ -186,24 +240,52 @@ export class PHeap implements HandleHost {
     return a
   }
 
-  /** Frees an object (and its strings) or an array; inside a transaction, at commit. Refs it holds are not followed. */
-  delete(obj: object): void {
+  // ── collection ───────────────────────────────────────────────────────────
+  /**
+   * Frees every object, string and array not reachable from a named root or from a handle
+   * still alive in this process (objects of classes not loaded here are traced too, from
+   * the heap's type table). Writes nothing durable; a crash during it is an ordinary crash.
+   * Inside a transaction: TransactionError (the automatic policy waits for its end).
+   * A handle dropped by the program counts as alive until the JS engine has collected it.
+   *
+   * With `{ fromHandles: false }` only the named roots count: handles of the objects freed
+   * then become unusable (FreedObjectError), as after a crash. Deterministic, whatever the
+   * JS engine has collected.
+   */
+  gc(opts: { fromHandles?: boolean } = {}): GcReport {
     this.checkOpen()
-    const p = this.ptrOf(obj, 'delete')
-    const tag = this.dv.getUint32(p, true)
-    if (tag >= FIRST_TYPE_ID) {
-      const layout = this.registry.layoutForTypeId(tag)
-      for (const f of layout.fields) {
-        if (f.kind !== 'string') continue
-        const s = this.dv.getUint32(p + f.offset, true)
-        if (s !== 0) this.raw.free(s)
+    if (this.inTx) throw new TransactionError('pobj: gc() inside a transaction; call it after the transaction (automatic collection waits for its end)')
+    const fromHandles = opts.fromHandles ?? true
+    const held: number[] = []
+    for (const [p, w] of this.live) {
+      if (w.deref() === undefined) this.live.delete(p)
+      else if (fromHandles) held.push(p)
+    }
+    const raw = this.raw
+    const r = raw.collect({ roots: held, tracer: pobjTracer({ bytes: raw.bytes, getRoot: (n) => raw.getRoot(n) }) })
+    if (!fromHandles) {
+      for (const [p, w] of this.live) {
+        if (raw.isAllocated(p)) continue // no allocation ran since: not allocated means freed just now
+        const h = w.deref() as Handle | undefined
+        if (h) h._$ptr = 0
+        this.live.delete(p)
       }
     }
-    this.raw.free(p)
-    const h = obj as Handle
-    h._$ptr = 0
-    this.live.delete(p)
-    if (this.inTx) { this.txDeleted.push([h, p]); this.txDeletedPtrs.add(p) }
+    const g = this.gcStats
+    g.collections++
+    g.totalMs += r.ms
+    g.lastMs = r.ms
+    g.lastFreedBytes = r.freedBytes
+    this.liveAfterGc = raw.usedBytes
+    return { ms: r.ms, markedBlocks: r.markedBlocks, freedBlocks: r.freedBlocks, freedBytes: r.freedBytes }
+  }
+
+  /** The automatic policy, at a safe point: no block is half-built, no transaction is open. */
+  private maybeCollect(): void {
+    const policy = this.gcPolicy
+    if (policy === null || this.inTx || this.initBlock !== 0 || this.raw.closed) return
+    const grown = this.raw.usedBytes - this.liveAfterGc
+    if (grown >= policy.minBytes && grown >= policy.growth * this.liveAfterGc) this.gc()
   }
 
   /** Runs fn failure-atomically (see the class comment). Nested calls join the outer transaction. */
@@ -212,20 +294,21 @@ export class PHeap implements HandleHost {
     if (this.inTx) return fn()
     this.inTx = true
     let ok = false
+    let r: T
     try {
-      const r = this.raw.transaction(fn)
+      r = this.raw.transaction(fn)
       ok = true
-      return r
     } finally {
       this.endTransaction(ok)
     }
+    this.maybeCollect()
+    return r
   }
 
   private endTransaction(committed: boolean): void {
     this.inTx = false
     if (!committed) {
       // The heap restored the logged bytes and freed the blocks allocated inside.
-      for (const [h, p] of this.txDeleted) { h._$ptr = p; this.remember(p, h) }
       for (const p of this.txCreated) {
         const h = this.live.get(p)?.deref() as Handle | undefined
         if (h) h._$ptr = 0
@@ -235,8 +318,6 @@ export class PHeap implements HandleHost {
     }
     this.txLogged.clear()
     this.txCreated.length = 0
-    this.txDeleted.length = 0
-    this.txDeletedPtrs.clear()
   }
 
   // ── roots ────────────────────────────────────────────────────────────────
@@ -304,6 +385,18 @@ export class PHeap implements HandleHost {
     return importGraph(this, cls, plain, (name) => this.classForStableName(name))
   }
 
+  /** The block offset of a handle of this heap (for data structures that read blocks through heap.raw). */
+  pointerOf(obj: object): number {
+    this.checkOpen()
+    return this.ptrOf(obj, 'pointerOf')
+  }
+
+  /** This heap's type id of `cls` (the tag of its objects' blocks), registering the class durably on first use. */
+  typeId(cls: Class): number {
+    this.checkOpen()
+    return this.typeIdOf(this.registry.layoutFor(cls))
+  }
+
   /** The class bound to a stable name in this heap (passed in types, used, or unique among @Persistent classes). */
   classForStableName(name: string): Class { return this.registry.classForStableName(name) }
 
@@ -315,7 +408,7 @@ export class PHeap implements HandleHost {
     this.raw.forEachBlock((p) => { if (this.dv.getUint32(p, true) >= FIRST_TYPE_ID) ptrs.push(p) })
     for (const p of ptrs) {
       if (this.closed) return
-      if (this.txDeletedPtrs.has(p) || !this.raw.isAllocated(p)) continue
+      if (!this.raw.isAllocated(p)) continue
       const layout = this.registry.tryLayoutForTypeId(this.dv.getUint32(p, true))
       if (!layout) continue
       if (cls && layout.cls !== cls && !(layout.cls.prototype instanceof cls)) continue
@@ -328,11 +421,12 @@ export class PHeap implements HandleHost {
     this.checkOpen()
     const s: PHeapStats = {
       ...this.raw.stats(), types: {}, strings: { count: 0, bytes: 0 }, arrays: { count: 0, bytes: 0 }, typeTable: { count: 0, bytes: 0 },
+      gc: { ...this.gcStats },
     }
     for (const e of this.table.all) s.types[e.name] = { count: 0, bytes: 0 }
     this.raw.forEachBlock((p, size) => {
       const tag = this.dv.getUint32(p, true)
-      const t = tag === TAG_STRING ? s.strings : tag === TAG_ARRAY ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
+      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_ARRAY ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
         : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
       t.count++
       t.bytes += size
@@ -345,6 +439,10 @@ export class PHeap implements HandleHost {
   get recovery(): RecoveryReport { return this.raw.recovery }
   get closed(): boolean { return this.raw.closed }
   get inTransaction(): boolean { return this.inTx }
+
+  /** Never the heap's bytes: a handle spread into a plain object carries its heap along. */
+  toJSON(): { PHeap: string } { return { PHeap: this.closed ? 'closed' : `${this.raw.region.kind}, ${this.raw.region.size} bytes` } }
+  [Symbol.for('nodejs.util.inspect.custom')](): string { return `PHeap <${this.toJSON().PHeap}>` }
 
   /** Whole-heap check of the allocator's invariants. */
   check(): { ok: boolean; violations: string[]; stalePointers: number } {
@@ -368,7 +466,8 @@ export class PHeap implements HandleHost {
   /** @internal */
   unusable(h: Handle): never {
     if (this.closed) throw new HeapClosedError('pobj: the heap is closed; its handles can not be used')
-    throw new FreedObjectError(`pobj: this ${(h as object).constructor?.name ?? 'object'} was deleted (or its transaction rolled back)`)
+    throw new FreedObjectError(`pobj: this ${(h as object).constructor?.name ?? 'object'} is gone: its transaction rolled back, ` +
+      'or it was unreachable at a gc({ fromHandles: false })')
   }
 
   /** @internal Logs the block (small) or the field (large) at its first write in a transaction. */
@@ -440,7 +539,8 @@ export class PHeap implements HandleHost {
       const et = dv.getUint32(p + ARR_ELEM_TYPE, true)
       h = new PArray(this, p, kind, kind === 'ref' ? this.registry.layoutForTypeId(et).cls : undefined, dv.getUint32(p + ARR_LENGTH, true))
     } else {
-      throw new FreedObjectError(`pobj: a reference points at ${p}, which holds no object (tag ${tag}): it was deleted`)
+      throw new FreedObjectError(`pobj: a reference points at ${p}, which holds no object (tag ${tag}): the block was freed ` +
+        'through heap.raw, or the heap is damaged')
     }
     this.remember(p, h)
     return h
@@ -449,7 +549,8 @@ export class PHeap implements HandleHost {
   /** @internal */
   readString(p: number): string {
     const start = p + STRING_HEADER_SIZE
-    return this.buf.toString('utf8', start, start + this.dv.getUint32(p + STR_LEN, true))
+    const encoding = this.dv.getUint32(p, true) === TAG_STRING16 ? 'utf16le' : 'utf8'
+    return this.buf.toString(encoding, start, start + this.dv.getUint32(p + STR_LEN, true))
   }
 
   /**
@@ -462,12 +563,14 @@ export class PHeap implements HandleHost {
     let q = 0
     let size = 0
     if (s.length > 0) {
-      const n = Buffer.byteLength(s, 'utf8')
+      // UTF-8 would turn a lone surrogate into U+FFFD; such a string is kept as UTF-16.
+      const wide = hasLoneSurrogate(s)
+      const n = wide ? 2 * s.length : Buffer.byteLength(s, 'utf8')
       size = STRING_HEADER_SIZE + n
       q = this.allocBlock(size)
-      this.dv.setUint32(q, TAG_STRING, true)
+      this.dv.setUint32(q, wide ? TAG_STRING16 : TAG_STRING, true)
       this.dv.setUint32(q + STR_LEN, n, true)
-      this.buf.write(s, q + STRING_HEADER_SIZE, n, 'utf8')
+      this.buf.write(s, q + STRING_HEADER_SIZE, n, wide ? 'utf16le' : 'utf8')
     }
     if (this.inTx) {
       this.beforeWrite(block, addr, 8)
@@ -512,11 +615,25 @@ export class PHeap implements HandleHost {
       fill()
     } catch (e) {
       this.initBlock = prev
-      this.delete(h)
+      this.discardNew(p, h)
       throw e
     } finally {
       this.initBlock = prev
     }
+  }
+
+  /** Frees a block `new` made and nothing references yet, with the strings it owns. */
+  private discardNew(p: number, h: object): void {
+    const tag = this.dv.getUint32(p, true)
+    if (tag >= FIRST_TYPE_ID) {
+      for (const f of this.registry.layoutForTypeId(tag).fields) {
+        const s = f.kind === 'string' ? this.dv.getUint32(p + f.offset, true) : 0
+        if (s !== 0) this.raw.free(s)
+      }
+    }
+    this.raw.free(p)
+    ;(h as Handle)._$ptr = 0
+    this.live.delete(p)
   }
 
   /** Outside a transaction: flush the new block now, drain before it is published. */
@@ -583,4 +700,25 @@ export class PHeap implements HandleHost {
       durable: (off, len) => { raw.flush(off, len); raw.drain() },
     }
   }
+}
+
+function checkGcPolicy(gc: GcPolicy | false | undefined): Required<GcPolicy> | null {
+  if (gc === false) return null
+  if (gc === undefined || gc === null || typeof gc !== 'object') {
+    if (gc === undefined) return { growth: 1, minBytes: 8 << 20 }
+    throw new ArgumentError(`pobj: the gc option must be a policy object or false, got ${String(gc)}`)
+  }
+  const growth = gc.growth ?? 1
+  const minBytes = gc.minBytes ?? 8 << 20
+  if (!(typeof growth === 'number' && growth >= 0 && Number.isFinite(growth))) {
+    throw new ArgumentError(`pobj: gc.growth must be a finite number ≥ 0, got ${String(growth)}`)
+  }
+  if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) throw new ArgumentError(`pobj: gc.minBytes must be an integer ≥ 0, got ${String(minBytes)}`)
+  return { growth, minBytes }
+}
+
+/** The layout of a class passed in `types`; UnknownTypeError or LayoutError if it has none. */
+function checkPersistentClass(c: Class): Layout {
+  if (!isPersistentClass(c)) throw new UnknownTypeError(`pobj: ${(c as Function)?.name ?? String(c)} in types is not a @Persistent class`)
+  return layoutOf(c)
 }

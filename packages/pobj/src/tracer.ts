@@ -11,7 +11,7 @@
 import type { TraceContext, Tracer } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'
 import {
-  TAG_STRING, TAG_ARRAY, TAG_TYPE_TABLE, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, PTR_SIZE, KIND_CODE,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_TYPE_TABLE, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, PTR_SIZE, KIND_CODE,
 } from './object-format'
 
 const REF_CODE = KIND_CODE.ref
@@ -41,7 +41,7 @@ export class PreciseTracer implements Tracer {
     const w = this.u32
     const base = ptr >>> 2
     const tag = w[base]
-    if (tag === TAG_STRING || tag === TAG_TYPE_TABLE) return
+    if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE) return
     if (tag === TAG_ARRAY) {
       if ((w[base + 1] & 0xff) !== REF_CODE) return
       const n = Math.min(w[base + 2], (size - ARRAY_HEADER_SIZE) / PTR_SIZE)

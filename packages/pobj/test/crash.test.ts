@@ -31,10 +31,10 @@ const bankWorkload: Workload<{ transfers: number; balances: number[]; owners: st
       bank.transfers++
       if (k % 3 === 0) a.owner = `owner-${k}-${'x'.repeat(k % 5 * 10)}`
       if (k % 7 === 0) {
-        bank.accounts.set(j, heap.new(Account, { owner: b.owner, balance: b.balance }))
-        heap.delete(b)
+        bank.accounts.set(j, heap.new(Account, { owner: b.owner, balance: b.balance })) // b is garbage now
       }
     })
+    if (k % 5 === 4) heap.gc({ fromHandles: false })
   },
   read(heap) {
     const bank = heap.root('bank', Bank)!
@@ -60,11 +60,12 @@ const listWorkload: Workload<Array<[number, string]>> = {
     switch (k < 6 ? k % 2 : Math.floor(rand() * 6)) {
       case 0: heap.transaction(() => { head.next = heap.new(Node, { value: k, label: `n${k}`, next: head.next }) }); break
       case 1: head.next = heap.new(Node, { value: k, label: `m${k}é`, next: head.next }); break // outside: init drained before publish
-      case 2: if (nodes[0]) heap.transaction(() => { head.next = nodes[0].next; heap.delete(nodes[0]) }); break
+      case 2: if (nodes[0]) heap.transaction(() => { head.next = nodes[0].next }); break
       case 3: if (pick) pick.label = `relabel-${k}-${'y'.repeat(k)}`; break // a string replaced outside a transaction
       case 4: if (pick) pick.value = k * 1.5; break
-      case 5: if (nodes[0]) { head.next = nodes[0].next; heap.delete(nodes[0]) } break
+      case 5: if (nodes[0]) head.next = nodes[0].next; break
     }
+    if (k % 4 === 3) heap.gc({ fromHandles: false }) // the unlinked nodes are freed, their blocks reused
   },
   read(heap) {
     const out: Array<[number, string]> = []
@@ -108,9 +109,10 @@ const treeWorkload: Workload<Array<[number, string]>> = {
       }
       if (parent && r < 0.85) {
         const p = parent
-        heap.transaction(() => { if (p.left === t) p.left = null; else p.right = null; heap.delete(t) })
+        heap.transaction(() => { if (p.left === t) p.left = null; else p.right = null })
       } else t.name = `renamed${k}`
     }
+    if (k % 5 === 2) heap.gc({ fromHandles: false })
   },
   read(heap) {
     const out: Array<[number, string]> = []

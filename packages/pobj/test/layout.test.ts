@@ -54,6 +54,21 @@ describe('pobj layouts', () => {
     }).to.throw(LayoutError, /Bad\.x.*not inferable/)
   })
 
+  it('names emitDecoratorMetadata when no design:type was emitted (esbuild, tsx, a missing flag)', () => {
+    class NoMeta { x!: number }
+    field()(NoMeta.prototype, 'x') // what a compiler without emitDecoratorMetadata leaves: no metadata at all
+    expect(() => Persistent()(NoMeta)).to.throw(LayoutError, /NoMeta\.x.*emitDecoratorMetadata/)
+  })
+
+  it('refuses TC39 standard decorators with a typed error that names the tsconfig flags', () => {
+    // What TypeScript 5 calls without experimentalDecorators: (value, context).
+    class Std { x = 1 }
+    const call = Persistent() as unknown as (v: unknown, c: unknown) => void
+    expect(() => call(Std, { kind: 'class', name: 'Std' })).to.throw(LayoutError, /experimentalDecorators.*emitDecoratorMetadata/)
+    const f = field.i32 as unknown as (v: unknown, c: unknown) => void
+    expect(() => f(undefined, { kind: 'field', name: 'x' })).to.throw(LayoutError, /legacy decorator/)
+  })
+
   it('rejects a plain array field at declaration', () => {
     expect(() => {
       @Persistent() class BadArr { @field() xs!: number[] }

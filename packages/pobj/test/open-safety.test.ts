@@ -1,6 +1,6 @@
 /**
- * Opening is safe whatever the heap went through: a stale ref left by a delete of a
- * referenced object never makes the heap unopenable (issue 15.3); a heap pobj did not
+ * Opening is safe whatever the heap went through: a stale ref left by a block freed by hand
+ * while referenced never makes the heap unopenable (issue 15.3); a heap pobj did not
  * format is refused before anything is written (issue 15.2).
  */
 import 'reflect-metadata'
@@ -16,9 +16,11 @@ import { AllKinds, Tree } from './models'
 const TYPES = [AllKinds, Tree]
 
 /**
- * Root 'r' → Tree r; r.left → Tree l, deleted while referenced, with every other object of
- * its chunk, so the chunk is released; root 'a' → a; a.nums → a large array deleted while
- * referenced; root 'gone' → an array deleted while still a root.
+ * pobj itself frees only what is unreachable; a data-structure author using the block API
+ * can still free a block by hand (heap.raw.free(heap.pointerOf(obj))). Here: root 'r' → Tree
+ * r; r.left → Tree l, freed while referenced, with every other object of its chunk, so the
+ * chunk is released; root 'a' → a; a.nums → a large array freed while referenced; root
+ * 'gone' → an array freed while still a root.
  */
 function misuse(): { region: SimRegion; heap: PHeap } {
   const region = new SimRegion(4 << 20)
@@ -34,15 +36,16 @@ function misuse(): { region: SimRegion; heap: PHeap } {
   a.nums = heap.newArray('f64', 2000)
   heap.setRoot('a', a)
   heap.setRoot('gone', heap.newArray('f64', 2000))
-  heap.delete(l) // still r.left
-  for (const t of filler) heap.delete(t)
-  heap.delete(a.nums!) // still a.nums
-  heap.delete(heap.root('gone')!) // still a root
+  const free = (o: object): void => heap.raw.free(heap.pointerOf(o))
+  free(l) // still r.left
+  for (const t of filler) free(t)
+  free(a.nums!) // still a.nums
+  free(heap.root('gone')!) // still a root
   heap.raw.drain() // as any later durable operation would: the releases reach media
   return { region, heap }
 }
 
-describe('pobj: a deleted object still referenced never makes the heap unopenable', () => {
+describe('pobj: an object freed by hand while referenced never makes the heap unopenable', () => {
   it('after a crash: recovery treats the stale refs as null, drops the stale root, and reports them', () => {
     const { region } = misuse()
     const image = region.crash({ mode: 'strict' })

@@ -1,6 +1,9 @@
 import 'reflect-metadata'
 import { expect } from 'chai'
 import { inspect } from 'util'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
 import { SimRegion, HeapClosedError } from '@makalu/allocator'
 import {
   PHeap, PArray, FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, IndexRangeError,
@@ -101,7 +104,7 @@ describe('pobj handles and PHeap', () => {
     const i32 = heap.newArray('i32', [1, -2, 3])
     const u32 = heap.newArray('u32', 4)
     const i64 = heap.newArray('i64', [5n, -(2n ** 63n)])
-    const f64 = heap.newArray<number>('f64', 3)
+    const f64 = heap.newArray('f64', 3)
     expect([...i32]).to.deep.equal([1, -2, 3])
     expect([...u32]).to.deep.equal([0, 0, 0, 0])
     expect([...i64]).to.deep.equal([5n, -(2n ** 63n)])
@@ -128,7 +131,7 @@ describe('pobj handles and PHeap', () => {
     expect(heap.root('nope')).to.equal(null)
     expect(heap.root('nope', Account)).to.equal(null)
     let made = 0
-    const bank = heap.root('bank', () => { made++; return heap.new(Bank, { accounts: heap.newArray(Account, 2) }) })
+    const bank = heap.root('bank', () => { made++; return heap.new(Bank, { accounts: heap.newArray(Account, [heap.new(Account), heap.new(Account)]) }) })
     expect(heap.root('bank', Bank, () => { made++; return heap.new(Bank) })).to.equal(bank)
     expect(made).to.equal(1)
     expect(() => heap.root('bank', Account)).to.throw(TypeMismatchError, /root 'bank' holds a Bank, not a Account/)
@@ -157,15 +160,15 @@ describe('pobj handles and PHeap', () => {
     heap.close()
   })
 
-  it('deletes objects (and their strings); a freed handle throws', () => {
+  it('collects unreachable objects (and their strings) at gc({ fromHandles: false }); their handles then throw', () => {
     const { heap } = simHeap(ALL)
     const used0 = heap.stats().used
     const a = heap.new(Account, { owner: 'gone', balance: 1 })
-    heap.delete(a)
+    expect(heap.gc().freedBlocks, 'a live handle keeps it').to.equal(0)
+    expect(heap.gc({ fromHandles: false }).freedBlocks).to.equal(2)
     expect(heap.stats().used).to.equal(used0)
     expect(() => a.balance).to.throw(FreedObjectError)
     expect(() => { a.balance = 2 }).to.throw(FreedObjectError)
-    expect(() => heap.delete(a)).to.throw(FreedObjectError)
     expect(() => heap.setRoot('x', a)).to.throw(FreedObjectError)
     expect([...heap.objects(Account)]).to.deep.equal([])
     heap.close()
@@ -183,7 +186,7 @@ describe('pobj handles and PHeap', () => {
     expect(() => heap.transaction(() => {
       a.balance = 0; b.owner = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'
       created = heap.new(Account, { owner: 'new' })
-      heap.delete(b)
+      heap.setRoot('b', null)
       heap.setRoot('c', created)
       throw new Error('boom')
     })).to.throw('boom')
@@ -209,6 +212,24 @@ describe('pobj handles and PHeap', () => {
     const live = reachable(h2)
     expect(h2.stats().used).to.equal(live.bytes)
     h2.close()
+  })
+
+  it('a refused PHeap.create leaves no file behind (a class that is not persistent, a bad gc policy, a bad size)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pobj-create-'))
+    try {
+      class NotPersistent { x = 1 }
+      const cases: Array<[string, () => unknown, RegExp]> = [
+        ['not persistent', () => PHeap.create(path.join(dir, 'a.heap'), { size: 1 << 20, types: [NotPersistent as never] }), /not a @Persistent class/],
+        ['bad gc policy', () => PHeap.create(path.join(dir, 'b.heap'), { size: 1 << 20, types: ALL, gc: { growth: -2 } }), /gc\.growth/],
+        ['bad size', () => PHeap.create(path.join(dir, 'c.heap'), { size: 12345, types: ALL }), /size/],
+      ]
+      for (const [what, create, message] of cases) {
+        expect(create, what).to.throw(message)
+        expect(fs.readdirSync(dir), what).to.deep.equal([])
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('rejects wrong values, foreign handles and a closed heap with typed errors, heap unchanged', () => {
@@ -246,9 +267,22 @@ describe('pobj handles and PHeap', () => {
     const { heap } = simHeap(ALL)
     const p = heap.new(Person, { name: 'ann', id: 5n, scores: heap.newArray('i32', [1, 2]) })
     const json = JSON.parse(JSON.stringify(p))
-    expect(json).to.deep.include({ name: 'ann', id: '5', friend: null, children: null })
-    expect(json.scores).to.have.property('$ptr')
+    expect(json).to.deep.include({ name: 'ann', id: '5', friend: null, children: null, scores: [1, 2] })
     expect(JSON.stringify(p.scores)).to.equal('[1,2]')
+    // Refs nest as plain objects, bounded: a cycle is marked, depth and length are capped, never the heap.
+    const q = heap.new(Person, { name: 'bob', id: 6n, friend: p })
+    p.friend = q
+    expect(JSON.parse(JSON.stringify(q))).to.deep.include({ name: 'bob', friend: { name: 'ann', id: '5', friend: { $cycle: 'Person' }, children: null, scores: [1, 2] } })
+    let deep = heap.new(Person, { name: 'd0', id: 0n })
+    for (let i = 1; i < 10; i++) deep = heap.new(Person, { name: `d${i}`, id: BigInt(i), friend: deep })
+    expect(JSON.stringify(deep)).to.contain('"$more":"Person"')
+    expect(JSON.stringify(deep).length).to.be.below(600)
+    // A spread handle carries only its heap and pointer; the heap prints and serialises as a summary.
+    expect(JSON.stringify({ ...p }).length).to.be.below(200)
+    expect(inspect({ ...p }).length).to.be.below(200)
+    const long = heap.newArray('i32', 5000)
+    expect(JSON.parse(JSON.stringify(long))).to.have.length(101)
+    expect(JSON.parse(JSON.stringify(long))[100]).to.equal('… 4900 more')
     const shown = inspect(p)
     expect(shown).to.match(/Person \{[^]*name: 'ann'/)
     expect(shown.length).to.be.lessThan(400)

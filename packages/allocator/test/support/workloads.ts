@@ -39,6 +39,9 @@ function churn(heap: Heap, r: () => number): void {
 }
 
 // ── A: a linked list under a root, pushed and popped outside transactions ─────
+const listTracer = { trace(bytes: Uint8Array, ptr: number, _size: number, visit: (p: number) => void): void {
+  visit(new Uint32Array(bytes.buffer, bytes.byteOffset + ptr, 1)[0])
+} }
 // node: [next u64 | value u32 | 0 u32 | filler to 32 bytes]
 export const listWorkload: Workload = {
   name: 'linked list under a root',
@@ -57,6 +60,8 @@ export const listWorkload: Workload = {
       heap.setRoot('list', node)
     }
     churn(heap, r)
+    // Now and then an online collection frees the junk churn leaked (nothing durable is written).
+    if (i % 7 === 6) heap.collect({ tracer: listTracer })
   },
   model(state, seed, i) {
     const s = state as number[]
@@ -73,7 +78,7 @@ export const listWorkload: Workload = {
     }
     return { state: values, blocks }
   },
-  tracer: { trace(bytes, ptr, _size, visit) { visit(new Uint32Array(bytes.buffer, bytes.byteOffset + ptr, 1)[0]) } },
+  tracer: { trace(bytes, ptr, size, visit) { listTracer.trace(bytes, ptr, size, visit) } },
 }
 
 // ── B: accounts changed in transactions; some transactions throw ──────────────
@@ -217,4 +222,60 @@ export const largeWorkload: Workload = {
   },
 }
 
-export const workloads = [listWorkload, accountsWorkload, largeWorkload]
+// ── D: roots added, replaced and removed in transactions; some transactions throw ──
+// Each root is a 16-byte block [value u32 | filler]. A replace removes a root and adds one
+// under a new name in the same transaction, so the new root takes the freed slot.
+const MAX_ROOTS = 5
+type RootState = Array<[string, number]>
+function rootsOp(state: RootState, seed: number, i: number) {
+  const r = rng(seed, i)
+  const kind = state.length === 0 || (state.length < MAX_ROOTS && r() < 0.3) ? 'add' : r() < 0.75 ? 'replace' : 'remove'
+  const victim = state.length > 0 ? state[Math.floor(r() * state.length)][0] : ''
+  const abort = r() > 0.8
+  return { kind, victim, fresh: `n${i}`, abort }
+}
+export const rootsWorkload: Workload = {
+  name: 'roots replaced in transactions',
+  initial: [] as RootState,
+  apply(heap, seed, i) {
+    const names = heap.roots().map(([n, p]) => [n, u32(heap)[p >>> 2]] as [string, number]).sort()
+    const op = rootsOp(names, seed, i)
+    try {
+      heap.transaction(() => {
+        if (op.kind === 'add') {
+          const p = heap.alloc(16)
+          u32(heap)[p >>> 2] = i + 1
+          heap.setRoot(op.fresh, p)
+        } else {
+          heap.free(heap.getRoot(op.victim))
+          heap.setRoot(op.victim, 0)
+          if (op.kind === 'replace') {
+            const p = heap.alloc(16)
+            u32(heap)[p >>> 2] = i + 1
+            heap.setRoot(op.fresh, p) // takes the victim's slot
+          }
+        }
+        if (op.abort) throw new Error('planned abort')
+      })
+    } catch (e) {
+      if ((e as Error).message !== 'planned abort') throw e
+    }
+  },
+  model(state, seed, i) {
+    const s = state as RootState
+    const op = rootsOp(s, seed, i)
+    if (op.abort) return s
+    if (op.kind === 'add') return [...s, [op.fresh, i + 1] as [string, number]].sort()
+    const rest = s.filter(([n]) => n !== op.victim)
+    return op.kind === 'replace' ? [...rest, [op.fresh, i + 1] as [string, number]].sort() : rest
+  },
+  read(heap) {
+    const roots = heap.roots()
+    return {
+      state: roots.map(([n, p]) => [n, u32(heap)[p >>> 2]] as [string, number]).sort(),
+      blocks: roots.map(([, p]) => p),
+    }
+  },
+}
+
+export const workloads = [listWorkload, accountsWorkload, largeWorkload, rootsWorkload]

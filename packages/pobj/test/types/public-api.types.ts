@@ -1,0 +1,52 @@
+/**
+ * Compile-time tests of the public declarations: `tsc -b` fails if an expectation breaks
+ * (each @ts-expect-error must meet an error). Nothing here runs.
+ */
+import { PHeap, PArray, Persistent, field, Init, PHeapStats } from '../../src'
+
+@Persistent('types.Task')
+class Task {
+  @field() title!: string
+  @field.i32 points!: number
+  @field.ref(() => Task) parent!: Task | null
+  @field.array(() => Task) subtasks!: PArray<Task | null> | null
+  done(): boolean { return this.points === 0 }
+}
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+function expectType<T>(_v: T): void { /* compile-time only */ }
+function assertEqual<A, B>(_proof: Equal<A, B>): void { /* compile-time only */ }
+
+export function typeTests(heap: PHeap): void {
+  // init: data members only, each optional, with their own types.
+  heap.new(Task, { title: 'x', points: 3 })
+  heap.new(Task)
+  // @ts-expect-error a method is not a field
+  heap.new(Task, { done: () => true })
+  // @ts-expect-error a field of the wrong type
+  heap.new(Task, { points: 'three' })
+  // @ts-expect-error no such field
+  heap.new(Task, { nope: 1 })
+  assertEqual<Init<Task>, { title?: string; points?: number; parent?: Task | null; subtasks?: PArray<Task | null> | null }>(true)
+
+  // newArray infers its element type.
+  const t = heap.new(Task)
+  const a1 = heap.newArray(Task, [t])
+  const a2 = heap.newArray(Task, 4)
+  const a3 = heap.newArray('i32', [1, 2])
+  const a4 = heap.newArray('i64', 2)
+  assertEqual<typeof a1, PArray<Task>>(true)
+  assertEqual<typeof a2, PArray<Task | null>>(true)
+  assertEqual<typeof a3, PArray<number>>(true)
+  assertEqual<typeof a4, PArray<bigint>>(true)
+  // @ts-expect-error i64 elements are bigints
+  heap.newArray('i64', [1, 2])
+  // @ts-expect-error not an element kind
+  heap.newArray('string', 2)
+
+  // Roots with a class are typed; stats say what stats() returns.
+  expectType<Task | null>(heap.root('t', Task))
+  const s: PHeapStats = heap.stats()
+  expectType<number>(s.gc.collections + s.roots + s.capacity + s.chunks + s.freeChunks + s.types['types.Task'].count)
+  expectType<{ ms: number; freedBlocks: number }>(heap.gc())
+}
