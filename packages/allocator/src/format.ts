@@ -20,7 +20,8 @@
  * What is persistent, and what is rebuilt: the chunk table, the roots and the
  * undo log are kept durable at all times. The bitmap lives in the file but is
  * written without flushes while the heap is open: it is durable, and trusted,
- * only when the state word says CLEAN. After a crash it is rebuilt by marking.
+ * only when the state word says CLEAN and the hashes saved at close match.
+ * Otherwise it is rebuilt by marking.
  */
 
 export const PAGE = 4096
@@ -39,15 +40,23 @@ export const POINTER_SIZE = 8
 // 48 │ rootCapacity u32  │ logOff u32        │
 // 56 │ logSize u32       │ bitmapOff u32     │
 // 64 │ bitmapSize u32    │ dataOff u32       │
-// 72 │ checksum u32 (FNV-1a of bytes 0..72)  │
+// 72 │ owner, UTF-8, NUL-padded     16 bytes │  the layer that formatted the heap ('makalu.pobj');
+//    │                                      │  all 0: a raw allocator heap. Opens must name it.
+// 88 │ checksum u32 (FNV-1a of bytes 0..88)  │
 //    ├──────────────────────────────────────┤  mutable words, one 8-byte word each:
 // 128│ state u32 (CLEAN | DIRTY)   │ 0     │
 // 136│ chunkCount u32               │ 0     │  chunks now backed by the file
+// 144│ tableHash u32     │ cacheHash u32     │  hashes of the state saved at close; trusted only when CLEAN
 //    └──────────────────────────────────────┘
+//
+// tableHash covers what only the chunk table knows: the chunk count, each entry's low half
+// (kind, class) and a large head's span. cacheHash covers what a trace can rebuild: each
+// run's live count and its bitmap words. Version 2 added the root name check; version 3 the
+// owner and the hashes. Older files are refused (HeapFormatError): there is no upgrade path.
 export const SB_MAGIC = 0
 export const MAGIC = 'MAKALUTS'
 export const SB_VERSION = 8
-export const FORMAT_VERSION = 2
+export const FORMAT_VERSION = 3
 export const SB_HEADER_BYTES = 12
 export const SB_UUID = 16
 export const SB_CHUNK_SIZE = 32
@@ -60,10 +69,14 @@ export const SB_LOG_SIZE = 56
 export const SB_BITMAP_OFF = 60
 export const SB_BITMAP_SIZE = 64
 export const SB_DATA_OFF = 68
-export const SB_CHECKSUM = 72
-export const SB_CHECKED_BYTES = 72
+export const SB_OWNER = 72
+export const OWNER_MAX = 16
+export const SB_CHECKSUM = 88
+export const SB_CHECKED_BYTES = 88
 export const SB_STATE = 128
 export const SB_CHUNK_COUNT = 136
+export const SB_TABLE_HASH = 144
+export const SB_CACHE_HASH = 148
 
 export const STATE_CLEAN = 0x4e41454c // "LEAN"
 export const STATE_DIRTY = 0x59545249 // "IRTY"
@@ -129,7 +142,7 @@ export const LE_CHECKSUM = 16
 
 // ── bitmap: one bit per 16-byte granule of the chunk area ──────────────────────
 // bit g set ⇔ a block starts at dataOff + 16·g and is allocated.
-// Trusted only when the state word says CLEAN.
+// Trusted only when the state word says CLEAN and cacheHash matches.
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024
 export const MIN_CHUNK_SIZE = 4 * 1024

@@ -3,12 +3,13 @@ import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
 import { Memory } from './memory'
-import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, isClean, writeState,
+import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
-import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN } from './chunk-space'
+import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN, C_LARGE } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, adoptClean, markAndSweep } from './recovery'
+import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHashes, adoptClean, markAndSweep,
+  dropStaleRoots } from './recovery'
 import { checkHeap, CheckReport } from './check'
 import { collect, CollectReport } from './collector'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
@@ -25,17 +26,21 @@ export interface HeapCreateOptions extends LayoutOptions {
   maxSize?: number
   durability?: Durability
   backend?: 'mmap' | 'file'
+  /** Says where pointers are for check() while this heap is open (recovery needs it again at open). */
+  tracer?: TracerOption
 }
 
 export interface HeapOpenOptions {
   durability?: Durability
-  /** Says where pointers are during crash recovery; default: conservative scanning. */
+  /** Says where pointers are during crash recovery and check(); default: conservative scanning. */
   tracer?: TracerOption
   backend?: 'mmap' | 'file'
+  /** The owner the heap was created with (HeapCreateOptions.owner); any other is a HeapFormatError, before anything is written. */
+  owner?: string
 }
 
 export type HeapCreateInOptions = Omit<HeapCreateOptions, 'size' | 'durability' | 'backend'>
-export type HeapOpenInOptions = Pick<HeapOpenOptions, 'tracer'>
+export type HeapOpenInOptions = Pick<HeapOpenOptions, 'tracer' | 'owner'>
 
 export interface HeapStats {
   /** Bytes of the region. */
@@ -73,6 +78,7 @@ export class Heap {
   private readonly chunks: ChunkSpace
   private readonly rootTable: RootTable
   private readonly log: UndoLog
+  private readonly tracerOption: TracerOption | undefined
   private isClosed = false
   /** Set when an I/O error left the heap in a state only a reopen can settle. */
   private failure: HeapFailedError | null = null
@@ -109,7 +115,7 @@ export class Heap {
   static open(path: string, opts: HeapOpenOptions = {}): Heap {
     const region = openRegion(path, { durability: opts.durability, backend: opts.backend })
     try {
-      return new Heap(region, path, opts.tracer)
+      return new Heap(region, path, opts.tracer, opts.owner)
     } catch (e) {
       region.close()
       throw e
@@ -130,21 +136,23 @@ export class Heap {
     writeSuperblock(mem, layout)
     region.flush(0, F.PAGE)
     region.drain()
-    return new Heap(region, region.kind, undefined)
+    return new Heap(region, region.kind, opts.tracer, opts.owner)
   }
 
   /** Opens the heap held by a region; recovers it if it was not closed cleanly. */
   static openIn(region: Region, opts: HeapOpenInOptions = {}): Heap {
-    return new Heap(region, region.kind, opts.tracer)
+    return new Heap(region, region.kind, opts.tracer, opts.owner)
   }
 
-  private constructor(region: Region, source: string, tracerOption: TracerOption | undefined) {
+  private constructor(region: Region, source: string, tracerOption: TracerOption | undefined, owner: string | undefined) {
     const t0 = performance.now()
     this.region = region
+    this.tracerOption = tracerOption
     this.deferredWriteBack = region.writeBack === 'at-drain'
     const mem = (this.mem = new Memory(region))
     // 1. Verify the superblock; everything up to the first write below only reads.
     const layout = (this.layout = readSuperblock(mem, source))
+    checkOwner(layout, owner, source)
     this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
     this.rootTable = new RootTable(mem, layout)
     this.log = new UndoLog(mem, layout)
@@ -153,20 +161,25 @@ export class Heap {
     const pending = this.log.pending()
     const entries = pending ? this.log.scan(layout.rootTableOff, dataEnd, source) : []
     const closedCleanly = isClean(mem) && !pending
-    const clean = closedCleanly && cleanStateConsistent(mem, layout, this.chunks, inUse)
+    const clean = closedCleanly && cleanStateConsistent(mem, layout, this.chunks, inUse, source)
     const report: RecoveryReport = (this.recovery = {
       clean, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0,
       rolledBackTransaction: false, releasedChunks: 0, tracing: 'none',
       reason: clean ? 'clean' : closedCleanly ? 'inconsistent-clean-state' : 'crash',
+      stalePointers: 0, staleRoots: [],
     })
-    const isBlock = (p: number): boolean => this.chunks.blockSize(p) > 0
-    if (!pending) this.rootTable.load(isBlock, source)
+    // The table only decodes the slots; whether a root's target is a block is judged below,
+    // where a stale root (its block freed while still a root) is dropped, not fatal.
+    const anyTarget = (): boolean => true
+    if (!pending) this.rootTable.load(anyTarget, source)
 
     if (clean) {
       adoptClean(mem, this.chunks, inUse)
-      // Open marks the heap dirty durably before the first mutation.
+      // Open marks the heap dirty durably before the first mutation; stale roots are dropped
+      // after it (in the same drain).
       writeState(mem, F.STATE_DIRTY)
       region.flush(F.SB_STATE, 8)
+      dropStaleRoots(this.rootTable, (p) => this.chunks.allocatedSize(p) > 0, report)
       region.drain()
     } else {
       writeState(mem, F.STATE_DIRTY)
@@ -178,16 +191,14 @@ export class Heap {
         this.log.adoptActiveAsCommitted()
         region.drain()
         report.rolledBackTransaction = true
-        this.rootTable.load(isBlock, source)
+        this.rootTable.load(anyTarget, source)
       }
-      // 3-4. Mark from every root, sweep.
-      let tracer: Tracer | null = null
-      if (typeof tracerOption === 'function') {
-        tracer = tracerOption({ bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name) })
-      } else if (tracerOption) tracer = tracerOption
+      // 3-4. Drop stale roots; mark from every other root (stale fields are nulled); sweep.
+      dropStaleRoots(this.rootTable, (p) => this.chunks.blockSize(p) > 0, report)
+      const tracer = this.tracer()
       report.tracing = tracer ? 'precise' : 'conservative'
       markAndSweep(mem, layout, this.chunks, this.rootTable.pointers(), tracer, report)
-      // 5. Persist the result: released chunk entries.
+      // 5. Persist the result: released chunk entries, dropped roots, nulled fields.
       this.drain()
     }
     this.log.resume()
@@ -198,6 +209,8 @@ export class Heap {
   }
 
   // ── views ────────────────────────────────────────────────────────────────
+  /** The layer that formatted the heap ('' for a raw allocator heap). */
+  get owner(): string { return this.layout.owner }
   /** The current view of the region (replaced when the heap grows). */
   get bytes(): Uint8Array { return this.mem.bytes }
   get closed(): boolean { return this.isClosed }
@@ -429,7 +442,7 @@ export class Heap {
     const rootsChanged = this.txRootsChanged
     this.endTransaction()
     for (const p of allocs) this.chunks.free(p)
-    if (rootsChanged) this.rootTable.load((p) => this.chunks.blockSize(p) > 0, 'abort')
+    if (rootsChanged) this.rootTable.load(() => true, 'abort') // targets are judged by open and check(), not here
   }
 
   /** From now on every call throws HeapFailedError; close() releases the file as it is (dirty). */
@@ -507,13 +520,21 @@ export class Heap {
   /** Verifies every invariant of the heap (expensive: whole-heap). */
   check(): CheckReport {
     this.checkUsable()
-    return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0)
+    return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0, this.tracer())
+  }
+
+  /** The tracer of the heap as it is now (a factory reads the heap when called), or null. */
+  private tracer(): Tracer | null {
+    const t = this.tracerOption
+    if (typeof t === 'function') return t({ bytes: this.mem.bytes, getRoot: (name) => this.rootTable.get(name) })
+    return t ?? null
   }
 
   // ── shutdown ─────────────────────────────────────────────────────────────
   /**
-   * Clean shutdown, in order: write each run's live count into its entry and
-   * flush the bitmap; drain; store state = CLEAN (commits); drain; close the region.
+   * Clean shutdown, in order: write each run's live count into its entry; store the hashes of
+   * the saved state (chunk table; live counts and run bitmaps: recovery.ts cleanStateHashes);
+   * flush those and the bitmap; drain; store state = CLEAN (commits); drain; close the region.
    */
   close(): void {
     if (this.isClosed) return
@@ -531,6 +552,12 @@ export class Heap {
       u[(c.entryOff(i) >>> 2) + 1] = c.classes.perChunk[c.cls[i]] - c.nFree[i]
       this.region.flush(c.entryOff(i), 8)
     }
+    const inUse: number[] = []
+    for (let i = 0; i < c.chunkCount; i++) if (c.kind[i] === C_RUN || c.kind[i] === C_LARGE) inUse.push(i)
+    const saved = cleanStateHashes(this.mem, this.layout, c.chunkCount, inUse)
+    u[F.SB_TABLE_HASH >> 2] = saved.table
+    u[F.SB_CACHE_HASH >> 2] = saved.cache
+    this.region.flush(F.SB_TABLE_HASH, 8)
     const [off, len] = c.bitmapRange(0, c.chunkCount)
     this.region.flush(off, len)
     try {

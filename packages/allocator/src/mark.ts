@@ -30,10 +30,13 @@ function inAddressOrder(pushed: Uint32Array): void {
  * Marks every block reachable from `roots` with an explicit stack: precisely with a tracer,
  * else conservatively (an aligned 8-byte word equal to a block start is a pointer). A root or
  * a traced pointer that is not a block start (with `allocatedOnly`, not an allocated one: the
- * bitmap is trusted while the heap is open) is skipped and counted in `stale`. Reads only.
+ * bitmap is trusted while the heap is open) is skipped and counted in `stale`. Reads only,
+ * unless `nullStale` (crash recovery): then a stale pointer that the tracer reported with the
+ * offset of its word is stored as 0 there (flushed), if that word lies in the traced block
+ * and holds the pointer, so that it stays null rather than turning into a later block.
  */
 export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: Iterable<number>,
-  tracer: Tracer | null, allocatedOnly: boolean): Marks {
+  tracer: Tracer | null, allocatedOnly: boolean, nullStale = false): Marks {
   const dataOff = layout.dataOff
   const count = chunks.chunkCount
   const dataEnd = dataOff + count * layout.chunkSize
@@ -95,22 +98,31 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
 
   const u = mem.u32
   if (tracer) {
-    const visit = (q: number): void => {
+    let block = 0
+    let blockEnd = 0
+    const visit = (q: number, at?: number): void => {
       if (q === 0) return
-      if (blockAt(q) > 0) mark(q)
-      else stale++
+      if (blockAt(q) > 0) return mark(q)
+      stale++
+      if (nullStale && at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 &&
+          u[at >>> 2] === q && u[(at >>> 2) + 1] === 0) {
+        mem.writePointer(at, 0)
+        mem.region.flush(at, 8)
+      }
     }
     while (sp > 0) {
       const p = stack[--sp]
       const before = sp
-      tracer.trace(mem.bytes, p, blockAt(p), visit)
+      block = p
+      blockEnd = p + blockAt(p)
+      tracer.trace(mem.bytes, p, blockEnd - p, visit)
       if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
     }
   } else {
     while (sp > 0) {
       const p = stack[--sp]
       const before = sp
-      const end = (p + blockAt(p)) >>> 2
+      const end = (p + blockAt(p)) / 4 // a block may end at 4 GiB
       for (let i = p >>> 2; i < end; i += 2) {
         const q = u[i]
         if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue

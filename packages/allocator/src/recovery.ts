@@ -1,13 +1,20 @@
 import * as F from './format'
 import { Layout } from './superblock'
-import { Memory } from './memory'
+import { Memory, hashWord, hashFinish, crc32 } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
 import { HeapCorruptError } from './errors'
+import { RootTable } from './roots'
+import { markReachable } from './mark'
 
-/** Where the pointers of a block are. Called during crash recovery only. */
+/** Where the pointers of a block are. Called by crash recovery and by heap.check(). */
 export interface Tracer {
-  /** Calls `visit(p)` for every pointer stored in the block at `ptr` (usable size `size`). 0 is ignored. */
-  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number) => void): void
+  /**
+   * Calls `visit(p, at)` for every pointer p stored in the block at `ptr` (usable size
+   * `size`); `at` is the offset of the 8-byte word holding p. 0 is ignored. A p that is
+   * not a block start is stale (its block was freed while still referenced): it is treated
+   * as null, and recovery stores 0 at `at` (when given) so that it stays null.
+   */
+  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number) => void): void
 }
 
 /** What a tracer factory sees: the heap after the log was rolled back, before marking. */
@@ -37,6 +44,29 @@ export interface RecoveryReport {
   reason: 'clean' | 'crash' | 'inconsistent-clean-state'
   /** 'precise' (a tracer was given), 'conservative' or 'none' (clean open). */
   tracing: 'precise' | 'conservative' | 'none'
+  /**
+   * Stale pointers found and treated as null: roots whose target is not an allocated block
+   * (not a block start after a crash), and, with a precise tracer after a crash, pointer
+   * fields whose target is not a block start (stored as 0). A conservative scan cannot tell a
+   * stale field from data; a clean open traces nothing, so it finds stale roots only.
+   */
+  stalePointers: number
+  /** Names of the stale roots, removed durably by the open. */
+  staleRoots: string[]
+}
+
+/**
+ * Drops every root whose target fails `live` (a block freed while still a root): its pointer
+ * is set to 0 (one store, flushed; the open's next drain makes it durable) and reported.
+ * Idempotent, so a crash before the drain only repeats it at the next open.
+ */
+export function dropStaleRoots(roots: RootTable, live: (p: number) => boolean, report: RecoveryReport): void {
+  for (const [name, p] of roots.entries()) {
+    if (live(p)) continue
+    roots.writePointer(name, roots.slotOf(name), 0)
+    report.staleRoots.push(name)
+    report.stalePointers++
+  }
 }
 
 /**
@@ -87,13 +117,60 @@ function badEntry(u: Uint32Array, base: number, c: number, source: string, why: 
 }
 
 /**
- * Clean open, first a cheap consistency check of what clean open trusts: each run's
- * bitmap popcount equals the live count written at close, and each large object has its
- * head bit alone. (Free chunks' bits are never read; a claim clears them.) Reads only;
- * false sends the open down the crash path (the bitmap is a cache; marking rebuilds it).
+ * The hashes of the state a clean close saves and a clean open trusts (format.ts, superblock
+ * word 144), over the chunks in use (`inUse`: the chunks whose entry is not FREE, in order).
+ * `table`: the chunk count, and each such chunk's index, entry low half and, for a large
+ * head, span (a FREE entry that became used, or the reverse, changes the list). `cache`: each
+ * run's live count, and its bitmap bytes (CRC-32, native: a clean open runs it cold). A large object's bitmap is not hashed: its check (the head bit
+ * alone, below) is exact. Reads the media only, so close and open compute them alike.
  */
-export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[]): boolean {
+export function cleanStateHashes(mem: Memory, layout: Layout, chunkCount: number, inUse: number[]): { table: number; cache: number } {
   const u = mem.u32
+  const base = layout.chunkTableOff >>> 2
+  const bytesPer = layout.chunkSize >>> (F.GRANULE_SHIFT + 3)
+  let table = hashWord(0x4d414b41, chunkCount)
+  let counts = 0x4d414b41
+  let bits = 0
+  // The bitmaps of consecutive runs go to the CRC in one call (the value is the same).
+  let runFrom = 0
+  let runTo = 0
+  const flushRuns = (): void => {
+    if (runTo > runFrom) bits = crc32(mem.bytes.subarray(layout.bitmapOff + runFrom * bytesPer, layout.bitmapOff + runTo * bytesPer), bits)
+  }
+  // It runs cold at every clean open, so few steps: an entry's kind and class (16 bits; the
+  // reserved bits are checked 0 on load) share a word with its index (high bits apart).
+  for (let i = 0; i < inUse.length; i++) {
+    const c = inUse[i]
+    const lo = u[base + 2 * c]
+    const hi = u[base + 2 * c + 1]
+    table = hashWord(table, (lo & 0xffff) | (c << 16))
+    if (c > 0xffff) table = hashWord(table, c)
+    if ((lo & 0xff) === F.KIND_RUN) {
+      counts = hashWord(counts, hi)
+      if (c !== runTo) { flushRuns(); runFrom = c }
+      runTo = c + 1
+    } else table = hashWord(table, hi)
+  }
+  flushRuns()
+  return { table: hashFinish(table, inUse.length), cache: hashFinish(hashWord(counts, bits), inUse.length) }
+}
+
+/**
+ * Clean open, first a check of what clean open trusts. The chunk table must match the hash
+ * saved at close: it is the only record of the chunks, so a mismatch is HeapCorruptError
+ * (tracing from a damaged table would lose data). Then the cache: the saved hash of live
+ * counts and run bitmaps (any damage: swapped bits, a changed count), each run's popcount
+ * against its live count, each large object's head bit alone. (Free chunks' bits are never
+ * read; a claim clears them.) Reads only; false sends the open down the crash path (the
+ * bitmap is a cache; marking rebuilds it).
+ */
+export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[], source: string): boolean {
+  const u = mem.u32
+  const saved = cleanStateHashes(mem, layout, chunks.chunkCount, inUse)
+  if (u[F.SB_TABLE_HASH >> 2] !== saved.table) {
+    throw new HeapCorruptError(`heap: ${source}: the chunk table does not match the hash saved at the clean close (a damaged file); nothing was written`)
+  }
+  if (u[F.SB_CACHE_HASH >> 2] !== saved.cache) return false
   const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
   const bitBase = layout.bitmapOff >>> 2
   // Runs cold at every clean open: one flat loop, popcount inlined.
@@ -132,104 +209,15 @@ export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[]): vo
 }
 
 /**
- * Steps 3-4 of a crash recovery: mark from the roots with an explicit stack,
- * then sweep: the bitmap becomes the mark bits, counts are rebuilt, and chunks
+ * Steps 3-4 of a crash recovery: mark from the roots (stale pointers reported by the tracer
+ * are nulled), then sweep: the bitmap becomes the mark bits, counts are rebuilt, and chunks
  * with nothing reachable are released (their entries flushed, not drained).
  */
-/** A block that pushes more children than this (a table of pointers) has them sorted. */
-const SORT_AT = 256
-
-/**
- * Orders pushed children so that the lowest address is popped first: a big table of
- * pointers in hash order would otherwise send the marker to random addresses, one
- * cache and TLB miss per block; in address order it streams through memory.
- */
-function inAddressOrder(pushed: Uint32Array): void {
-  pushed.sort()
-  pushed.reverse()
-}
-
 export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[],
   tracer: Tracer | null, report: RecoveryReport): void {
-  const dataOff = layout.dataOff
-  const count = chunks.chunkCount
-  const dataEnd = dataOff + count * layout.chunkSize
-  const shift = layout.chunkShift
-  const chunkMask = layout.chunkSize - 1
-  const words = (count * layout.chunkSize) >>> (F.GRANULE_SHIFT + 5)
-  const marks = new Uint32Array(words)
-  let stack = new Uint32Array(1 << 16)
-  let sp = 0
-
-  // Per chunk, what a block start test needs without a call or a division: the block size of
-  // a run (0 otherwise), its reciprocal, and its block count. Large heads are tested by kind.
-  const size = new Float64Array(count)
-  const inverse = new Float64Array(count)
-  const blocks = new Uint32Array(count)
-  for (let c = 0; c < count; c++) {
-    if (chunks.kind[c] === C_RUN) {
-      size[c] = chunks.classes.sizes[chunks.cls[c]]
-      inverse[c] = 1 / size[c]
-      blocks[c] = chunks.classes.perChunk[chunks.cls[c]]
-    } else if (chunks.kind[c] === C_LARGE) {
-      size[c] = -chunks.span[c] * layout.chunkSize // negative: a large head
-    }
-  }
-  const kind = chunks.kind
-  /** The usable size of the block starting at q, or 0 if q is not a block start. */
-  const blockAt = (q: number): number => {
-    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
-    const rel = q - dataOff
-    const c = rel >>> shift
-    const s = size[c]
-    const off = rel & chunkMask
-    if (s > 0) {
-      const i = Math.floor((off + 0.5) * inverse[c]) // exact: off and s are small integers
-      return i * s === off && i < blocks[c] ? s : 0
-    }
-    return s < 0 && off === 0 && kind[c] === C_LARGE ? -s : 0
-  }
-  const mark = (p: number): void => {
-    const g = (p - dataOff) >>> F.GRANULE_SHIFT
-    const bit = 1 << (g & 31)
-    if (marks[g >>> 5] & bit) return
-    marks[g >>> 5] |= bit
-    if (sp === stack.length) {
-      const bigger = new Uint32Array(stack.length * 2)
-      bigger.set(stack)
-      stack = bigger
-    }
-    stack[sp++] = p
-  }
-  for (const r of roots) mark(r)
-
+  const { bits: marks, stale } = markReachable(mem, layout, chunks, roots, tracer, false, true)
+  report.stalePointers += stale
   const u = mem.u32
-  if (tracer) {
-    const visit = (q: number): void => {
-      if (q === 0) return
-      if (blockAt(q) === 0) throw new HeapCorruptError(`heap: recovery: the tracer reported ${q}, which is not a block`)
-      mark(q)
-    }
-    while (sp > 0) {
-      const p = stack[--sp]
-      const before = sp
-      tracer.trace(mem.bytes, p, blockAt(p), visit)
-      if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
-    }
-  } else {
-    // Conservative: an aligned 8-byte word equal to a block start is a pointer.
-    while (sp > 0) {
-      const p = stack[--sp]
-      const before = sp
-      const end = (p + blockAt(p)) / 4 // a block may end at 4 GiB
-      for (let i = p >>> 2; i < end; i += 2) {
-        const q = u[i]
-        if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
-        if (blockAt(q) > 0) mark(q)
-      }
-      if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
-    }
-  }
 
   // Sweep.
   const base = layout.bitmapOff >>> 2

@@ -17,6 +17,8 @@ export interface Layout {
   bitmapSize: number
   dataOff: number
   uuid: string
+  /** The layer that formatted the heap ('' for a raw allocator heap). */
+  owner: string
 }
 
 export interface LayoutOptions {
@@ -24,7 +26,15 @@ export interface LayoutOptions {
   rootCapacity?: number
   logSize?: number
   maxSize?: number
+  /**
+   * A short tag (1 to 16 UTF-8 bytes, no NUL) naming the layer that formats the heap, e.g.
+   * 'makalu.pobj'. Stored in the superblock; every open must pass the same `owner`.
+   */
+  owner?: string
 }
+
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to
 
@@ -53,6 +63,10 @@ export function planLayout(regionSize: number, opts: LayoutOptions): Layout {
     throw new ArgumentError(`heap: logSize must be an integer from ${F.MIN_LOG_SIZE} bytes to 1 GiB, got ${String(opts.logSize)}`)
   }
   const logSize = roundUp(logOpt, F.PAGE)
+  const owner = opts.owner ?? ''
+  if (typeof owner !== 'string' || (owner !== '' && (utf8.encode(owner).length > F.OWNER_MAX || owner.includes('\0')))) {
+    throw new ArgumentError(`heap: owner must be a string of at most ${F.OWNER_MAX} UTF-8 bytes without NUL, got ${JSON.stringify(owner)}`)
+  }
   const maxSize = opts.maxSize ?? regionSize
   if (!isIntIn(maxSize, regionSize, 2 ** 32)) {
     throw new ArgumentError(`heap: maxSize must be an integer from the size (${regionSize}) to 4 GiB, got ${String(maxSize)}`)
@@ -68,7 +82,7 @@ export function planLayout(regionSize: number, opts: LayoutOptions): Layout {
     const bitmapSize = roundUp((n * chunkSize) / 128, F.PAGE)
     return {
       chunkSize, chunkShift: Math.log2(chunkSize), maxChunks: n, chunkTableOff, rootTableOff, rootCapacity,
-      logOff, logSize, bitmapOff, bitmapSize, dataOff: bitmapOff + bitmapSize, uuid: '',
+      logOff, logSize, bitmapOff, bitmapSize, dataOff: bitmapOff + bitmapSize, uuid: '', owner,
     }
   }
   while (maxChunks > 0 && layoutFor(maxChunks).dataOff + maxChunks * chunkSize > maxSize) maxChunks--
@@ -105,6 +119,7 @@ export function writeSuperblock(mem: Memory, l: Layout): void {
   u[F.SB_BITMAP_OFF >> 2] = l.bitmapOff
   u[F.SB_BITMAP_SIZE >> 2] = l.bitmapSize
   u[F.SB_DATA_OFF >> 2] = l.dataOff
+  b.set(utf8.encode(l.owner), F.SB_OWNER)
   u[F.SB_CHECKSUM >> 2] = fnv1a(b, 0, F.SB_CHECKED_BYTES)
 }
 
@@ -132,7 +147,14 @@ export function readSuperblock(mem: Memory, source: string): Layout {
     chunkTableOff: u[F.SB_CHUNK_TABLE_OFF >> 2], rootTableOff: u[F.SB_ROOT_TABLE_OFF >> 2],
     rootCapacity: u[F.SB_ROOT_CAPACITY >> 2], logOff: u[F.SB_LOG_OFF >> 2], logSize: u[F.SB_LOG_SIZE >> 2],
     bitmapOff: u[F.SB_BITMAP_OFF >> 2], bitmapSize: u[F.SB_BITMAP_SIZE >> 2], dataOff: u[F.SB_DATA_OFF >> 2],
-    uuid: Buffer.from(b.subarray(F.SB_UUID, F.SB_UUID + 16)).toString('hex'),
+    uuid: Buffer.from(b.subarray(F.SB_UUID, F.SB_UUID + 16)).toString('hex'), owner: '',
+  }
+  const ownerBytes = b.subarray(F.SB_OWNER, F.SB_OWNER + F.OWNER_MAX)
+  const end = ownerBytes.indexOf(0)
+  try {
+    l.owner = utf8Decoder.decode(ownerBytes.subarray(0, end < 0 ? F.OWNER_MAX : end))
+  } catch {
+    throw new HeapCorruptError(`heap: ${source}: superblock owner is not UTF-8`)
   }
   l.chunkShift = Math.log2(l.chunkSize)
   const ordered = F.PAGE <= l.chunkTableOff && l.chunkTableOff + l.maxChunks * 8 <= l.rootTableOff &&
@@ -152,6 +174,22 @@ export function readSuperblock(mem: Memory, source: string): Layout {
     throw new HeapCorruptError(`heap: ${source} is truncated: ${b.length} bytes, the heap needs ${l.dataOff + count * l.chunkSize}`)
   }
   return l
+}
+
+/**
+ * Step 1b of open (reads only): the heap must belong to the layer opening it. A layer over
+ * the allocator (pobj) reads blocks as its own objects and traces them precisely; opening a
+ * heap another layer formatted would misread it, and its recovery would free live data.
+ */
+export function checkOwner(l: Layout, expected: string | undefined, source: string): void {
+  const want = expected ?? ''
+  if (l.owner === want) return
+  if (l.owner === '') {
+    throw new HeapFormatError(`heap: ${source} is a raw allocator heap (no owner); it was not formatted by '${want}', ` +
+      'so it is not opened as one (nothing was written)')
+  }
+  throw new HeapFormatError(`heap: ${source} belongs to '${l.owner}'` + (want === '' ? `; open it with that library, ` +
+    `or pass { owner: '${l.owner}' } to open it with the allocator alone` : `, not to '${want}'`) + ' (nothing was written)')
 }
 
 export const isClean = (mem: Memory): boolean => mem.u32[F.SB_STATE >> 2] === F.STATE_CLEAN

@@ -38,11 +38,11 @@ describe('the crash harness finds planted bugs', function () {
   this.timeout(120_000)
   const heapProto = Heap.prototype as unknown as Record<string, unknown>
 
-  function expectCaught(plant: () => () => void, w: (typeof workloads)[number], writeBack: WriteBack = 'any-time'): void {
+  function expectCaught(plant: () => () => void, w: (typeof workloads)[number], writeBack: WriteBack = 'any-time', precise = false): void {
     const restore = plant()
     let failure: unknown = null
     try {
-      runCrashes({ workload: w, seed: 7, ops: 40, at: 'every', randomImages: 2, writeBack })
+      runCrashes({ workload: w, seed: 7, ops: 40, at: 'every', randomImages: 2, writeBack, precise })
     } catch (e) {
       failure = e
     } finally {
@@ -64,18 +64,22 @@ describe('the crash harness finds planted bugs', function () {
     }, workloads[1])
   })
 
+  const unflushedClaim = (): () => void => {
+    const proto = ChunkSpace.prototype as unknown as Record<string, unknown>
+    const writeEntry = proto.writeEntry as (...a: number[]) => void
+    proto.writeEntry = function (this: ChunkSpace, c: number, kind: number, cls: number, arg: number) {
+      const region = (this as unknown as { mem: { region: { flush: unknown } } }).mem.region
+      const flush = region.flush
+      region.flush = () => {}
+      try { writeEntry.call(this, c, kind, cls, arg) } finally { region.flush = flush }
+    }
+    return () => { proto.writeEntry = writeEntry }
+  }
   it('finds a chunk claim whose table entry is never flushed', () => {
-    expectCaught(() => {
-      const proto = ChunkSpace.prototype as unknown as Record<string, unknown>
-      const writeEntry = proto.writeEntry as (...a: number[]) => void
-      proto.writeEntry = function (this: ChunkSpace, c: number, kind: number, cls: number, arg: number) {
-        const region = (this as unknown as { mem: { region: { flush: unknown } } }).mem.region
-        const flush = region.flush
-        region.flush = () => {}
-        try { writeEntry.call(this, c, kind, cls, arg) } finally { region.flush = flush }
-      }
-      return () => { proto.writeEntry = writeEntry }
-    }, workloads[0])
+    expectCaught(unflushedClaim, workloads[0])
+  })
+  it('finds it with a precise tracer too (recovery treats the pointer into the lost chunk as stale)', () => {
+    expectCaught(unflushedClaim, workloads[0], 'any-time', true)
   })
 
   /** Plants a bug: the first drain inside Heap.prototype[method] is skipped. */

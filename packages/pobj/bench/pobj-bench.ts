@@ -177,7 +177,7 @@ function benchRecovery(N: number, arrays: boolean): void {
     const precise = PHeap.openIn(new SimRegion(image), { types: [BNode] })
     pMs = Math.min(pMs, precise.recovery.ms); pLive = precise.recovery.liveBlocks
     precise.close()
-    const conservative = Heap.openIn(new SimRegion(image))
+    const conservative = Heap.openIn(new SimRegion(image), { owner: PHeap.OWNER })
     cMs = Math.min(cMs, conservative.recovery.ms); cLive = conservative.recovery.liveBlocks
     conservative.close()
   }

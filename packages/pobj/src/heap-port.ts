@@ -26,6 +26,8 @@ export interface AllocHeapStats {
 
 export interface AllocHeap {
   readonly region: Region
+  /** The layer that formatted the heap: pobj wraps only heaps of PHeap.OWNER. */
+  readonly owner: string
   readonly bytes: Uint8Array
   readonly closed: boolean
   readonly inTransaction: boolean
@@ -57,6 +59,6 @@ export interface AllocHeap {
   /** Usable bytes of allocated blocks, in O(1). */
   readonly usedBytes: number
   stats(): AllocHeapStats
-  check(): { ok: boolean; violations: string[] }
+  check(): { ok: boolean; violations: string[]; stalePointers: number }
   close(): void
 }

@@ -21,7 +21,7 @@
  * the object stored in it, or null: never another object.
  */
 import * as fs from 'fs'
-import { Heap, Durability, HeapClosedError, ArgumentError, Region, TransactionError, hasLoneSurrogate } from '@makalu/allocator'
+import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError, hasLoneSurrogate } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
 import { Class, ElementKind, NumberKind } from './metadata-args'
@@ -120,13 +120,20 @@ export class PHeap implements HandleHost {
   /** A block was flushed but not drained since: drain before publishing a pointer. */
   private pendingInit = false
 
+  /**
+   * The owner tag pobj formats its heaps with: PHeap opens no other heap (a raw allocator
+   * heap would be misread, and its crash recovery would free live data); the allocator opens
+   * a pobj heap only when passed `{ owner: PHeap.OWNER }`.
+   */
+  static readonly OWNER = 'makalu.pobj'
+
   /** Creates a heap file and opens it. */
   static create(path: string, opts: PHeapCreateOptions): PHeap {
     const { types, gc, ...heapOpts } = opts
     // Refuse bad classes and options before a file exists; a later refusal removes the file.
     checkGcPolicy(gc)
     for (const c of types ?? []) checkPersistentClass(c)
-    const heap = Heap.create(path, heapOpts)
+    const heap = Heap.create(path, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer })
     try {
       return PHeap.wrap(heap, types, gc)
     } catch (e) {
@@ -138,19 +145,22 @@ export class PHeap implements HandleHost {
   /** Opens a heap file, recovering it with the precise tracer if it was not closed cleanly. */
   static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
     const { types, gc, ...heapOpts } = opts
-    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer }), types, gc)
+    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer, owner: PHeap.OWNER }), types, gc)
   }
   /** Formats a new heap over a region (a SimRegion in tests). */
   static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {
     const { types, gc, ...heapOpts } = opts
-    return PHeap.wrap(Heap.createIn(region, heapOpts), types, gc)
+    return PHeap.wrap(Heap.createIn(region, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), types, gc)
   }
   /** Opens the heap of a region, recovering it with the precise tracer if needed. */
   static openIn(region: Region, opts: PHeapOpenInOptions = {}): PHeap {
-    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer }), opts.types, opts.gc)
+    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer, owner: PHeap.OWNER }), opts.types, opts.gc)
   }
-  /** Wraps an open allocator heap; on a typed error the heap is closed again. */
+  /** Wraps an open allocator heap; on a typed error the heap is closed again. A heap pobj did not format is refused, left open. */
   static wrap(heap: AllocHeap, types: Class[] = [], gc: GcPolicy | false = {}): PHeap {
+    if (heap.owner !== PHeap.OWNER) {
+      throw new HeapFormatError(`pobj: the heap belongs to ${heap.owner ? `'${heap.owner}'` : 'no layer (a raw allocator heap)'}, not to '${PHeap.OWNER}'`)
+    }
     try {
       return new PHeap(heap, types, gc)
     } catch (e) {
@@ -435,7 +445,7 @@ export class PHeap implements HandleHost {
   [Symbol.for('nodejs.util.inspect.custom')](): string { return `PHeap <${this.toJSON().PHeap}>` }
 
   /** Whole-heap check of the allocator's invariants. */
-  check(): { ok: boolean; violations: string[] } {
+  check(): { ok: boolean; violations: string[]; stalePointers: number } {
     this.checkOpen()
     return this.raw.check()
   }

@@ -32,7 +32,8 @@ export class PreciseTracer implements Tracer {
 
   constructor(private readonly offsets: Map<number, Uint32Array>) {}
 
-  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number) => void): void {
+  /** Visits each pointer with the offset of its word, so that recovery can null a stale one. */
+  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at: number) => void): void {
     if (bytes !== this.cachedBytes) {
       this.cachedBytes = bytes
       this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
@@ -46,20 +47,20 @@ export class PreciseTracer implements Tracer {
       const n = Math.min(w[base + 2], (size - ARRAY_HEADER_SIZE) / PTR_SIZE)
       for (let i = 0, at = base + ARRAY_HEADER_SIZE / 4; i < n; i++, at += 2) {
         const p = w[at]
-        if (p !== 0 && w[at + 1] === 0) visit(p)
+        if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
       }
       return
     }
     const offs = this.offsets.get(tag)
     // A reachable block is always initialised durably before it is published, so an
-    // unknown tag is damage; the allocator rejects non-block pointers, so nothing is guessed.
+    // unknown tag is damage; nothing is guessed. A pointer that is not a block is stale: recovery nulls it.
     if (offs === undefined) { this.unknownBlocks++; return }
     for (let i = 0; i < offs.length; i++) {
       const off = offs[i]
       if (off + PTR_SIZE > size) continue
       const at = base + (off >>> 2)
       const p = w[at]
-      if (p !== 0 && w[at + 1] === 0) visit(p)
+      if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
     }
   }
 }

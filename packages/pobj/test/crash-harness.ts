@@ -114,6 +114,9 @@ export function verifyImage<S>(w: Workload<S>, img: Uint8Array, states: S[], don
 function checkHeap(h: PHeap, w: Workload<unknown>): void {
   const c = h.check()
   expect(c.violations).to.deep.equal([])
+  // No workload frees what is referenced: a stale pointer here is a crash-consistency bug.
+  expect(h.recovery.stalePointers, 'stale pointers after recovery').to.equal(0)
+  expect(c.stalePointers, 'stale pointers after recovery (check)').to.equal(0)
   const live = reachable(h)
   expect(live.unknown).to.equal(0)
   expect(h.stats().used).to.equal(live.bytes, 'used bytes != reachable bytes (a leak)')

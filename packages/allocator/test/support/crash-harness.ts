@@ -46,6 +46,9 @@ export function verifyImage(image: Uint8Array, w: Workload, accepted: State[], p
   const where = `${w.name}, ${label}`
   const report = heap.check()
   expect(report.violations, `check() after recovery (${where})`).to.deep.equal([])
+  // No workload frees what is referenced: a stale pointer here is a crash-consistency bug.
+  expect(heap.recovery.stalePointers, `stale pointers after recovery (${where})`).to.equal(0)
+  expect(report.stalePointers, `stale pointers in check() (${where})`).to.equal(0)
   const { state, blocks } = w.read(heap)
   if (!accepted.some((s) => isDeepStrictEqual(s, state))) {
     throw new Error(`${where}: recovered state ${JSON.stringify(state)} is none of ${JSON.stringify(accepted)}`)
