@@ -160,7 +160,7 @@ export class BlockIO {
   storePair(addr: number, lo: number, hi: number, log = true): void {
     if (log && this.raw.inTransaction) this.raw.snapshot(addr, 8)
     scratchU32[0] = lo
-    scratchU32[1] = hi // hi < 2^31 here, so the bits are never a NaN a copy could canonicalise
+    scratchU32[1] = hi // bit 30 of hi is 0 here (even with a flag in bit 31), so the bits are never a NaN a copy could canonicalise
     this.f64[addr >>> 3] = scratchF64[0]
   }
 
