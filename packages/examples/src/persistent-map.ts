@@ -42,7 +42,7 @@
 import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
 import { format as F } from '@makalu/allocator'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
-import { PValue, ValueSlots, classify, writeValue, readValue, V_STRING } from './value-codec'
+import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 import { objectFormat } from '@makalu/pobj'
 
 /** The declared target of references to arbitrary @Persistent objects (values of maps and lists). */
@@ -159,26 +159,28 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const raw = heap.raw as unknown as { layout: { logOff: number; logSize: number } }
     this.logCapacity = Math.floor(raw.layout.logSize / (F.LOG_ENTRY_HEADER + 8))
     this.countsKnown = heap.recovery.clean && (this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & COUNTS_EXACT) !== 0
+    const bad = this.headerProblem()
+    if (bad) throw this.corrupt(bad)
   }
 
   // ── reads ────────────────────────────────────────────────────────────────
-  get size(): number { this.check(); this.knowCounts(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
+  get size(): number { this.usable(); this.knowCounts(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
 
   get(key: K): V | undefined {
-    this.check()
+    this.usable()
     const e = this.findEntry(key)
     return e === 0 ? undefined : readValue(this.io, e, E_VALUE, (this.io.u32[(e + E_KINDS) >>> 2] >>> 8) & 0xff) as V
   }
 
   has(key: K): boolean {
-    this.check()
+    this.usable()
     return this.findEntry(key) !== 0
   }
 
   // ── writes ───────────────────────────────────────────────────────────────
   /** Inserts or replaces; durable and atomic when it returns (inside a transaction: at its commit). */
   set(key: K, value: V): this {
-    this.check()
+    this.usable()
     const io = this.io
     const kk = this.keyKind(key)
     if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
@@ -236,7 +238,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
 
   /** Removes a key; true if it was there. Durable and atomic when it returns. */
   delete(key: K): boolean {
-    this.check()
+    this.usable()
     const io = this.io
     const kk = this.keyKind(key)
     if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
@@ -258,7 +260,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
 
   /** Removes every entry (one swing to an empty slot array). */
   clear(): void {
-    this.check()
+    this.usable()
     const io = this.io
     this.beginChange()
     if (io.inTx) this.txBegin()
@@ -294,13 +296,13 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   private *entryPtrs(): Generator<number> {
-    this.check()
+    this.usable()
     for (let i = 0; ; i++) {
       const slots = this.slots()
       if (i >= this.io.arrayLength(slots)) return
       const e = this.io.u32[(slots + ARRAY_HEADER_SIZE + i * 8) >>> 2]
       if (e !== 0 && e !== this.tombstone()) yield e
-      this.check()
+      this.usable()
     }
   }
 
@@ -316,7 +318,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   // ── inspection ───────────────────────────────────────────────────────────
   /** Slot array capacity, tombstones and the load, for tests and the demo. */
   stats(): { size: number; capacity: number; tombstones: number; load: number } {
-    this.check()
+    this.usable()
     this.knowCounts()
     const c = this.io.u32[(this.header + H_COUNTS) >>> 2]
     const used = this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & USED_MASK
@@ -324,8 +326,83 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     return { size: c, capacity: cap, tombstones: used - c, load: used / cap }
   }
 
+  // ── checks ───────────────────────────────────────────────────────────────
+  /**
+   * Whole-map check (O(capacity)): the header sane; every slot empty, the tombstone or an
+   * allocated MapEntry whose key and value are well formed, stored under its key's hash and
+   * reachable by its probe; size/used equal a recount. Throws HeapCorruptError.
+   */
+  check(): void {
+    this.usable()
+    const bad = this.headerProblem()
+    if (bad) throw this.corrupt(bad)
+    const io = this.io
+    const u32 = io.u32
+    const slots = this.slots()
+    const tomb = this.tombstone()
+    const cap = io.arrayLength(slots)
+    const base = slots + ARRAY_HEADER_SIZE
+    let size = 0
+    let used = 0
+    for (let i = 0; i < cap; i++) {
+      const e = u32[(base + i * 8) >>> 2]
+      if (e === 0) continue
+      used++
+      if (e === tomb) continue
+      size++
+      const p = io.objectProblem(e, this.entryType, `slot ${i}`) ?? this.entryProblem(e, i)
+      if (p) throw this.corrupt(p)
+      // The probe from the key's home slot reaches slot i before any empty slot.
+      for (let j = u32[(e + E_HASH) >>> 2] & (cap - 1); j !== i; j = (j + 1) & (cap - 1)) {
+        if (u32[(base + j * 8) >>> 2] === 0) throw this.corrupt(`slot ${i} is past an empty slot on its key's probe`)
+      }
+    }
+    if (used === cap) throw this.corrupt(`the slot array (${cap} slots) has no empty slot`)
+    if (this.countsKnown) {
+      const w = (this.header + H_COUNTS) >>> 2
+      if (u32[w] !== size || (u32[w + 1] & USED_MASK) !== used) {
+        throw this.corrupt(`the counts say size ${u32[w]}, used ${u32[w + 1] & USED_MASK}; the slots hold ${size}, ${used}`)
+      }
+    }
+  }
+
+  /** O(1) sanity of the header: the slot array, the tombstone and (when trusted) the counts. */
+  private headerProblem(): string | null {
+    const io = this.io
+    const slots = this.slots()
+    const bad = io.refArrayProblem(slots, MIN_CAPACITY) ?? io.objectProblem(this.tombstone(), this.entryType, 'tombstone')
+    if (bad) return bad
+    if (!this.countsKnown) return null
+    const cap = io.arrayLength(slots)
+    const w = (this.header + H_COUNTS) >>> 2
+    const size = io.u32[w]
+    const used = io.u32[w + 1] & USED_MASK
+    if (size > used || used * 4 > cap * 3) return `the counts (size ${size}, used ${used}) do not fit ${cap} slots at load ≤ 3/4`
+    return null
+  }
+
+  /** What is wrong with the entry at e (slot i), or null. */
+  private entryProblem(e: number, i: number): string | null {
+    const io = this.io
+    const kinds = io.u32[(e + E_KINDS) >>> 2]
+    const kk = kinds & 0xff
+    const vk = (kinds >>> 8) & 0xff
+    if ((kk !== K_STRING && kk !== K_NUMBER) || vk < V_NUMBER || vk > V_OBJECT) return `slot ${i} has kinds ${kinds}`
+    let h: number
+    if (kk === K_STRING) {
+      const k = io.u32[(e + E_KEY) >>> 2]
+      const p = io.stringProblem(k, `slot ${i}'s key`)
+      if (p) return p
+      h = hashString(io.readString(k))
+    } else h = hashNumber(io.f64[(e + E_KEYNUM) >>> 3])
+    if (io.u32[(e + E_HASH) >>> 2] !== h) return `slot ${i}'s stored hash is not its key's`
+    if (vk === V_STRING) return io.stringProblem(io.u32[(e + E_VALUE.str) >>> 2], `slot ${i}'s value`)
+    if (vk === V_OBJECT && !io.raw.isAllocated(io.u32[(e + E_VALUE.obj) >>> 2])) return `slot ${i}'s object is not allocated`
+    return null
+  }
+
   // ── internals ────────────────────────────────────────────────────────────
-  private check(): void {
+  private usable(): void {
     if (this.heap.closed) throw new HeapClosedError('PersistentMap: the heap is closed')
     if (this.io.u8 !== this.heap.raw.bytes) this.io.refresh()
   }
@@ -526,6 +603,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
       const e = io.u32[a >>> 2]
       if (e !== 0) { used++; if (e !== tomb) size++ }
     }
+    if (used === cap) throw this.corrupt(`the slot array (${cap} slots) has no empty slot`)
     const counts = this.header + H_COUNTS
     const stamp = io.inTx || this.countsMayChange ? 0 : COUNTS_EXACT
     io.storePair(counts, size, used | stamp, false) // commits
