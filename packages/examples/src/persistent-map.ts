@@ -10,7 +10,7 @@
  * Open addressing with linear probing over a power-of-two slot array, load
  * (live + tombstones) ≤ 3/4. Entries are never changed after they are published,
  * so every operation commits with ONE aligned pointer store:
- *   insert  build entry + key + value, flush, drain → slot := entry → flush size, drain
+ *   insert  build entry + key + value, flush, drain → slot := entry (commits) → counts, drain
  *   update  build a new entry sharing the key block → slot := new → drain → free old entry, old value
  *   delete  slot := tombstone → drain → free entry, key, value
  *   resize  build a new slot array, flush, drain → header.slots := new → drain → free the old array
