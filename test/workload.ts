@@ -135,6 +135,8 @@ export function checkHeapSound(heap: PHeap): void {
   heap.gc()
   const c = heap.check()
   assert.deepEqual(c.violations, [], 'check()')
+  PersistentMap.open(heap, MAP).check()
+  PersistentList.open(heap, LIST).check()
   const live = reachable(heap)
   assert.equal(live.unknown, 0, 'blocks of unknown type')
   const s = heap.raw.stats()

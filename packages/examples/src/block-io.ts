@@ -100,6 +100,37 @@ export class BlockIO {
   /** The length of the array block at p. */
   arrayLength(p: number): number { return this.u32[(p + ARR_LENGTH) >>> 2] }
 
+  // ── structural checks (cheap; each returns what is wrong, or null) ─────────
+  /** p is an allocated ref array block of a power-of-two length ≥ minLength that fits its block. */
+  refArrayProblem(p: number, minLength: number): string | null {
+    if (!this.blockOk(p)) return `slot array pointer ${p} is not an allocated block`
+    const u32 = this.u32
+    if (u32[p >>> 2] !== TAG_ARRAY || this.u8[p + ARR_ELEM] !== KIND_CODE.ref) return `block ${p} is not a ref array`
+    const n = u32[(p + ARR_LENGTH) >>> 2]
+    if (n < minLength || (n & (n - 1)) !== 0) return `slot array length ${n} is not a power of two ≥ ${minLength}`
+    if (ARRAY_HEADER_SIZE + n * 8 > this.raw.usableSize(p)) return `slot array length ${n} overruns its ${this.raw.usableSize(p)}-byte block`
+    return null
+  }
+
+  /** p is an allocated object block of type typeId. */
+  objectProblem(p: number, typeId: number, what: string): string | null {
+    if (!this.blockOk(p)) return `${what} pointer ${p} is not an allocated block`
+    if (this.u32[p >>> 2] !== typeId) return `${what} at ${p} has type id ${this.u32[p >>> 2]}, not ${typeId}`
+    return null
+  }
+
+  /** p is 0 (the empty string) or an allocated string block whose bytes fit it. */
+  stringProblem(p: number, what: string): string | null {
+    if (p === 0) return null
+    if (!this.blockOk(p)) return `${what} pointer ${p} is not an allocated block`
+    if (this.u32[p >>> 2] !== TAG_STRING || this.stringSize(p) > this.raw.usableSize(p)) return `${what} at ${p} is not a string block`
+    return null
+  }
+
+  private blockOk(p: number): boolean {
+    return p !== 0 && p % 8 === 0 && p < this.u8.length && this.raw.isAllocated(p)
+  }
+
   /** A pobj string block holding s (0 for ''); not flushed. Returns the pointer; `lastSize` its byte size. */
   newString(s: string, minSize = 0): number {
     const n = s.length
@@ -160,7 +191,7 @@ export class BlockIO {
   storePair(addr: number, lo: number, hi: number, log = true): void {
     if (log && this.raw.inTransaction) this.raw.snapshot(addr, 8)
     scratchU32[0] = lo
-    scratchU32[1] = hi // hi < 2^31 here, so the bits are never a NaN a copy could canonicalise
+    scratchU32[1] = hi // bit 30 of hi is 0 here (even with a flag in bit 31), so the bits are never a NaN a copy could canonicalise
     this.f64[addr >>> 3] = scratchF64[0]
   }
 

@@ -8,24 +8,27 @@
  *   ListItem { kind │ num │ str ─▶ string │ obj ─▶ any object }
  *
  * Why: get/set are O(1) and push/pop/shift/unshift are O(1) amortised, and each of
- * them commits with ONE aligned 8-byte store, because everything else is written
- * where nothing reachable looks yet:
- *   push     item, drain → slot past the end := item, drain → (head, length+1) in one store → drain
- *   unshift  item, drain → slot before the head := item, drain → (head-1, length+1) → drain
- *   pop      (head, length-1) → drain → clear the slot → drain → free the item
- *   shift    (head+1, length-1) → drain → clear the slot → drain → free the item
- *   set      new item, drain → slot := item → drain → free the old item
- * Slots outside the live range are null, except after a crash between the last
- * two drains above: a non-clean open clears them and frees their items. The slot is
- * cleared durably before its item is freed, so a stale slot never names a reused block.
- * insert/removeAt in the middle, growth and clear rebuild the array in one
- * heap transaction (O(n) anyway; the header's two words change together).
+ * them commits with ONE aligned 8-byte store: the store of the slot itself. The
+ * elements are the run of non-null slots that starts at `head`; (head, length) is a
+ * hint that names that run and is at most one op behind it:
+ *   push     item, drain → slot past the end := item (commits), drain → (head, length+1), drain
+ *   unshift  item, drain → slot before the head := item (commits), drain → (head-1, length+1), drain
+ *   pop      last slot := 0 (commits), drain → (head, length-1), drain → free the item
+ *   shift    first slot := 0 (commits), drain → (head+1, length-1), drain → free the item
+ *   set      new item, drain → slot := item (commits), drain → free the old item
+ * Invariants (checked by check(); the O(1) ones at every open):
+ *   length ≤ capacity − 1 (one slot stays null, so the slots past the end and before
+ *   the head are two different slots), head < capacity; every slot of the run is
+ *   non-null, every other slot is null, except the one slot of an op cut by a crash
+ *   before its (head, length) store. Every open (clean or not, whichever session it is)
+ *   moves the hint over that slot: an item stored past the end is an element, never an
+ *   orphan, so no session has to repair the list for nothing to leak.
  * A linked list would make get(i) O(n); a plain array would make shift/unshift O(n).
  */
-import { PHeap, Persistent, field, PArray, HeapClosedError } from '@makalu/pobj'
+import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
 import { AnyObject } from './persistent-map'
-import { PValue, ValueSlots, classify, writeValue, readValue } from './value-codec'
+import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 
 @Persistent('makalu.ListItem')
 export class ListItem {
@@ -76,19 +79,21 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     this.header = (h as unknown as { _$ptr: number })._$ptr
     this.io.refresh()
     this.itemType = typeIdOf(heap, ListItem)
-    if (!heap.recovery.clean) this.repair()
+    const bad = this.headerProblem()
+    if (bad) throw this.corrupt(bad)
+    this.settleHint()
   }
 
   // ── reads ────────────────────────────────────────────────────────────────
-  get length(): number { this.check(); return this.io.u32[((this.header + H_STATE) >>> 2) + 1] }
+  get length(): number { this.usable(); return this.io.u32[((this.header + H_STATE) >>> 2) + 1] }
 
   /** Element i (negative i counts from the end, like Array.prototype.at), or undefined. */
   get(i: number): T | undefined {
-    this.check()
+    this.usable()
     const n = this.length
     if (i < 0) i += n
     if (!(i >= 0 && i < n && Number.isInteger(i))) return undefined
-    return this.itemValue(this.io.u32[this.slotAddr(i) >>> 2])
+    return this.itemValue(this.io.u32[this.slotAddr(i) >>> 2], i)
   }
   at(i: number): T | undefined { return this.get(i) }
 
@@ -102,10 +107,10 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
   // ── writes (each durable and atomic when it returns; in a transaction, at commit) ──
   /** Appends; returns the new length. */
   push(v: T): number {
-    this.check()
+    this.usable()
     const kind = classify(this.heap, v, 'PersistentList.push', this.objRef)
     if (this.io.inTx) this.io.raw.snapshot(this.header, H_SIZE)
-    if (this.length === this.capacity()) this.rebuild(this.capacity() * 2, -1, -1)
+    if (this.length + 1 >= this.capacity()) this.rebuild(this.capacity() * 2, -1, -1)
     const [head, n] = this.state()
     const item = this.newItem(kind, v)
     this.commitEnds(this.slotAddrAt(head + n), item, head, n + 1)
@@ -114,10 +119,11 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
 
   /** Prepends; returns the new length. */
   unshift(v: T): number {
-    this.check()
+    this.usable()
     const kind = classify(this.heap, v, 'PersistentList.unshift', this.objRef)
+
     if (this.io.inTx) this.io.raw.snapshot(this.header, H_SIZE)
-    if (this.length === this.capacity()) this.rebuild(this.capacity() * 2, -1, -1)
+    if (this.length + 1 >= this.capacity()) this.rebuild(this.capacity() * 2, -1, -1)
     const [head, n] = this.state()
     const h = (head - 1) & (this.capacity() - 1)
     const item = this.newItem(kind, v)
@@ -127,7 +133,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
 
   /** Removes and returns the last element. */
   pop(): T | undefined {
-    this.check()
+    this.usable()
     const [head, n] = this.state()
     if (n === 0) return undefined
     return this.removeEnd(this.slotAddrAt(head + n - 1), head, n - 1)
@@ -135,7 +141,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
 
   /** Removes and returns the first element. */
   shift(): T | undefined {
-    this.check()
+    this.usable()
     const [head, n] = this.state()
     if (n === 0) return undefined
     return this.removeEnd(this.slotAddrAt(head), (head + 1) & (this.capacity() - 1), n - 1)
@@ -143,7 +149,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
 
   /** Replaces element i (0 ≤ i < length). */
   set(i: number, v: T): void {
-    this.check()
+    this.usable()
     this.checkIndex(i, this.length, 'set')
     const kind = classify(this.heap, v, 'PersistentList.set', this.objRef)
     const io = this.io
@@ -163,7 +169,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
 
   /** Inserts v before element i (0 ≤ i ≤ length). */
   insert(i: number, v: T): void {
-    this.check()
+    this.usable()
     const n = this.length
     this.checkIndex(i, n + 1, 'insert')
     if (i === n) { this.push(v); return }
@@ -172,20 +178,20 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     this.heap.transaction(() => {
       const item = this.newItem(kind, v)
       const cap = this.capacity()
-      this.rebuild(n + 1 > cap ? cap * 2 : cap, i, item)
+      this.rebuild(n + 2 > cap ? cap * 2 : cap, i, item)
     })
   }
 
   /** Removes element i (0 ≤ i < length) and returns it. */
   removeAt(i: number): T {
-    this.check()
+    this.usable()
     const n = this.length
     this.checkIndex(i, n, 'removeAt')
     if (i === n - 1) return this.pop() as T
     if (i === 0) return this.shift() as T
     return this.heap.transaction(() => {
       const item = this.io.u32[this.slotAddr(i) >>> 2]
-      const value = this.itemValue(item)
+      const value = this.itemValue(item, i)
       this.rebuild(this.capacity(), i, -1)
       this.freeItem(item)
       return value
@@ -194,7 +200,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
 
   /** Removes every element. */
   clear(): void {
-    this.check()
+    this.usable()
     this.heap.transaction(() => {
       const [head, n] = this.state()
       const slots = this.slots()
@@ -210,7 +216,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
   }
 
   // ── internals ────────────────────────────────────────────────────────────
-  private check(): void {
+  private usable(): void {
     if (this.heap.closed) throw new HeapClosedError('PersistentList: the heap is closed')
     if (this.io.u8 !== this.heap.raw.bytes) this.io.refresh()
   }
@@ -253,11 +259,17 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     this.io.free(item)
   }
 
-  private itemValue(item: number): T {
+  /** The value of the item of element i; a null slot inside the run is damage. */
+  private itemValue(item: number, i: number): T {
+    if (item === 0) throw this.corrupt(`element ${i} of ${this.length} has no item (a null slot)`)
     return readValue(this.io, item, I_VALUE, this.io.u32[(item + I_KIND) >>> 2]) as T
   }
 
-  /** push/unshift: the item goes into a slot outside the live range, then ONE store of (head, length) commits. */
+  private corrupt(what: string): HeapCorruptError {
+    return new HeapCorruptError(`PersistentList '${this.name}': ${what}: the list is damaged`)
+  }
+
+  /** push/unshift: the store of the item into the slot just outside the run commits; then (head, length) follows. */
   private commitEnds(slot: number, item: number, head: number, n: number): void {
     const io = this.io
     if (io.inTx) {
@@ -267,25 +279,25 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     }
     this.flushItem(item)
     io.drain() // the item is durable before any slot names it (recovery traces every slot)
-    io.u32[slot >>> 2] = item
+    io.u32[slot >>> 2] = item // commits
     io.persist(slot, 8)
-    io.storePair(this.header + H_STATE, head, n) // commits
+    io.storePair(this.header + H_STATE, head, n)
     io.persist(this.header + H_STATE, 8)
   }
 
-  /** pop/shift: ONE store of (head, length) commits; then the slot is cleared durably, then the item freed. */
+  /** pop/shift: clearing the end slot commits; then (head, length) follows; then the item is freed. */
   private removeEnd(slot: number, head: number, n: number): T {
     const io = this.io
     const item = io.u32[slot >>> 2]
-    const value = this.itemValue(item)
+    const value = this.itemValue(item, slot === this.slotAddr(0) ? 0 : this.length - 1)
     if (io.inTx) {
-      io.storePair(this.header + H_STATE, head, n)
       io.storePtr(slot, 0)
+      io.storePair(this.header + H_STATE, head, n)
     } else {
-      io.storePair(this.header + H_STATE, head, n) // commits
-      io.persist(this.header + H_STATE, 8)
-      io.u32[slot >>> 2] = 0
+      io.u32[slot >>> 2] = 0 // commits
       io.persist(slot, 8)
+      io.storePair(this.header + H_STATE, head, n)
+      io.persist(this.header + H_STATE, 8)
     }
     this.freeItem(item)
     return value
@@ -318,23 +330,69 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     })
   }
 
-  /** After a crash: slots outside the live range may hold items of an unfinished push or pop; drop them. */
-  private repair(): void {
+  /** O(1) sanity of the header: the slot array, head and length (see the invariants above). */
+  private headerProblem(): string | null {
+    const io = this.io
+    const slots = this.slots()
+    const bad = io.refArrayProblem(slots, 1)
+    if (bad) return bad
+    const cap = io.arrayLength(slots)
+    const [head, n] = this.state()
+    if (head >= cap) return `head ${head} is not below the capacity ${cap}`
+    if (n > cap) return `length ${n} exceeds the capacity ${cap}`
+    return null
+  }
+
+  /**
+   * At every open: moves (head, length) over the slot of an op whose (head, length) store a
+   * crash cut off. One store (unlogged: it states what the slots already say), flushed.
+   */
+  private settleHint(): void {
     const io = this.io
     const [head, n] = this.state()
-    const slots = this.slots()
-    const cap = io.arrayLength(slots)
-    const orphans: number[] = []
-    for (let r = n; r < cap; r++) {
-      const a = slots + ARRAY_HEADER_SIZE + ((head + r) & (cap - 1)) * 8
-      const item = io.u32[a >>> 2]
-      if (item === 0) continue
-      io.storePtr(a, 0)
-      io.flush(a, 8)
-      orphans.push(item)
-    }
-    if (orphans.length === 0) return
+    const cap = this.capacity()
+    const at = (r: number): number => io.u32[this.slotAddrAt(head + r) >>> 2]
+    let h = head
+    let m = n
+    if (n < cap && at(n) !== 0) m = n + 1 // a push
+    else if (n + 1 < cap && at(-1) !== 0) { h = head - 1; m = n + 1 } // an unshift
+    else if (n > 0 && at(n - 1) === 0) m = n - 1 // a pop
+    else if (n > 0 && at(0) === 0) { h = head + 1; m = n - 1 } // a shift
+    else return
+    io.storePair(this.header + H_STATE, h & (cap - 1), m, false)
+    io.flush(this.header + H_STATE, 8)
     if (!io.inTx) io.drain()
-    for (const it of orphans) this.freeItem(it)
+  }
+
+  /**
+   * Whole-list check (O(capacity)): the header sane, every element an allocated ListItem
+   * holding a value, every slot outside the run null. Throws HeapCorruptError.
+   */
+  check(): void {
+    this.usable()
+    const io = this.io
+    const bad = this.headerProblem()
+    if (bad) throw this.corrupt(bad)
+    const [head, n] = this.state()
+    const cap = this.capacity()
+    if (n === cap && cap > 1) throw this.corrupt(`length ${n} leaves no null slot`)
+    for (let r = 0; r < cap; r++) {
+      const item = io.u32[this.slotAddrAt(head + r) >>> 2]
+      if (r >= n) {
+        if (item !== 0) throw this.corrupt(`slot ${(head + r) & (cap - 1)} past the end holds ${item}`)
+        continue
+      }
+      if (item === 0) throw this.corrupt(`element ${r} of ${n} has no item (a null slot)`)
+      const p = io.objectProblem(item, this.itemType, `element ${r}`) ?? this.valueProblem(item, r)
+      if (p) throw this.corrupt(p)
+    }
+  }
+
+  private valueProblem(item: number, r: number): string | null {
+    const kind = this.io.u32[(item + I_KIND) >>> 2]
+    if (kind < V_NUMBER || kind > V_OBJECT) return `element ${r} has value kind ${kind}`
+    if (kind === V_STRING) return this.io.stringProblem(this.io.u32[(item + I_VALUE.str) >>> 2], `element ${r}'s string`)
+    if (kind === V_OBJECT && !this.io.raw.isAllocated(this.io.u32[(item + I_VALUE.obj) >>> 2])) return `element ${r}'s object is not allocated`
+    return null
   }
 }

@@ -10,23 +10,39 @@
  * Open addressing with linear probing over a power-of-two slot array, load
  * (live + tombstones) ≤ 3/4. Entries are never changed after they are published,
  * so every operation commits with ONE aligned pointer store:
- *   insert  build entry + key + value, flush, drain → slot := entry → flush size, drain
+ *   insert  build entry + key + value, flush, drain → slot := entry (commits) → counts, drain
  *   update  build a new entry sharing the key block → slot := new → drain → free old entry, old value
  *   delete  slot := tombstone → drain → free entry, key, value
  *   resize  build a new slot array, flush, drain → header.slots := new → drain → free the old array
- * `size`/`used` are a separate word, stored after the swing: after a crash
- * (heap.recovery.clean === false) they are recounted from the slots, at first need.
- * In 'power' durability that word is not flushed per operation (it would be a second
- * msync per put): every session recounts it at first need (about 2 ms per million slots).
+ * `size`/`used` share one 8-byte word, stored after the swing, so a crash between the
+ * two stores (or a 'power' session, which does not flush that word) leaves it stale.
+ * Bit 31 of `used` (EXACT) says whether it is trustworthy:
+ *
+ *   counts word   0 size:u32 │ 4 used:u31 │ bit 63 EXACT
+ *   EXACT = 1  ⇔  the word is durable and equal to a count of the durable slots.
+ *
+ * A session trusts the stored counts only if its open was clean and EXACT is set;
+ * otherwise it recounts them at first need (about 2 ms per million slots). Writes:
+ *   1. recount (when not trusted, outside a transaction): counts word := (size, used | EXACT),
+ *      flush, drain. One store: the counts and their stamp are durable together (commits).
+ *   2. before the first change of the counts in a session: counts word := (size, used), EXACT
+ *      clear, flush, drain (commits "not trusted" before any slot store can reach media).
+ *   3. every change after it stores (size, used) with EXACT clear and does not flush it.
+ * Nothing sets EXACT at close (the heap offers no close hook), so the first size/set/delete
+ * of a session after one that changed the map recounts. No sequence of sessions can make one
+ * trust a stale word: EXACT is only ever written by step 1, in the same store as the counts
+ * it vouches for, and is cleared durably by step 2 before those counts can go stale.
+ * A probe visits at most `capacity` slots: a table with no empty slot is damage
+ * (HeapCorruptError), never a hang.
  *
  * Inside heap.transaction the same stores are logged instead (one snapshot per
  * slot word; past a threshold the slot array is copied once, since a copy made
  * inside the transaction needs no log at all).
  */
-import { PHeap, Persistent, field, PArray, HeapClosedError } from '@makalu/pobj'
+import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
 import { format as F } from '@makalu/allocator'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
-import { PValue, ValueSlots, classify, writeValue, readValue, V_STRING } from './value-codec'
+import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 import { objectFormat } from '@makalu/pobj'
 
 /** The declared target of references to arbitrary @Persistent objects (values of maps and lists). */
@@ -49,7 +65,7 @@ export class MapEntry {
 export class MapHeader {
   /** Live entries. Shares one 8-byte word with `used`. */
   @field.u32 size!: number
-  /** Live entries + tombstones. */
+  /** Live entries + tombstones (bits 0-30); bit 31: the counts are EXACT (see above). */
   @field.u32 used!: number
   @field.array(() => MapEntry) slots!: PArray<MapEntry | null>
   /** The shared marker of deleted slots. */
@@ -71,6 +87,9 @@ const H_COUNTS = offsetOf(MapHeader, 'size')
 const H_SLOTS = offsetOf(MapHeader, 'slots')
 const H_TOMB = offsetOf(MapHeader, 'tombstone')
 const MIN_CAPACITY = 16
+/** Bit 31 of the `used` word: the stored counts are exact (see the header comment). */
+const COUNTS_EXACT = 0x80000000
+const USED_MASK = 0x7fffffff
 
 const f64s = new Float64Array(1)
 const u32s = new Uint32Array(f64s.buffer)
@@ -108,8 +127,10 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   private txSnaps = 0
   private txFreshSlots = 0
   private readonly objRef = { p: 0 }
-  /** Whether the header's size/used are exact (else recounted at first need). */
+  /** Whether the header's size/used are exact in memory (else recounted at first need). */
   private countsKnown: boolean
+  /** Whether this session cleared EXACT durably (step 2), so counts may change. */
+  private countsMayChange = false
 
   /**
    * The map under root `name` of `heap`, created (durably, atomically) if missing.
@@ -137,40 +158,42 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     this.entryType = typeIdOf(heap, MapEntry)
     const raw = heap.raw as unknown as { layout: { logOff: number; logSize: number } }
     this.logCapacity = Math.floor(raw.layout.logSize / (F.LOG_ENTRY_HEADER + 8))
-    this.countsKnown = heap.recovery.clean && !this.io.power
+    this.countsKnown = heap.recovery.clean && (this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & COUNTS_EXACT) !== 0
+    const bad = this.headerProblem()
+    if (bad) throw this.corrupt(bad)
   }
 
   // ── reads ────────────────────────────────────────────────────────────────
-  get size(): number { this.check(); this.knowCounts(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
+  get size(): number { this.usable(); this.knowCounts(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
 
   get(key: K): V | undefined {
-    this.check()
+    this.usable()
     const e = this.findEntry(key)
     return e === 0 ? undefined : readValue(this.io, e, E_VALUE, (this.io.u32[(e + E_KINDS) >>> 2] >>> 8) & 0xff) as V
   }
 
   has(key: K): boolean {
-    this.check()
+    this.usable()
     return this.findEntry(key) !== 0
   }
 
   // ── writes ───────────────────────────────────────────────────────────────
   /** Inserts or replaces; durable and atomic when it returns (inside a transaction: at its commit). */
   set(key: K, value: V): this {
-    this.check()
+    this.usable()
     const io = this.io
     const kk = this.keyKind(key)
     if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
     const vk = classify(this.heap, value, 'PersistentMap.set', this.objRef)
     const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
-    this.knowCounts()
+    this.beginChange()
     if (io.inTx) this.txBegin()
     let at = this.findSlot(kk, key, h)
     if (at < 0) {
       // A new key. Grow (or clean out tombstones) first if the load would pass 3/4.
       const counts = (this.header + H_COUNTS) >>> 2
       const slot = ~at
-      if (io.u32[slot >>> 2] === 0 && (io.u32[counts + 1] + 1) * 4 > this.capacity() * 3) {
+      if (io.u32[slot >>> 2] === 0 && ((io.u32[counts + 1] & USED_MASK) + 1) * 4 > this.capacity() * 3) {
         this.rebuild(this.capacityFor(io.u32[counts] + 1))
         at = this.findSlot(kk, key, h)
       }
@@ -215,12 +238,12 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
 
   /** Removes a key; true if it was there. Durable and atomic when it returns. */
   delete(key: K): boolean {
-    this.check()
+    this.usable()
     const io = this.io
     const kk = this.keyKind(key)
     if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
     const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
-    this.knowCounts()
+    this.beginChange()
     if (io.inTx) this.txBegin()
     const at = this.findSlot(kk, key, h)
     if (at < 0) return false
@@ -237,9 +260,9 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
 
   /** Removes every entry (one swing to an empty slot array). */
   clear(): void {
-    this.check()
+    this.usable()
     const io = this.io
-    this.knowCounts()
+    this.beginChange()
     if (io.inTx) this.txBegin()
     const old = this.slots()
     const cap = io.arrayLength(old)
@@ -273,13 +296,13 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   private *entryPtrs(): Generator<number> {
-    this.check()
+    this.usable()
     for (let i = 0; ; i++) {
       const slots = this.slots()
       if (i >= this.io.arrayLength(slots)) return
       const e = this.io.u32[(slots + ARRAY_HEADER_SIZE + i * 8) >>> 2]
       if (e !== 0 && e !== this.tombstone()) yield e
-      this.check()
+      this.usable()
     }
   }
 
@@ -295,16 +318,91 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   // ── inspection ───────────────────────────────────────────────────────────
   /** Slot array capacity, tombstones and the load, for tests and the demo. */
   stats(): { size: number; capacity: number; tombstones: number; load: number } {
-    this.check()
+    this.usable()
     this.knowCounts()
     const c = this.io.u32[(this.header + H_COUNTS) >>> 2]
-    const used = this.io.u32[((this.header + H_COUNTS) >>> 2) + 1]
+    const used = this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & USED_MASK
     const cap = this.capacity()
     return { size: c, capacity: cap, tombstones: used - c, load: used / cap }
   }
 
+  // ── checks ───────────────────────────────────────────────────────────────
+  /**
+   * Whole-map check (O(capacity)): the header sane; every slot empty, the tombstone or an
+   * allocated MapEntry whose key and value are well formed, stored under its key's hash and
+   * reachable by its probe; size/used equal a recount. Throws HeapCorruptError.
+   */
+  check(): void {
+    this.usable()
+    const bad = this.headerProblem()
+    if (bad) throw this.corrupt(bad)
+    const io = this.io
+    const u32 = io.u32
+    const slots = this.slots()
+    const tomb = this.tombstone()
+    const cap = io.arrayLength(slots)
+    const base = slots + ARRAY_HEADER_SIZE
+    let size = 0
+    let used = 0
+    for (let i = 0; i < cap; i++) {
+      const e = u32[(base + i * 8) >>> 2]
+      if (e === 0) continue
+      used++
+      if (e === tomb) continue
+      size++
+      const p = io.objectProblem(e, this.entryType, `slot ${i}`) ?? this.entryProblem(e, i)
+      if (p) throw this.corrupt(p)
+      // The probe from the key's home slot reaches slot i before any empty slot.
+      for (let j = u32[(e + E_HASH) >>> 2] & (cap - 1); j !== i; j = (j + 1) & (cap - 1)) {
+        if (u32[(base + j * 8) >>> 2] === 0) throw this.corrupt(`slot ${i} is past an empty slot on its key's probe`)
+      }
+    }
+    if (used === cap) throw this.corrupt(`the slot array (${cap} slots) has no empty slot`)
+    if (this.countsKnown) {
+      const w = (this.header + H_COUNTS) >>> 2
+      if (u32[w] !== size || (u32[w + 1] & USED_MASK) !== used) {
+        throw this.corrupt(`the counts say size ${u32[w]}, used ${u32[w + 1] & USED_MASK}; the slots hold ${size}, ${used}`)
+      }
+    }
+  }
+
+  /** O(1) sanity of the header: the slot array, the tombstone and (when trusted) the counts. */
+  private headerProblem(): string | null {
+    const io = this.io
+    const slots = this.slots()
+    const bad = io.refArrayProblem(slots, MIN_CAPACITY) ?? io.objectProblem(this.tombstone(), this.entryType, 'tombstone')
+    if (bad) return bad
+    if (!this.countsKnown) return null
+    const cap = io.arrayLength(slots)
+    const w = (this.header + H_COUNTS) >>> 2
+    const size = io.u32[w]
+    const used = io.u32[w + 1] & USED_MASK
+    if (size > used || used * 4 > cap * 3) return `the counts (size ${size}, used ${used}) do not fit ${cap} slots at load ≤ 3/4`
+    return null
+  }
+
+  /** What is wrong with the entry at e (slot i), or null. */
+  private entryProblem(e: number, i: number): string | null {
+    const io = this.io
+    const kinds = io.u32[(e + E_KINDS) >>> 2]
+    const kk = kinds & 0xff
+    const vk = (kinds >>> 8) & 0xff
+    if ((kk !== K_STRING && kk !== K_NUMBER) || vk < V_NUMBER || vk > V_OBJECT) return `slot ${i} has kinds ${kinds}`
+    let h: number
+    if (kk === K_STRING) {
+      const k = io.u32[(e + E_KEY) >>> 2]
+      const p = io.stringProblem(k, `slot ${i}'s key`)
+      if (p) return p
+      h = hashString(io.readString(k))
+    } else h = hashNumber(io.f64[(e + E_KEYNUM) >>> 3])
+    if (io.u32[(e + E_HASH) >>> 2] !== h) return `slot ${i}'s stored hash is not its key's`
+    if (vk === V_STRING) return io.stringProblem(io.u32[(e + E_VALUE.str) >>> 2], `slot ${i}'s value`)
+    if (vk === V_OBJECT && !io.raw.isAllocated(io.u32[(e + E_VALUE.obj) >>> 2])) return `slot ${i}'s object is not allocated`
+    return null
+  }
+
   // ── internals ────────────────────────────────────────────────────────────
-  private check(): void {
+  private usable(): void {
     if (this.heap.closed) throw new HeapClosedError('PersistentMap: the heap is closed')
     if (this.io.u8 !== this.heap.raw.bytes) this.io.refresh()
   }
@@ -352,7 +450,8 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const mask = u32[(slots + 8) >>> 2] - 1
     const base = slots + ARRAY_HEADER_SIZE
     let free = -1
-    for (let i = h & mask; ; i = (i + 1) & mask) {
+    // At most one lap: the 3/4 load rule leaves empty slots, so a lap without one is damage.
+    for (let n = 0, i = h & mask; n <= mask; n++, i = (i + 1) & mask) {
       const a = base + i * 8
       const e = u32[a >>> 2]
       if (e === 0) return ~(free >= 0 ? free : a)
@@ -361,18 +460,24 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
       if (kk === K_STRING ? io.stringEquals(u32[(e + E_KEY) >>> 2], key as string)
         : (io.f64[(e + E_KEYNUM) >>> 3] === key || (key !== key && io.f64[(e + E_KEYNUM) >>> 3] !== io.f64[(e + E_KEYNUM) >>> 3]))) return a
     }
+    if (free >= 0) return ~free
+    throw this.corrupt(`the slot array (${mask + 1} slots) has no empty slot`)
+  }
+
+  private corrupt(what: string): HeapCorruptError {
+    return new HeapCorruptError(`PersistentMap '${this.name}': ${what}: the map is damaged`)
   }
 
   /**
    * Commits a slot change: outside a transaction, the new blocks (entry, value string,
-   * key string) are made durable, then ONE store publishes the entry; the counts
-   * share the second drain. Inside one, the stores are logged.
+   * key string) are made durable, then ONE store publishes the entry; the counts word
+   * follows unflushed (EXACT is clear: beginChange). Inside one, the stores are logged.
    */
   private publish(slot: number, e: number, v: number, vSize: number, k: number, kSize: number, dSize: number, dUsed = 0): void {
     const io = this.io
     const counts = this.header + H_COUNTS
     const size = io.u32[counts >>> 2] + dSize
-    const used = io.u32[(counts >>> 2) + 1] + dUsed
+    const used = (io.u32[(counts >>> 2) + 1] & USED_MASK) + dUsed
     if (io.inTx) {
       this.slotStore(slot, e)
       io.storePair(counts, size, used)
@@ -387,7 +492,6 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     io.u32[slot >>> 2] = e // commits
     io.flush(slot, 8)
     io.storePair(counts, size, used)
-    if (!io.power) io.flush(counts, 8)
     io.drain()
   }
 
@@ -432,6 +536,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     for (let i = 0, a = old + ARRAY_HEADER_SIZE; i < oldCap; i++, a += 8) {
       const e = u32[a >>> 2]
       if (e === 0 || e === tomb) continue
+      if (n === cap) { io.free(fresh); throw this.corrupt(`more entries than the ${cap} slots counted for them`) }
       let j = u32[(e + E_HASH) >>> 2] & mask
       while (u32[(base + j * 8) >>> 2] !== 0) j = (j + 1) & mask
       u32[(base + j * 8) >>> 2] = e
@@ -460,9 +565,10 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   /**
-   * Makes size/used exact: after a crash, or in a 'power' session, they are recounted from
-   * the slots (they are not updated atomically with a swing). Called before the first change
-   * in a transaction, so the plain (unlogged) store of the true counts is never rolled back.
+   * Makes size/used exact in memory: when this session may not trust them (a crash, a session
+   * that changed the map before this one, a 'power' session) they are recounted from the slots.
+   * Called before the first change in a transaction, so the plain (unlogged) store of the
+   * true counts is never rolled back.
    */
   private knowCounts(): void {
     if (this.countsKnown) return
@@ -470,6 +576,22 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     this.countsKnown = true
   }
 
+  /** Step 2 (see the header comment): before the first change of the counts in this session, EXACT is cleared durably. */
+  private beginChange(): void {
+    this.knowCounts()
+    if (this.countsMayChange) return
+    const io = this.io
+    const counts = this.header + H_COUNTS
+    const used = io.u32[(counts >>> 2) + 1]
+    if (used & COUNTS_EXACT) {
+      io.storePair(counts, io.u32[counts >>> 2], used & USED_MASK, false)
+      io.flush(counts, 8)
+      if (!io.inTx) io.drain() // commits "not trusted"; in a transaction, the rollback keeps counts and slots together
+    }
+    this.countsMayChange = true
+  }
+
+  /** Step 1: counts from the slots; outside a transaction and before any change, stored with EXACT, durably. */
   private recount(): void {
     const io = this.io
     const slots = this.slots()
@@ -481,9 +603,11 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
       const e = io.u32[a >>> 2]
       if (e !== 0) { used++; if (e !== tomb) size++ }
     }
+    if (used === cap) throw this.corrupt(`the slot array (${cap} slots) has no empty slot`)
     const counts = this.header + H_COUNTS
-    if (io.u32[counts >>> 2] === size && io.u32[(counts >>> 2) + 1] === used) return
-    io.storePair(counts, size, used, false)
-    if (!io.power) io.flush(counts, 8)
+    const stamp = io.inTx || this.countsMayChange ? 0 : COUNTS_EXACT
+    io.storePair(counts, size, used | stamp, false) // commits
+    io.flush(counts, 8)
+    if (stamp) io.drain()
   }
 }

@@ -5,7 +5,7 @@
  *   kind   NUMBER → num (f64)   STRING → str (string block, 0 = '')
  *          TRUE / FALSE / NULL → nothing    OBJECT → obj (ref to any @Persistent object)
  */
-import { PHeap } from '@makalu/pobj'
+import { PHeap, HeapCorruptError } from '@makalu/pobj'
 import { BlockIO } from './block-io'
 
 /** What a PersistentMap or PersistentList stores: numbers, strings, booleans, null or @Persistent objects. */
@@ -63,6 +63,6 @@ export function readValue(io: BlockIO, b: number, at: ValueSlots, kind: number):
     case V_FALSE: return false
     case V_NULL: return null
     case V_OBJECT: return io.heap.handleAt(io.u32[(b + at.obj) >>> 2])
-    default: throw new Error(`@makalu/examples: a block at ${b} holds no value (kind ${kind}): the structure is damaged`)
+    default: throw new HeapCorruptError(`@makalu/examples: a block at ${b} holds no value (kind ${kind}): the structure is damaged`)
   }
 }

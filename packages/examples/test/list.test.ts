@@ -30,6 +30,7 @@ describe('PersistentList', () => {
     }
     expect(l.length).to.equal(ref.length)
     expect([...l]).to.deep.equal(ref)
+    l.check()
     expect(l.get(-1)).to.equal(ref[ref.length - 1])
     expect(l.get(ref.length)).to.equal(undefined)
     expect(() => l.set(ref.length, 1)).to.throw(RangeError)
