@@ -13,9 +13,10 @@
  * Inside one, `logged` snapshots the word before the store (the heap's undo log).
  */
 import { PHeap, Class, layoutOf, objectFormat } from '@makalu/pobj'
+import { hasLoneSurrogate } from '@makalu/allocator'
 
 const {
-  TAG_STRING, TAG_ARRAY, STRING_HEADER_SIZE, ARRAY_HEADER_SIZE, KIND_CODE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, STRING_HEADER_SIZE, ARRAY_HEADER_SIZE, KIND_CODE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE,
 } = objectFormat
 import * as os from 'node:os'
 
@@ -123,7 +124,8 @@ export class BlockIO {
   stringProblem(p: number, what: string): string | null {
     if (p === 0) return null
     if (!this.blockOk(p)) return `${what} pointer ${p} is not an allocated block`
-    if (this.u32[p >>> 2] !== TAG_STRING || this.stringSize(p) > this.raw.usableSize(p)) return `${what} at ${p} is not a string block`
+    const tag = this.u32[p >>> 2]
+    if ((tag !== TAG_STRING && tag !== TAG_STRING16) || this.stringSize(p) > this.raw.usableSize(p)) return `${what} at ${p} is not a string block`
     return null
   }
 
@@ -137,17 +139,20 @@ export class BlockIO {
     if (n === 0) { this.lastSize = 0; return 0 }
     let ascii = true
     for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break }
-    const len = ascii ? n : Buffer.byteLength(s, 'utf8')
+    // UTF-8 would turn a lone surrogate into U+FFFD: such a string is kept as UTF-16 (pobj's format).
+    const wide = !ascii && hasLoneSurrogate(s)
+    const len = ascii ? n : wide ? 2 * n : Buffer.byteLength(s, 'utf8')
     const size = STRING_HEADER + len
     const p = this.alloc(size < minSize ? minSize : size)
     const u32 = this.u32
-    u32[p >>> 2] = TAG_STRING
+    u32[p >>> 2] = wide ? TAG_STRING16 : TAG_STRING
     u32[(p >>> 2) + 1] = len
     const at = p + STRING_HEADER
     if (ascii) {
       const u8 = this.u8
       for (let i = 0; i < n; i++) u8[at + i] = s.charCodeAt(i)
-    } else this.buf.utf8Write(s, at, len)
+    } else if (wide) this.buf.write(s, at, len, 'utf16le')
+    else this.buf.utf8Write(s, at, len)
     this.lastSize = size
     return p
   }
@@ -159,6 +164,7 @@ export class BlockIO {
   readString(p: number): string {
     if (p === 0) return ''
     const at = p + STRING_HEADER
+    if (this.u32[p >>> 2] === TAG_STRING16) return this.buf.toString('utf16le', at, at + this.u32[(p >>> 2) + 1])
     return this.buf.utf8Slice(at, at + this.u32[(p >>> 2) + 1])
   }
 
@@ -168,6 +174,7 @@ export class BlockIO {
     if (p === 0) return n === 0
     const len = this.u32[(p >>> 2) + 1]
     const at = p + STRING_HEADER
+    if (this.u32[p >>> 2] === TAG_STRING16) return len === 2 * n && this.readString(p) === s
     if (len === n) {
       // Equal byte and UTF-16 lengths: equal only if both are the same ASCII.
       const u8 = this.u8

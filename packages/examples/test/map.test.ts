@@ -73,6 +73,24 @@ describe('PersistentMap', () => {
     h2.close()
   })
 
+  it('keeps keys and values with lone surrogates apart and intact: found, never duplicated, after reopen too', () => {
+    const { region, heap } = simHeap()
+    const m = PersistentMap.open<string, string>(heap, 'odd')
+    const l = PersistentList.open<string>(heap, 'oddl')
+    const keys = ['\uD800', '\uDBFF', 'a\uDC00', '\uFFFD', 'é\uD83D', '\uD83D\uDE00']
+    for (const k of keys) { m.set(k, k + '!'); m.set(k, k + '?'); l.push(k) }
+    expect(m.size).to.equal(keys.length)
+    for (const k of keys) expect(m.get(k), JSON.stringify(k)).to.equal(k + '?')
+    heap.close()
+    const again = PHeap.openIn(new SimRegion(region.durableImage()), { types: [Point] })
+    const m2 = PersistentMap.open<string, string>(again, 'odd')
+    expect(m2.size).to.equal(keys.length)
+    expect([...m2.keys()].sort()).to.deep.equal([...keys].sort())
+    for (const k of keys) expect(m2.get(k), JSON.stringify(k)).to.equal(k + '?')
+    expect(PersistentList.open<string>(again, 'oddl').toArray()).to.deep.equal(keys)
+    m2.check()
+  })
+
   it('joins transactions: commits together, rolls back on a throw', () => {
     const { heap } = simHeap(16 << 20)
     const m = PersistentMap.open(heap, 'm')
