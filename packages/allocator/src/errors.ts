@@ -77,3 +77,8 @@ export class CommitFailedError extends TransactionError {
 export class HeapFailedError extends MakaluError {
   override readonly code: string = 'EHEAPFAILED'
 }
+
+/** A write to a heap opened read-only (a snapshot of the file: nothing is ever written back). */
+export class ReadOnlyError extends MakaluError {
+  override readonly code: string = 'EREADONLY'
+}

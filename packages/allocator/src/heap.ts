@@ -2,6 +2,8 @@ import * as fs from 'fs'
 import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
+import { SnapshotRegion } from './region/snapshot-region'
+import * as nodeFs from 'fs'
 import { Memory } from './memory'
 import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
@@ -13,7 +15,7 @@ import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsist
 import { checkHeap, CheckReport } from './check'
 import { collect, CollectReport } from './collector'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
-  HeapFailedError, RegionFullError } from './errors'
+  HeapFailedError, RegionFullError, ReadOnlyError, RegionError } from './errors'
 
 export { Tracer, TraceContext, TracerOption, RecoveryReport } from './recovery'
 export { CheckReport } from './check'
@@ -37,6 +39,12 @@ export interface HeapOpenOptions {
   backend?: 'mmap' | 'file'
   /** The owner the heap was created with (HeapCreateOptions.owner); any other is a HeapFormatError, before anything is written. */
   owner?: string
+  /**
+   * Open a private copy of the file (SnapshotRegion): no lock is taken and nothing is ever
+   * written to the file; a recovery runs in the copy only; every write is a ReadOnlyError.
+   * `durability` and `backend` do not apply.
+   */
+  readOnly?: boolean
 }
 
 export type HeapCreateInOptions = Omit<HeapCreateOptions, 'size' | 'durability' | 'backend'>
@@ -80,6 +88,8 @@ export class Heap {
   private readonly log: UndoLog
   private readonly tracerOption: TracerOption | undefined
   private isClosed = false
+  /** Over a SnapshotRegion: every write is refused, close writes nothing. */
+  readonly readOnly: boolean
   /** Set when an I/O error left the heap in a state only a reopen can settle. */
   private failure: HeapFailedError | null = null
   /** Stores reach media only through flush + drain (the file backend): snapshots need no drain each. */
@@ -113,7 +123,7 @@ export class Heap {
 
   /** Opens a heap file; recovers it if it was not closed cleanly. */
   static open(path: string, opts: HeapOpenOptions = {}): Heap {
-    const region = openRegion(path, { durability: opts.durability, backend: opts.backend })
+    const region = opts.readOnly ? new SnapshotRegion(path) : openRegion(path, { durability: opts.durability, backend: opts.backend })
     try {
       return new Heap(region, path, opts.tracer, opts.owner)
     } catch (e) {
@@ -147,6 +157,7 @@ export class Heap {
   private constructor(region: Region, source: string, tracerOption: TracerOption | undefined, owner: string | undefined) {
     const t0 = performance.now()
     this.region = region
+    this.readOnly = region.kind === 'snapshot'
     this.tracerOption = tracerOption
     this.deferredWriteBack = region.writeBack === 'at-drain'
     const mem = (this.mem = new Memory(region))
@@ -232,6 +243,7 @@ export class Heap {
   /** A zero-filled block of at least `size` bytes; its offset (never 0). Small sizes write nothing durable. */
   alloc(size: number): number {
     this.checkUsable()
+    if (this.readOnly) this.refuseWrite('alloc')
     if (!(size >= 0 && size <= 2 ** 32)) throw new ArgumentError(`heap: alloc(${size}): size must be a number of bytes from 0 to 4 GiB`)
     const classes = this.chunks.classes
     const p = size <= classes.maxSmall ? this.chunks.allocSmall(classes.classOf(size || 1)) : this.chunks.allocLarge(size)
@@ -242,6 +254,7 @@ export class Heap {
   /** Frees a block; inside a transaction the free happens at commit. */
   free(ptr: number): void {
     this.checkUsable()
+    if (this.readOnly) this.refuseWrite('free')
     this.chunks.validate(ptr, 'free')
     if (this.txDepth > 0) {
       if (this.txFrees.has(ptr)) throw new InvalidPointerError(`heap: free(${ptr}): freed twice in this transaction`)
@@ -269,6 +282,7 @@ export class Heap {
   /** Makes [ptr, ptr+length) durable: flush + drain now; inside a transaction, at commit. */
   persist(ptr: number, length: number): void {
     this.checkUsable()
+    if (this.readOnly) this.refuseWrite('persist')
     this.checkRange(ptr, length, 'persist')
     if (this.txDepth > 0) {
       this.txFlush.push(ptr, length)
@@ -294,6 +308,7 @@ export class Heap {
   /** Binds `name` to ptr (0 removes it). Durable when it returns; inside a transaction, at commit. */
   setRoot(name: string, ptr: number): void {
     this.checkUsable()
+    if (this.readOnly) this.refuseWrite('setRoot')
     const encoded = RootTable.encodeName(name)
     if (ptr !== 0) this.chunks.validate(ptr, 'setRoot')
     let slot = this.rootTable.slotOf(name)
@@ -342,6 +357,7 @@ export class Heap {
    */
   transaction<T>(fn: () => T): T {
     this.checkUsable()
+    if (this.readOnly) this.refuseWrite('transaction')
     if (this.txDepth > 0) {
       this.txDepth++
       try { return fn() } finally { this.txDepth-- }
@@ -492,6 +508,7 @@ export class Heap {
   collect(opts: { roots?: Iterable<number>; tracer?: Tracer } = {}): CollectReport {
     this.checkUsable()
     if (this.txDepth > 0) throw new TransactionError('heap: collect() inside a transaction; call it after the transaction ends')
+    if (this.readOnly) this.refuseWrite('collect')
     const roots = this.rootTable.pointers()
     if (opts.roots) for (const p of opts.roots) roots.push(p)
     return collect(this.mem, this.layout, this.chunks, roots, opts.tracer ?? null)
@@ -538,7 +555,7 @@ export class Heap {
    */
   close(): void {
     if (this.isClosed) return
-    if (this.failure) {
+    if (this.failure || this.readOnly) {
       // Nothing more is written: the file stays dirty, and the next open recovers it.
       this.isClosed = true
       this.region.close()
@@ -573,6 +590,38 @@ export class Heap {
     }
     this.isClosed = true
     this.region.close()
+  }
+
+  /**
+   * Writes a consistent copy of the heap to `path` (a new file: an existing one is never
+   * overwritten) and syncs it; returns its size and the time taken. The copy is the heap as
+   * it is between two operations: call it outside a transaction (TransactionError inside).
+   * It is not marked clean, so its first open traces it once, as after a crash, and finds
+   * exactly what this heap holds now. A failure (a full disk) removes the partial copy.
+   */
+  backup(path: string): { bytes: number; ms: number } {
+    this.checkUsable()
+    if (this.txDepth > 0) throw new TransactionError('heap: backup() inside a transaction; call it after the transaction ends')
+    const t0 = performance.now()
+    const bytes = this.mem.bytes
+    let fd: number
+    try {
+      fd = nodeFs.openSync(path, 'wx', 0o644)
+    } catch (e) {
+      throw new RegionError(`heap: backup to ${path}: ${(e as Error).message}`)
+    }
+    try {
+      for (let at = 0; at < bytes.length;) at += nodeFs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at)
+      nodeFs.fsyncSync(fd)
+    } catch (e) {
+      try { nodeFs.closeSync(fd) } catch { /* closing anyway */ }
+      try { nodeFs.unlinkSync(path) } catch { /* gone already */ }
+      const code = (e as NodeJS.ErrnoException).code
+      const Err = code === 'ENOSPC' || code === 'EDQUOT' ? RegionFullError : RegionError
+      throw new Err(`heap: backup to ${path} failed: ${(e as Error).message}; the partial copy was removed`)
+    }
+    nodeFs.closeSync(fd)
+    return { bytes: bytes.length, ms: performance.now() - t0 }
   }
 
   /**
@@ -617,6 +666,10 @@ export class Heap {
     }
   }
 
+
+  private refuseWrite(what: string): never {
+    throw new ReadOnlyError(`heap: ${what}() on a heap opened read-only (a private copy of ${(this.region as SnapshotRegion).path}; nothing is written)`)
+  }
 
   private checkUsable(): void {
     if (this.isClosed) throw new HeapClosedError('heap: the heap is closed')

@@ -3,6 +3,7 @@ export * from './region/region'
 export { SimRegion, SimRegionOptions, CrashMode, CrashOptions, mulberry32 } from './region/sim-region'
 export { MmapRegion, RegionFile } from './region/mmap-region'
 export { FileRegion } from './region/file-region'
+export { SnapshotRegion } from './region/snapshot-region'
 export { openRegion, OpenRegionOptions, RegionBackend } from './region/open-region'
 export { loadNative, nativeLoadFailure, NativeMmap } from './region/native'
 export { Heap, HeapCreateOptions, HeapOpenOptions, HeapCreateInOptions, HeapOpenInOptions, HeapStats,

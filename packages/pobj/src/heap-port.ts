@@ -44,6 +44,10 @@ export interface AllocHeap {
   drain(): void
   /** Counts top-level transactions begun since open. */
   readonly transactionSerial: number
+  /** Opened read-only (a private copy of the file): every write throws ReadOnlyError. */
+  readonly readOnly: boolean
+  /** Writes a consistent copy of the heap to a new file (outside a transaction). */
+  backup(path: string): { bytes: number; ms: number }
   /** Whether each snapshot drains (mmap) or only the commit does (the file backend). */
   readonly snapshotDrains: boolean
   /** Calls listener after the heap grew (its buffer was replaced). */

@@ -80,6 +80,11 @@ export interface PHeapCreateOptions extends PHeapOptions {
 export interface PHeapOpenOptions extends PHeapOptions {
   durability?: Durability
   backend?: 'mmap' | 'file'
+  /**
+   * Open a private copy of the file: no lock, nothing ever written to the file (a recovery runs
+   * in the copy); every write, and a class in `types` the heap does not know yet, is a ReadOnlyError.
+   */
+  readOnly?: boolean
 }
 export type PHeapCreateInOptions = Omit<PHeapCreateOptions, 'size' | 'durability' | 'backend'>
 export type PHeapOpenInOptions = PHeapOptions
@@ -448,6 +453,17 @@ export class PHeap implements HandleHost {
   check(): { ok: boolean; violations: string[]; stalePointers: number } {
     this.checkOpen()
     return this.raw.check()
+  }
+
+  /**
+   * Writes a consistent copy of the heap to `path` (a new file) and syncs it: the heap as it is
+   * between two operations (TransactionError inside a transaction). The copy's first open
+   * traces it once, as after a crash. See Heap.backup.
+   */
+  backup(path: string): { bytes: number; ms: number } {
+    this.checkOpen()
+    if (this.inTx) throw new TransactionError('pobj: backup() inside a transaction; call it after the transaction')
+    return this.raw.backup(path)
   }
 
   /** Clean shutdown; every handle becomes unusable. */

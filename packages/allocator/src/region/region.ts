@@ -12,7 +12,7 @@
 /** `'power'` survives power loss (drain msyncs / fdatasyncs); `'process'` survives a killed process. */
 export type Durability = 'power' | 'process'
 
-export type RegionKind = 'mmap' | 'file' | 'sim'
+export type RegionKind = 'mmap' | 'file' | 'sim' | 'snapshot'
 
 export type WriteBack = 'any-time' | 'at-drain'
 
