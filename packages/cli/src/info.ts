@@ -1,0 +1,28 @@
+/** `makalu info FILE`: format, sizes, state, roots, type table and use per type. */
+import { Opened, superblockOf } from './open-heap'
+
+export function info(o: Opened, file: string): Record<string, unknown> {
+  const sb = superblockOf(o.raw)
+  const s = o.raw.stats()
+  const rec = o.raw.recovery
+  const out: Record<string, unknown> = {
+    file,
+    format: { version: sb.version, owner: sb.owner || '(raw allocator heap)', chunkSize: sb.chunkSize, maxSize: sb.maxChunks * sb.chunkSize },
+    state: rec.clean ? 'clean (closed cleanly)' : `dirty (${rec.reason === 'crash' ? 'open elsewhere, or not closed' : rec.reason}); traced in memory: ` +
+      `${rec.reclaimedBlocks} unreachable blocks, ${rec.rolledBackTransaction ? 'an unfinished transaction rolled back' : 'no unfinished transaction'}`,
+    sizes: { file: s.size, capacity: s.capacity, used: s.used, free: s.free, largestFree: s.largestFree, liveBlocks: s.liveBlocks,
+      chunks: s.chunks, freeChunks: s.freeChunks },
+    roots: Object.fromEntries(o.raw.roots().map(([n, p]) => [n, p])),
+  }
+  if (o.pobj) {
+    const ps = o.pobj.stats()
+    out.types = o.pobj.types.all.map((e) => ({
+      typeId: e.typeId, name: e.name, size: e.size,
+      fields: e.fields.map((f) => `${f.name}: ${f.kind}${f.element ? `<${f.element}>` : ''}${f.target ? ` → ${f.target}` : ''} @${f.offset}`),
+      objects: ps.types[e.name]?.count ?? 0, bytes: ps.types[e.name]?.bytes ?? 0,
+    }))
+    out.strings = ps.strings
+    out.arrays = ps.arrays
+  }
+  return out
+}

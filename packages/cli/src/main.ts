@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * makalu: inspect heap files without the application's classes.
+ *
+ *   makalu info FILE [--json]                    format, sizes, state, roots, types, use per type
+ *   makalu check FILE [--repair]                 every invariant; exit 1 on a violation or damage
+ *   makalu dump FILE [ROOT] [--json] [--limit N] the objects reachable from a root (or all roots)
+ *   makalu backup FILE COPY                      a consistent copy (takes the lock: the heap must not be open)
+ *
+ * Every command but `check --repair` and `backup` opens the file read-only: no lock, nothing
+ * written, a recovery (if the heap is dirty) runs in a private copy.
+ */
+import 'reflect-metadata'
+import { parseArgs } from 'node:util'
+import { MakaluError } from '@makalu/allocator'
+import { openHeap, closeHeap } from './open-heap'
+import { info } from './info'
+import { dump, dumpText } from './dump'
+
+const USAGE = `usage:
+  makalu info FILE [--json]
+  makalu check FILE [--repair]
+  makalu dump FILE [ROOT] [--json] [--limit N]
+  makalu backup FILE COPY`
+
+function show(v: unknown, json: boolean): string {
+  return json ? JSON.stringify(v, null, 2) : Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${k}: ${typeof x === 'object' && x !== null ? JSON.stringify(x, null, 2) : String(x)}`).join('\n')
+}
+
+export function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): number {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { json: { type: 'boolean' }, repair: { type: 'boolean' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  })
+  const [command, file, arg] = positionals
+  if (values.help || !command) { out(USAGE); return command ? 0 : 2 }
+  if (!file) { out(`makalu ${command}: FILE is missing\n${USAGE}`); return 2 }
+  const json = values.json === true
+  switch (command) {
+    case 'info': {
+      const o = openHeap(file)
+      try { out(show(info(o, file), json)) } finally { closeHeap(o) }
+      return 0
+    }
+    case 'check': {
+      const o = openHeap(file, { write: values.repair === true })
+      try {
+        const r = o.raw.check()
+        const rec = o.raw.recovery
+        const st = o.raw.stats()
+        out(`${file}: ${r.ok ? 'ok' : `${r.violations.length} violation(s)`}; ${st.liveBlocks} blocks, ${st.used} bytes, ${r.stalePointers} stale pointers; ` +
+          `${rec.clean ? 'clean' : values.repair ? 'recovered (written)' : 'dirty (recovered in memory only; --repair writes it)'}`)
+        for (const v of r.violations) out(`  ${v}`)
+        return r.ok ? 0 : 1
+      } finally { closeHeap(o) }
+    }
+    case 'dump': {
+      const limit = values.limit === undefined ? 1000 : Number(values.limit)
+      if (!(Number.isInteger(limit) && limit > 0)) { out(`makalu dump: --limit must be a positive integer, got ${values.limit}`); return 2 }
+      const o = openHeap(file)
+      try {
+        const d = dump(o, arg, limit)
+        out(json ? JSON.stringify(d, null, 2) : dumpText(d))
+      } finally { closeHeap(o) }
+      return 0
+    }
+    case 'backup': {
+      if (!arg) { out(`makalu backup: COPY is missing\n${USAGE}`); return 2 }
+      const o = openHeap(file, { write: true })
+      try {
+        const r = o.raw.backup(arg)
+        out(`${arg}: ${r.bytes} bytes in ${r.ms.toFixed(1)} ms`)
+      } finally { closeHeap(o) }
+      return 0
+    }
+    default:
+      out(`makalu: unknown command '${command}'\n${USAGE}`)
+      return 2
+  }
+}
+
+if (require.main === module) {
+  try {
+    process.exitCode = main(process.argv.slice(2))
+  } catch (e) {
+    const err = e as Error
+    process.stderr.write(`makalu: ${err instanceof MakaluError ? `${err.name} (${(err as MakaluError).code}): ` : ''}${err.message}\n`)
+    process.exitCode = err instanceof MakaluError ? 1 : 3
+  }
+}
