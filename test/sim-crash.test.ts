@@ -9,8 +9,10 @@ import { expect } from 'chai'
 import { SimRegion, mulberry32, CrashMode } from '@makalu/allocator'
 import { PHeap } from '@makalu/pobj'
 import { Item, Model, emptyModel, cloneModel, applyModel, applyHeap, opAt, matchModel, checkHeapSound, LIST } from './workload'
-import { PersistentList, PersistentMap } from '@makalu/examples'
-import { BlockIO } from '@makalu/examples/dist/src/block-io'
+import { PersistentList, PersistentMap, testHooks } from '@makalu/examples'
+
+const { BlockIO } = testHooks
+type BlockIO = InstanceType<typeof BlockIO>
 
 const REGION = 1 << 20
 const HEAP_OPTS = { chunkSize: 4096, logSize: 16 * 1024, rootCapacity: 16 }

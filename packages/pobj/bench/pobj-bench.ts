@@ -72,7 +72,7 @@ function benchFieldAccess(): void {
   const ptr = (h as unknown as { _$ptr: number })._$ptr
   const dv = new DataView(heap.raw.bytes.buffer)
   let sink = 0
-  const run = (label: string, fn: () => void): number => { fn(); const ms = time(fn); return ms } // one warm-up
+  const run = (_label: string, fn: () => void): number => { fn(); const ms = time(fn); return ms } // one warm-up
   const rH = run('h', () => { let s = 0; for (let i = 0; i < N; i++) s += h.x; sink += s })
   const rP = run('p', () => { let s = 0; for (let i = 0; i < N; i++) s += plain.x; sink += s })
   const rD = run('d', () => { let s = 0; for (let i = 0; i < N; i++) s += dv.getInt32(ptr + 8, true); sink += s })

@@ -11,7 +11,7 @@
 import { FieldTypeError, IndexRangeError } from './errors'
 import { Layout, FieldLayout } from './layout-builder'
 import { Class, ElementKind } from './metadata-args'
-import { ARRAY_HEADER_SIZE, ELEMENT_SIZE, PTR_SIZE } from './object-format'
+import { ARRAY_HEADER_SIZE, ELEMENT_SIZE } from './object-format'
 
 /** What every handle carries. `_$ptr` is 0 once the object is freed or the heap closed. */
 export interface Handle {

@@ -52,7 +52,7 @@ export type PlainNode = PlainObjectNode | PlainArrayNode
 export interface PlainGraph { format: typeof GRAPH_FORMAT; root: number | null; nodes: PlainNode[] }
 
 /** The graph reachable from `obj` (an object or array handle of `heap`). */
-export function exportGraph(heap: PHeap, obj: object | null): PlainGraph {
+export function exportGraph(_heap: PHeap, obj: object | null): PlainGraph {
   const ids = new Map<object, number>()
   const queue: object[] = []
   const idOf = (o: object | null): PlainRef | null => {
