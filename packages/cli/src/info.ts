@@ -1,4 +1,5 @@
 /** `makalu info FILE`: format, sizes, state, roots, type table and use per type. */
+import { loadNative, nativeLoadFailure } from '@makalu/allocator'
 import { Opened, superblockOf } from './open-heap'
 
 export function info(o: Opened, file: string): Record<string, unknown> {
@@ -13,6 +14,7 @@ export function info(o: Opened, file: string): Record<string, unknown> {
     sizes: { file: s.size, capacity: s.capacity, used: s.used, free: s.free, largestFree: s.largestFree, liveBlocks: s.liveBlocks,
       chunks: s.chunks, freeChunks: s.freeChunks },
     roots: Object.fromEntries(o.raw.roots().map(([n, p]) => [n, p])),
+    native: loadNative() ? 'the mmap addon is loaded (backend mmap by default)' : `not built (${nativeLoadFailure()}): backend file only`,
   }
   if (o.pobj) {
     const ps = o.pobj.stats()

@@ -46,6 +46,7 @@ describe('makalu CLI', function () {
     const j = JSON.parse(r.out)
     expect(j.format).to.include({ version: F.FORMAT_VERSION, owner: 'makalu.pobj' })
     expect(j.state).to.match(/^clean/)
+    expect(j.native).to.match(/addon is loaded|not built/)
     expect(Object.keys(j.roots)).to.include('plan')
     const task = j.types.find((t: { name: string }) => t.name === 'cli.Task')
     expect(task).to.include({ objects: 2 })
