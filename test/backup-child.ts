@@ -1,7 +1,8 @@
 /**
- * Child of the backup test: node backup-child.js <heapFile> <copyDir> <copies>
- * Commits transfers between ten accounts (one transaction each) and, every 37 transfers, takes
- * heap.backup(copyDir/copy-<n>) and writes "backup <n> <transfers>". Exits after `copies` backups.
+ * Child of the backup test: node backup-child.js <heapFile> <copyDir> <copies> [heapMiB]
+ * Commits transfers between ten accounts (one transaction each) and, every 37 transfers, writes
+ * "backing <n>", takes heap.backup(copyDir/copy-<n>) and writes "backup <n> <transfers>".
+ * Exits after `copies` backups (or is killed).
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -21,8 +22,8 @@ export class Bank {
 }
 
 if (require.main === module) {
-  const [file, copyDir, copiesStr] = process.argv.slice(2)
-  const heap = PHeap.create(file, { size: 4 << 20, durability: 'process', types: [Account, Bank] })
+  const [file, copyDir, copiesStr, mibStr] = process.argv.slice(2)
+  const heap = PHeap.create(file, { size: Number(mibStr ?? 4) << 20, durability: 'process', types: [Account, Bank] })
   const bank = heap.root('bank', () => heap.new(Bank, {
     accounts: heap.newArray(Account, Array.from({ length: 10 }, (_, i) => heap.new(Account, { owner: `o${i}`, balance: 100 }))),
   }))
@@ -38,6 +39,7 @@ if (require.main === module) {
       if (t % 5 === 0) a.owner = `owner ${t}` // garbage strings for the copy's recovery to reclaim
     })
     if (t % 37 === 36) {
+      fs.writeSync(1, `backing ${n}\n`)
       heap.backup(path.join(copyDir, `copy-${n}`))
       fs.writeSync(1, `backup ${n++} ${bank.transfers}\n`)
     }

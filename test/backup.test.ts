@@ -7,24 +7,24 @@ import { expect } from 'chai'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { PHeap, reachable } from '@makalu/pobj'
 import { Account, Bank } from './backup-child'
 
 describe('online backup (heap.backup) while a child commits transfers', function () {
   this.timeout(120_000)
-  it('30 copies, each consistent: the money sums, the transfer count is the one at the backup', () => {
+  it('100 copies, each consistent: the money sums, the transfer count is the one at the backup', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-backup-'))
     try {
       const copies = path.join(dir, 'copies')
       fs.mkdirSync(copies)
-      const r = spawnSync(process.execPath, [path.join(__dirname, 'backup-child.js'), path.join(dir, 'live.heap'), copies, '30'], { encoding: 'utf8' })
+      const r = spawnSync(process.execPath, [path.join(__dirname, 'backup-child.js'), path.join(dir, 'live.heap'), copies, '100'], { encoding: 'utf8' })
       expect(r.status, r.stderr).to.equal(0)
-      const lines = r.stdout.trim().split('\n')
-      expect(lines).to.have.length(30)
+      const lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('backup '))
+      expect(lines).to.have.length(100)
       for (const line of lines) {
         const [, n, transfers] = line.split(' ')
-        for (const readOnly of [true, false]) {
+        for (const readOnly of n === '0' || n === '99' ? [true, false] : [false]) {
           const heap = PHeap.open(path.join(copies, `copy-${n}`), { types: [Account, Bank], readOnly })
           try {
             const bank = heap.root('bank', Bank)!
@@ -38,6 +38,52 @@ describe('online backup (heap.backup) while a child commits transfers', function
           }
         }
       }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('kill -9 during backups: every copy there is complete and consistent; a cut one is only a .partial file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-backup-kill-'))
+    try {
+      let cut = 0
+      let checked = 0
+      for (let k = 0; k < 8; k++) {
+        const copies = path.join(dir, `copies-${k}`)
+        fs.mkdirSync(copies)
+        const out = await new Promise<string>((resolve) => {
+          const child = spawn(process.execPath, [path.join(__dirname, 'backup-child.js'), path.join(dir, `live-${k}.heap`), copies, '1000', '48'])
+          let text = ''
+          let seen = 0
+          const want = 1 + (k % 3)
+          child.stdout.setEncoding('utf8')
+          child.stdout.on('data', (d: string) => {
+            text += d
+            // Kill right as backup number `want` starts (a 48 MiB copy takes a while).
+            if ((text.match(/^backing /gm) ?? []).length > want && seen++ === 0) child.kill('SIGKILL')
+          })
+          child.on('close', () => resolve(text))
+        })
+        const last = out.trim().split('\n').pop() ?? ''
+        if (last.startsWith('backing ')) cut++
+        for (const name of fs.readdirSync(copies)) {
+          if (name.includes('.partial-')) continue // the copy that was cut: never under its final name
+          const heap = PHeap.open(path.join(copies, name), { types: [Account, Bank] })
+          try {
+            const bank = heap.root('bank', Bank)!
+            expect(bank.accounts.toArray().reduce((s, a) => s + a.balance, 0), name).to.equal(1000)
+            expect(heap.check().violations).to.deep.equal([])
+            checked++
+          } finally {
+            heap.close()
+          }
+        }
+        fs.rmSync(copies, { recursive: true, force: true })
+        fs.rmSync(path.join(dir, `live-${k}.heap`), { force: true })
+        fs.rmSync(path.join(dir, `live-${k}.heap.lock`), { force: true })
+      }
+      expect(cut, 'kills that landed inside a backup').to.be.greaterThan(3)
+      expect(checked).to.be.greaterThan(5)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

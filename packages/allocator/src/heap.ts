@@ -4,6 +4,7 @@ import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
 import { SnapshotRegion } from './region/snapshot-region'
 import * as nodeFs from 'fs'
+import * as nodePath from 'path'
 import { Memory } from './memory'
 import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
@@ -597,30 +598,43 @@ export class Heap {
    * overwritten) and syncs it; returns its size and the time taken. The copy is the heap as
    * it is between two operations: call it outside a transaction (TransactionError inside).
    * It is not marked clean, so its first open traces it once, as after a crash, and finds
-   * exactly what this heap holds now. A failure (a full disk) removes the partial copy.
+   * exactly what this heap holds now. A failure (a full disk) or a crash leaves no file at
+   * `path`, only at worst a `path.partial-…` one.
    */
   backup(path: string): { bytes: number; ms: number } {
     this.checkUsable()
     if (this.txDepth > 0) throw new TransactionError('heap: backup() inside a transaction; call it after the transaction ends')
     const t0 = performance.now()
     const bytes = this.mem.bytes
+    // In order: write the copy beside its destination; fsync; hard-link it to `path` (commits:
+    // link never replaces an existing file); unlink the temporary name; fsync the directory.
+    // A crash before the link leaves only the temporary file, never a `path` that looks whole.
+    const tmp = `${path}.partial-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
     let fd: number
     try {
-      fd = nodeFs.openSync(path, 'wx', 0o644)
+      fd = nodeFs.openSync(tmp, 'wx', 0o644)
     } catch (e) {
       throw new RegionError(`heap: backup to ${path}: ${(e as Error).message}`)
     }
     try {
-      for (let at = 0; at < bytes.length;) at += nodeFs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at)
-      nodeFs.fsyncSync(fd)
+      try {
+        for (let at = 0; at < bytes.length;) at += nodeFs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at)
+        nodeFs.fsyncSync(fd)
+      } finally {
+        nodeFs.closeSync(fd)
+      }
+      nodeFs.linkSync(tmp, path)
     } catch (e) {
-      try { nodeFs.closeSync(fd) } catch { /* closing anyway */ }
-      try { nodeFs.unlinkSync(path) } catch { /* gone already */ }
       const code = (e as NodeJS.ErrnoException).code
       const Err = code === 'ENOSPC' || code === 'EDQUOT' ? RegionFullError : RegionError
-      throw new Err(`heap: backup to ${path} failed: ${(e as Error).message}; the partial copy was removed`)
+      throw new Err(`heap: backup to ${path} failed: ${(e as Error).message}${code === 'EEXIST' ? ' (it is never overwritten)' : ''}`)
+    } finally {
+      try { nodeFs.unlinkSync(tmp) } catch { /* gone already */ }
     }
-    nodeFs.closeSync(fd)
+    try {
+      const dfd = nodeFs.openSync(nodePath.dirname(nodePath.resolve(path)), 'r')
+      try { nodeFs.fsyncSync(dfd) } finally { nodeFs.closeSync(dfd) }
+    } catch { /* a file system that can not sync a directory */ }
     return { bytes: bytes.length, ms: performance.now() - t0 }
   }
 
