@@ -36,9 +36,13 @@
  * (HeapCorruptError), never a hang.
  *
  * Order (like a JS Map, insertion order): every entry carries `seq`, its insertion sequence
- * number, written with the entry before the swing that publishes it, so the order needs no
- * store of its own. A replacing entry copies the seq of the one it replaces (a set of a present
- * key keeps its place); a delete and a new set give the key a fresh, larger seq (the end).
+ * number, so the order needs no store of its own. Writes of an insert:
+ *   1. entry := { hash, kinds, key, value, seq := this session's next seq } (+ key and value
+ *      blocks), flush, drain. Nothing names the entry yet.
+ *   2. slot := entry. ONE store commits the key, its value and its place in the order.
+ *   3. counts word (unflushed, EXACT clear), drain.
+ * A replacing entry copies the seq of the one it replaces in step 1 (a set of a present key
+ * keeps its place); a delete and a new set give the key a fresh, larger seq (the end).
  *   seq invariants: every live entry's seq is a distinct integer ≥ 1; the next insert of this
  *   session takes a seq larger than every live one.
  * The next seq is volatile: at a session's first insert it is 1 + the largest live seq (one scan),
