@@ -118,6 +118,30 @@ describe('PersistentMap behaves like a JS Map', () => {
     })
   })
 
+  it('order holds with sparse insertion numbers (most entries deleted) and across a reopen', () => {
+    sameOnMaps((m, log) => {
+      for (let i = 0; i < 3000; i++) m.set(i, i)
+      for (let i = 0; i < 3000; i++) if (i % 500 !== 7) m.delete(i)
+      m.set(7, 'moved?'); m.delete(1507); m.set(1507, 'end')
+      log.push(entriesOf(m))
+      iterate(m, log, (step) => { if (step === 1) { m.delete(2007); m.set(-1, 'new') } })
+    })
+    const { heap, region } = newHeap()
+    const m = PersistentMap.open<number, number>(heap, 'm')
+    const j = new Map<number, number>()
+    for (let i = 0; i < 2000; i++) { m.set(i, i); j.set(i, i) }
+    for (let i = 0; i < 2000; i++) if (i % 300 !== 5) { m.delete(i); j.delete(i) }
+    heap.close()
+    const h2 = PHeap.openIn(new SimRegion(region.durableImage()), { types: [SemTag] })
+    try {
+      const m2 = PersistentMap.open<number, number>(h2, 'm')
+      for (const [k, v] of [[5, 50], [-3, 3], [305, 1], [4000, 4]]) { m2.set(k, v); j.set(k, v) }
+      m2.delete(905); j.delete(905); m2.set(905, 9); j.set(905, 9)
+      expect([...m2]).to.deep.equal([...j])
+      m2.check()
+    } finally { h2.close() }
+  })
+
   it('entries added during iteration are visited, once, in order (also across a resize)', () => {
     sameOnMaps((m, log) => {
       m.set('a', 1); m.set('b', 2)
