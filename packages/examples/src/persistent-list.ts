@@ -16,6 +16,9 @@
  *   pop      last slot := 0 (commits), drain → (head, length-1), drain → free the item
  *   shift    first slot := 0 (commits), drain → (head+1, length-1), drain → free the item
  *   set      new item, drain → slot := item (commits), drain → free the old item
+ *            (set(length, v) is a push)
+ *   push(...items)/unshift(...items) with several items, splice: one heap.transaction
+ *            (a splice builds a new slot array; the header's slots pointer swing is logged)
  * Invariants (checked by check(); the O(1) ones at every open):
  *   length ≤ capacity − 1 (one slot stays null, so the slots past the end and before
  *   the head are two different slots), head < capacity; every slot of the run is
@@ -56,6 +59,19 @@ const MIN_CAPACITY = 8
 
 const instances = new WeakMap<PHeap, Map<string, PersistentList<PValue>>>()
 
+/** The spec's ToIntegerOrInfinity (NaN → 0, truncation); like Array's, a BigInt or Symbol throws a TypeError. */
+function toIntegerOrInfinity(v: unknown): number {
+  const x = +(v as number)
+  return x !== x ? 0 : Math.trunc(x) + 0
+}
+
+/** A relative index as Array's slice and splice take it, clamped to [0, n]; `dflt` when undefined. */
+function relativeIndex(v: unknown, n: number, dflt: number): number {
+  if (v === undefined) return dflt
+  const k = toIntegerOrInfinity(v)
+  return k < 0 ? Math.max(n + k, 0) : Math.min(k, n)
+}
+
 export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
   private readonly io: BlockIO
   private readonly itemType: number
@@ -95,7 +111,31 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     if (!(i >= 0 && i < n && Number.isInteger(i))) return undefined
     return this.itemValue(this.io.u32[this.slotAddr(i) >>> 2], i)
   }
-  at(i: number): T | undefined { return this.get(i) }
+  /** Like Array.prototype.at: i is converted like ToIntegerOrInfinity ('1', 1.5, false, NaN all work), negative counts from the end. */
+  at(i: unknown): T | undefined {
+    this.usable()
+    const n = this.length
+    let k = toIntegerOrInfinity(i)
+    if (k < 0) k += n
+    if (!(k >= 0 && k < n)) return undefined
+    return this.itemValue(this.io.u32[this.slotAddr(k) >>> 2], k)
+  }
+
+  /** Like Array.prototype.indexOf: the first index ≥ fromIndex whose element is === v, else -1. */
+  indexOf(v: unknown, fromIndex?: unknown): number { return this.find(v, fromIndex, false) }
+  /** Like Array.prototype.includes: SameValueZero, so NaN is found. */
+  includes(v: unknown, fromIndex?: unknown): boolean { return this.find(v, fromIndex, true) >= 0 }
+
+  /** Like Array.prototype.slice: a JS array of the elements in [start, end) (relative bounds). */
+  slice(start?: unknown, end?: unknown): T[] {
+    this.usable()
+    const n = this.length
+    const from = relativeIndex(start, n, 0)
+    const to = end === undefined ? n : relativeIndex(end, n, n)
+    const out: T[] = []
+    for (let i = from; i < to; i++) out.push(this.itemValue(this.io.u32[this.slotAddr(i) >>> 2], i))
+    return out
+  }
 
   *[Symbol.iterator](): IterableIterator<T> {
     for (let i = 0; i < this.length; i++) yield this.get(i) as T
@@ -105,9 +145,64 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
   toArray(): T[] { return [...this] }
 
   // ── writes (each durable and atomic when it returns; in a transaction, at commit) ──
-  /** Appends; returns the new length. */
-  push(v: T): number {
+  /** Appends the items (all or none: one transaction for several); returns the new length, like Array's. */
+  push(...items: T[]): number {
     this.usable()
+    if (items.length === 1) return this.push1(items[0])
+    this.validate(items, 'push')
+    if (items.length === 0) return this.length
+    return this.heap.transaction(() => { let n = 0; for (const v of items) n = this.push1(v); return n })
+  }
+
+  /** Prepends the items in their order (all or none); returns the new length, like Array's. */
+  unshift(...items: T[]): number {
+    this.usable()
+    if (items.length === 1) return this.unshift1(items[0])
+    this.validate(items, 'unshift')
+    if (items.length === 0) return this.length
+    return this.heap.transaction(() => { let n = 0; for (let i = items.length - 1; i >= 0; i--) n = this.unshift1(items[i]); return n })
+  }
+
+  /**
+   * Like Array.prototype.splice: removes deleteCount elements from start (relative), inserts
+   * the items there and returns the removed elements. One transaction: all or nothing.
+   */
+  splice(start?: unknown, deleteCount?: unknown, ...items: T[]): T[] {
+    this.usable()
+    const n = this.length
+    const from = relativeIndex(start, n, 0)
+    let dc: number
+    if (arguments.length === 0) dc = 0
+    else if (arguments.length === 1) dc = n - from
+    else dc = Math.min(Math.max(toIntegerOrInfinity(deleteCount), 0), n - from)
+    this.validate(items, 'splice')
+    if (dc === 0 && items.length === 0) return []
+    return this.heap.transaction(() => {
+      const io = this.io
+      const removed: T[] = []
+      const gone: number[] = []
+      for (let i = from; i < from + dc; i++) {
+        const item = io.u32[this.slotAddr(i) >>> 2]
+        removed.push(this.itemValue(item, i))
+        gone.push(item)
+      }
+      const fresh = items.map((v) => this.newItem(classify(this.heap, v, 'PersistentList.splice', this.objRef), v))
+      const m = n - dc + fresh.length
+      let cap = this.capacity()
+      while (m + 1 > cap) cap *= 2
+      this.rebuildWith(cap, from, dc, fresh)
+      for (const it of gone) this.freeItem(it)
+      return removed
+    })
+  }
+
+  /** Checks every item before anything changes (a bad one throws, nothing stored is touched). */
+  private validate(items: readonly unknown[], what: string): void {
+    const ref = { p: 0 }
+    for (const v of items) classify(this.heap, v, `PersistentList.${what}`, ref)
+  }
+
+  private push1(v: T): number {
     const kind = classify(this.heap, v, 'PersistentList.push', this.objRef)
     if (this.io.inTx) this.io.raw.snapshot(this.header, H_SIZE)
     if (this.length + 1 >= this.capacity()) this.rebuild(this.capacity() * 2, -1, -1)
@@ -117,9 +212,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     return n + 1
   }
 
-  /** Prepends; returns the new length. */
-  unshift(v: T): number {
-    this.usable()
+  private unshift1(v: T): number {
     const kind = classify(this.heap, v, 'PersistentList.unshift', this.objRef)
 
     if (this.io.inTx) this.io.raw.snapshot(this.header, H_SIZE)
@@ -147,9 +240,10 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     return this.removeEnd(this.slotAddrAt(head), (head + 1) & (this.capacity() - 1), n - 1)
   }
 
-  /** Replaces element i (0 ≤ i < length). */
+  /** Replaces element i (0 ≤ i < length); i = length appends (like a[a.length] = v). */
   set(i: number, v: T): void {
     this.usable()
+    if (i === this.length) { this.push1(v); return }
     this.checkIndex(i, this.length, 'set')
     const kind = classify(this.heap, v, 'PersistentList.set', this.objRef)
     const io = this.io
@@ -328,6 +422,54 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
       io.storePair(this.header + H_STATE, 0, j)
       io.free(old)
     })
+  }
+
+  /**
+   * In a transaction: a new slot array of `cap` slots holding, from slot 0, elements [0, at),
+   * the items `fresh`, then the elements from at + dc on; the header points to it. The dc
+   * elements left out are the caller's to free.
+   */
+  private rebuildWith(cap: number, at: number, dc: number, fresh: number[]): void {
+    this.heap.transaction(() => {
+      const io = this.io
+      const [head, n] = this.state()
+      const old = this.slots()
+      const mask = io.arrayLength(old) - 1
+      const arr = io.allocRefArray(this.itemType, cap)
+      const u32 = io.u32
+      let j = 0
+      const put = (item: number): void => { u32[(arr + ARRAY_HEADER_SIZE + j++ * 8) >>> 2] = item }
+      for (let i = 0; i < at; i++) put(u32[(old + ARRAY_HEADER_SIZE + ((head + i) & mask) * 8) >>> 2])
+      for (const item of fresh) put(item)
+      for (let i = at + dc; i < n; i++) put(u32[(old + ARRAY_HEADER_SIZE + ((head + i) & mask) * 8) >>> 2])
+      io.storePtr(this.header + H_SLOTS, arr)
+      io.storePair(this.header + H_STATE, 0, j)
+      io.free(old)
+    })
+  }
+
+  /** The first index ≥ fromIndex (relative, like Array's) whose element equals v: === or SameValueZero. */
+  private find(v: unknown, fromIndex: unknown, zero: boolean): number {
+    this.usable()
+    const n = this.length
+    if (n === 0) return -1
+    let k = toIntegerOrInfinity(fromIndex)
+    if (k === Infinity) return -1
+    if (k < 0) k = Math.max(n + k, 0)
+    const io = this.io
+    const nan = zero && v !== v
+    for (let i = k; i < n; i++) {
+      const item = io.u32[this.slotAddr(i) >>> 2]
+      const kind = io.u32[(item + I_KIND) >>> 2]
+      if (typeof v === 'number') {
+        if (kind !== V_NUMBER) continue
+        const x = io.f64[(item + I_VALUE.num) >>> 3]
+        if (x === v || (nan && x !== x)) return i
+      } else if (typeof v === 'string') {
+        if (kind === V_STRING && io.stringEquals(io.u32[(item + I_VALUE.str) >>> 2], v)) return i
+      } else if (this.itemValue(item, i) === v) return i
+    }
+    return -1
   }
 
   /** O(1) sanity of the header: the slot array, head and length (see the invariants above). */

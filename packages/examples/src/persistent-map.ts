@@ -5,7 +5,7 @@
  *
  *   root ─▶ MapHeader { size, used │ slots ─▶ PArray<MapEntry> │ tombstone ─▶ MapEntry }
  *   slot i: 0 (empty) · the tombstone (deleted) · an immutable MapEntry
- *   MapEntry { hash, kinds │ keyNum │ key ─▶ string │ num │ str ─▶ string │ obj ─▶ any object }
+ *   MapEntry { hash, kinds │ keyNum │ key ─▶ string │ num │ str ─▶ string │ obj ─▶ any object │ seq }
  *
  * Open addressing with linear probing over a power-of-two slot array, load
  * (live + tombstones) ≤ 3/4. Entries are never changed after they are published,
@@ -35,6 +35,23 @@
  * A probe visits at most `capacity` slots: a table with no empty slot is damage
  * (HeapCorruptError), never a hang.
  *
+ * Order (like a JS Map, insertion order): every entry carries `seq`, its insertion sequence
+ * number, so the order needs no store of its own. Writes of an insert:
+ *   1. entry := { hash, kinds, key, value, seq := this session's next seq } (+ key and value
+ *      blocks), flush, drain. Nothing names the entry yet.
+ *   2. slot := entry. ONE store commits the key, its value and its place in the order.
+ *   3. counts word (unflushed, EXACT clear), drain.
+ * A replacing entry copies the seq of the one it replaces in step 1 (a set of a present key
+ * keeps its place); a delete and a new set give the key a fresh, larger seq (the end).
+ *   seq invariants: every live entry's seq is a distinct integer ≥ 1; the next insert of this
+ *   session takes a seq larger than every live one.
+ * The next seq is volatile: at a session's first insert it is 1 + the largest live seq (one scan),
+ * then counts up; nothing about it is stored, so no crash can make it stale.
+ * Iteration follows JS Map's rules: it visits, in seq order, every entry whose seq is above the
+ * last one visited and that is live when reached. It sorts a snapshot of (seq, slot) once and
+ * checks each slot when reached (still the same seq?); a new slot array (resize, clear) makes it
+ * take a new snapshot of the entries past the last seq visited, and so do inserts, at its end.
+ *
  * Inside heap.transaction the same stores are logged instead (one snapshot per
  * slot word; past a threshold the slot array is copied once, since a copy made
  * inside the transaction needs no log at all).
@@ -59,6 +76,8 @@ export class MapEntry {
   @field.f64 num!: number
   @field.string str!: string
   @field.ref(() => AnyObject) obj!: AnyObject | null
+  /** Insertion sequence number (the iteration order); 0 only in the tombstone. */
+  @field.f64 seq!: number
 }
 
 @Persistent('makalu.MapHeader')
@@ -82,7 +101,8 @@ const E_KINDS = offsetOf(MapEntry, 'kinds')
 const E_KEYNUM = offsetOf(MapEntry, 'keyNum')
 const E_KEY = offsetOf(MapEntry, 'key')
 const E_VALUE: ValueSlots = { num: offsetOf(MapEntry, 'num'), str: offsetOf(MapEntry, 'str'), obj: offsetOf(MapEntry, 'obj') }
-const E_SIZE = 64 // MapEntry's 56 bytes round up to this size class anyway
+const E_SEQ = offsetOf(MapEntry, 'seq')
+const E_SIZE = 64 // MapEntry's 64 bytes
 const H_COUNTS = offsetOf(MapHeader, 'size')
 const H_SLOTS = offsetOf(MapHeader, 'slots')
 const H_TOMB = offsetOf(MapHeader, 'tombstone')
@@ -131,6 +151,10 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   private countsKnown: boolean
   /** Whether this session cleared EXACT durably (step 2), so counts may change. */
   private countsMayChange = false
+  /** The seq of this session's next insert (0: not yet known, see the header comment). */
+  private nextSeq = 0
+  /** Bumped by every new slot array (resize, clear): iterators re-snapshot when it moved. */
+  private shape = 0
 
   /**
    * The map under root `name` of `heap`, created (durably, atomically) if missing.
@@ -210,6 +234,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
       w[(e + E_KINDS) >>> 2] = kk | (vk << 8)
       io.f64[(e + E_KEYNUM) >>> 3] = io.f64[(old + E_KEYNUM) >>> 3]
       w[(e + E_KEY) >>> 2] = w[(old + E_KEY) >>> 2]
+      io.f64[(e + E_SEQ) >>> 3] = io.f64[(old + E_SEQ) >>> 3]
       const oldStr = w[(old + E_VALUE.str) >>> 2]
       this.publish(at, e, v, vSize, 0, 0, 0)
       io.free(old)
@@ -231,6 +256,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     w[(e + E_KINDS) >>> 2] = kk | (vk << 8)
     if (kk === K_NUMBER) io.f64[(e + E_KEYNUM) >>> 3] = key as number
     else w[(e + E_KEY) >>> 2] = k
+    io.f64[(e + E_SEQ) >>> 3] = this.takeSeq()
     const wasEmpty = w[slot >>> 2] === 0
     this.publish(slot, e, v, vSize, k, kSize, 1, wasEmpty ? 1 : 0)
     return this
@@ -281,29 +307,109 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   // ── iteration ────────────────────────────────────────────────────────────
-  /**
-   * Entries in slot order. Setting existing keys and deleting during iteration is safe;
-   * an insert that resizes the table may make later steps skip or repeat entries.
-   */
+  /** Entries in insertion order, with JS Map's rules for changes made during the iteration (see the header comment). */
   *entries(): IterableIterator<[K, V]> {
     for (const e of this.entryPtrs()) yield [this.keyOf(e), this.valueOf(e)]
   }
   *keys(): IterableIterator<K> { for (const e of this.entryPtrs()) yield this.keyOf(e) }
   *values(): IterableIterator<V> { for (const e of this.entryPtrs()) yield this.valueOf(e) }
   [Symbol.iterator](): IterableIterator<[K, V]> { return this.entries() }
-  forEach(fn: (value: V, key: K, map: this) => void): void {
-    for (const e of this.entryPtrs()) fn(this.valueOf(e), this.keyOf(e), this)
+  /** Like Map's: cb(value, key, map) with `this` = thisArg, for each entry in iteration order. */
+  forEach(cb: (value: V, key: K, map: this) => void, thisArg?: unknown): void {
+    if (typeof cb !== 'function') throw new TypeError(`PersistentMap.forEach: the callback must be a function, got ${cb === null ? 'null' : typeof cb}`)
+    for (const e of this.entryPtrs()) cb.call(thisArg, this.valueOf(e), this.keyOf(e), this)
   }
 
+  /** The live entries in seq order, each checked when reached (see the header comment). */
   private *entryPtrs(): Generator<number> {
     this.usable()
-    for (let i = 0; ; i++) {
+    let last = 0
+    for (;;) {
       const slots = this.slots()
-      if (i >= this.io.arrayLength(slots)) return
-      const e = this.io.u32[(slots + ARRAY_HEADER_SIZE + i * 8) >>> 2]
-      if (e !== 0 && e !== this.tombstone()) yield e
-      this.usable()
+      const shape = this.shape
+      const next = this.nextSeq
+      const { seqs, at } = this.orderAfter(last)
+      const n = seqs.length
+      let i = 0
+      for (; i < n; i++) {
+        const s = seqs[i]
+        last = s
+        const e = this.io.u32[(slots + ARRAY_HEADER_SIZE + at[i] * 8) >>> 2]
+        if (e === 0 || e === this.tombstone() || this.io.f64[(e + E_SEQ) >>> 3] !== s) continue
+        yield e
+        this.usable()
+        if (this.shape !== shape || this.slots() !== slots) break
+      }
+      // The snapshot is done: entries inserted since have larger seqs, so a new one takes them.
+      if (i === n && this.nextSeq === next) return
     }
+  }
+
+  /** The live entries with seq > after, sorted by seq: their seqs and slot indices. */
+  private orderAfter(after: number): { seqs: Float64Array; at: Uint32Array } {
+    const io = this.io
+    const u32 = io.u32
+    const f64 = io.f64
+    const slots = this.slots()
+    const tomb = this.tombstone()
+    const cap = io.arrayLength(slots)
+    const base = slots + ARRAY_HEADER_SIZE
+    let n = 0
+    let lo = Infinity
+    let hi = -Infinity
+    const seqs0 = new Float64Array(cap)
+    const at0 = new Uint32Array(cap)
+    for (let i = 0; i < cap; i++) {
+      const e = u32[(base + i * 8) >>> 2]
+      if (e === 0 || e === tomb) continue
+      const s = f64[(e + E_SEQ) >>> 3]
+      if (!(s > after)) continue
+      seqs0[n] = s
+      at0[n++] = i
+      if (s < lo) lo = s
+      if (s > hi) hi = s
+    }
+    const seqs = new Float64Array(n)
+    const at = new Uint32Array(n)
+    if (n === 0) return { seqs, at }
+    const range = hi - lo + 1
+    if (range <= 4 * n + 1024) {
+      // Dense seqs (the usual case): a bucket per seq, no sort.
+      const bucket = new Int32Array(range).fill(-1)
+      for (let j = 0; j < n; j++) {
+        const b = seqs0[j] - lo
+        if (bucket[b] !== -1) throw this.corrupt(`two entries have seq ${seqs0[j]}`)
+        bucket[b] = j
+      }
+      for (let b = 0, k = 0; b < range; b++) if (bucket[b] !== -1) { seqs[k] = seqs0[bucket[b]]; at[k++] = at0[bucket[b]] }
+    } else if (range * cap <= 2 ** 53) {
+      // Sparse: (seq - lo, slot) packed exactly into one double each, sorted natively.
+      const packed = new Float64Array(n)
+      for (let j = 0; j < n; j++) packed[j] = (seqs0[j] - lo) * cap + at0[j]
+      packed.sort()
+      for (let j = 0; j < n; j++) { at[j] = packed[j] % cap; seqs[j] = (packed[j] - at[j]) / cap + lo }
+    } else {
+      const idx = Array.from({ length: n }, (_, j) => j).sort((a, b) => seqs0[a] - seqs0[b])
+      for (let j = 0; j < n; j++) { seqs[j] = seqs0[idx[j]]; at[j] = at0[idx[j]] }
+    }
+    return { seqs, at }
+  }
+
+  /** The seq for a new entry: the first of a session is 1 + the largest live seq. */
+  private takeSeq(): number {
+    if (this.nextSeq === 0) {
+      const io = this.io
+      const slots = this.slots()
+      const tomb = this.tombstone()
+      const cap = io.arrayLength(slots)
+      let max = 0
+      for (let i = 0, a = slots + ARRAY_HEADER_SIZE; i < cap; i++, a += 8) {
+        const e = io.u32[a >>> 2]
+        if (e !== 0 && e !== tomb) { const s = io.f64[(e + E_SEQ) >>> 3]; if (s > max) max = s }
+      }
+      this.nextSeq = max + 1
+    }
+    return this.nextSeq++
   }
 
   private keyOf(e: number): K {
@@ -344,6 +450,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const base = slots + ARRAY_HEADER_SIZE
     let size = 0
     let used = 0
+    const seqs: number[] = []
     for (let i = 0; i < cap; i++) {
       const e = u32[(base + i * 8) >>> 2]
       if (e === 0) continue
@@ -352,12 +459,18 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
       size++
       const p = io.objectProblem(e, this.entryType, `slot ${i}`) ?? this.entryProblem(e, i)
       if (p) throw this.corrupt(p)
+      const s = io.f64[(e + E_SEQ) >>> 3]
+      if (!(Number.isInteger(s) && s >= 1)) throw this.corrupt(`slot ${i} has seq ${s}`)
+      if (this.nextSeq !== 0 && s >= this.nextSeq) throw this.corrupt(`slot ${i} has seq ${s}, not below the next seq ${this.nextSeq}`)
+      seqs.push(s)
       // The probe from the key's home slot reaches slot i before any empty slot.
       for (let j = u32[(e + E_HASH) >>> 2] & (cap - 1); j !== i; j = (j + 1) & (cap - 1)) {
         if (u32[(base + j * 8) >>> 2] === 0) throw this.corrupt(`slot ${i} is past an empty slot on its key's probe`)
       }
     }
     if (used === cap) throw this.corrupt(`the slot array (${cap} slots) has no empty slot`)
+    seqs.sort((a, b) => a - b)
+    for (let i = 1; i < seqs.length; i++) if (seqs[i] === seqs[i - 1]) throw this.corrupt(`two entries have seq ${seqs[i]}`)
     if (this.countsKnown) {
       const w = (this.header + H_COUNTS) >>> 2
       if (u32[w] !== size || (u32[w + 1] & USED_MASK) !== used) {
@@ -549,6 +662,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   /** Publishes a new slot array (with n entries) in the header. */
   private swingSlots(fresh: number, cap: number, n: number): void {
     const io = this.io
+    this.shape++
     const counts = this.header + H_COUNTS
     if (io.inTx) {
       io.storePtr(this.header + H_SLOTS, fresh)

@@ -23,7 +23,8 @@ function expectNoLeak(heap: PHeap): void {
   expect(heap.check().violations).to.deep.equal([])
 }
 
-type ListOp = 'push' | 'unshift' | 'pop' | 'shift'
+/** The ops; push3, unshift2 and splice change several slots and must be all or nothing. */
+type ListOp = 'push' | 'unshift' | 'pop' | 'shift' | 'push3' | 'unshift2' | 'splice'
 
 /**
  * Runs list ops; at every drain the crash image is recovered in a session that does not open
@@ -64,12 +65,8 @@ function orphanCrashRun(seed: number, mode: CrashMode, writeBack: 'any-time' | '
     }
   }
   for (k = 0; k < ops.length && !failure; k++) {
-    const op = ops[k]
-    if (op === 'push') list.push('op ' + k)
-    else if (op === 'unshift') list.unshift('op ' + k)
-    else if (op === 'pop') list.pop()
-    else list.shift()
-    applyOp(model, op, 'op ' + k)
+    applyOp(list as unknown as string[], ops[k], 'op ' + k)
+    applyOp(model, ops[k], 'op ' + k)
   }
   region.onDrain = null
   heap.close()
@@ -77,16 +74,20 @@ function orphanCrashRun(seed: number, mode: CrashMode, writeBack: 'any-time' | '
   return crashes
 }
 
+/** Applies op to an Array or (through the same methods) to a PersistentList. */
 function applyOp(a: string[], op: ListOp, v: string): void {
   if (op === 'push') a.push(v)
   else if (op === 'unshift') a.unshift(v)
   else if (op === 'pop') a.pop()
-  else a.shift()
+  else if (op === 'shift') a.shift()
+  else if (op === 'push3') a.push(v + 'a', v + 'b', v + 'c')
+  else if (op === 'unshift2') a.unshift(v + 'a', v + 'b')
+  else a.splice(1, 2, v + 'x', v + 'y', v + 'z')
 }
 
 describe('PersistentList: a crash inside push/unshift/pop/shift leaks nothing, whichever session opens the list', function () {
   this.timeout(0)
-  const ops: ListOp[] = ['push', 'push', 'unshift', 'pop', 'shift', 'push', 'push', 'unshift', 'unshift', 'push', 'shift', 'pop']
+  const ops: ListOp[] = ['push', 'push', 'unshift', 'pop', 'shift', 'push', 'push', 'unshift', 'unshift', 'push', 'shift', 'pop', 'push3', 'unshift2', 'splice', 'push3', 'splice']
 
   it('crash at every drain, then an untouched open+close, then reopen and push (strict and random, both write-back models)', () => {
     let crashes = 0
@@ -133,5 +134,17 @@ describe('the list orphan crash images find a planted bug', function () {
     } catch (e) { failure = e } finally { proto.settleHint = settle }
     expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
     expect(failure).not.to.be.instanceOf(TypeError)
+  })
+
+  it('finds a variadic push that stores its items one by one, outside a transaction', () => {
+    const proto = PersistentList.prototype as unknown as Record<string, unknown>
+    const push = proto.push
+    proto.push = function (this: { push1(v: unknown): number }, ...items: unknown[]) { let n = 0; for (const v of items) n = this.push1(v); return n }
+    let failure: unknown = null
+    try {
+      orphanCrashRun(3, 'strict', 'any-time', ['push', 'push3', 'push3'])
+    } catch (e) { failure = e } finally { proto.push = push }
+    expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
+    expect(String(failure)).to.match(/to include/)
   })
 })

@@ -33,7 +33,10 @@ describe('PersistentList', () => {
     l.check()
     expect(l.get(-1)).to.equal(ref[ref.length - 1])
     expect(l.get(ref.length)).to.equal(undefined)
-    expect(() => l.set(ref.length, 1)).to.throw(RangeError)
+    expect(() => l.set(ref.length + 1, 1)).to.throw(RangeError)
+    l.set(ref.length, 'appended') // like ref[ref.length] = 'appended'
+    ref.push('appended')
+    expect(l.at(-1)).to.equal('appended')
     expect(() => l.insert(-1, 1)).to.throw(RangeError)
     expect(heap.check().ok).to.equal(true)
     heap.close()

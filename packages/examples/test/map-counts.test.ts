@@ -85,15 +85,38 @@ describe('PersistentMap: size is exact whatever sessions came before', function 
 
 const OPTS = { chunkSize: 4096, logSize: 16 * 1024, rootCapacity: 8 }
 
+/** What mapOp changes: a PersistentMap, or the JS Map that models it. */
+interface MapOps { set(k: string, v: number): unknown; delete(k: string): boolean; clear(): void }
+
 /** Map op i of a run: sets (some growing the table), deletes, replaces, a transaction, a clear. */
-function mapOp(heap: PHeap, m: PersistentMap<string, number>, seed: number, i: number): void {
+function mapOp(tx: (f: () => void) => void, m: MapOps, seed: number, i: number): void {
   const r = mulberry32((seed * 7919 + i * 104729) >>> 0)
   const x = r()
   const k = 'k' + Math.floor(r() * 40)
   if (x < 0.55) m.set(k, i)
   else if (x < 0.85) m.delete(k)
-  else if (x < 0.97) heap.transaction(() => { m.set(k + 't', i); m.delete('k' + Math.floor(r() * 40)) })
+  else if (x < 0.97) tx(() => { m.set(k + 't', i); m.delete('k' + Math.floor(r() * 40)) })
   else m.clear()
+}
+
+/**
+ * The recovered map holds the entries of the model before or after the op cut by the crash, in
+ * the same order; a later session's inserts, a delete + set and a replace land where a JS Map
+ * puts them (a stale or repeated insertion seq would put them elsewhere).
+ */
+function expectOrderOf(m: PersistentMap<string, number>, before: Map<string, number>, after: Map<string, number>, mutate: boolean): void {
+  const got = [...m]
+  const b = [...before]
+  const a = [...after]
+  if (JSON.stringify(got) !== JSON.stringify(b)) expect(got, 'entries in order vs the model before/after the op').to.deep.equal(a)
+  if (!mutate) return
+  const model = new Map(got)
+  const first = got.length > 0 ? got[0][0] : 'none'
+  for (const mm of [m, model] as MapOps[]) {
+    mm.set('z1', 1); mm.delete(first); mm.set(first, 2); mm.set('z2', 3); mm.set('z1', 4)
+  }
+  expect([...m], 'order after new inserts in a later session').to.deep.equal([...model])
+  m.check()
 }
 
 /**
@@ -109,6 +132,8 @@ export function countsCrashRun(seed: number, ops: number, mode: CrashMode, write
   let failure: Error | null = null
   let op = 0
   let reg = region
+  let before = new Map<string, number>()
+  let after = new Map<string, number>()
   const onDrain = (d: number): void => {
     if (failure) return
     crashes++
@@ -118,9 +143,17 @@ export function countsCrashRun(seed: number, ops: number, mode: CrashMode, write
       PHeap.openIn(r1).close() // recovery, the map untouched
       const r2 = new SimRegion(r1.durableImage(), { writeBack })
       const h2 = PHeap.openIn(r2) // clean
-      try { expectCountsExact(PersistentMap.open<string, number>(h2, "m")) } finally { h2.close() }
+      try {
+        const m2 = PersistentMap.open<string, number>(h2, "m")
+        expectCountsExact(m2)
+        expectOrderOf(m2, before, after, false)
+      } finally { h2.close() }
       const h3 = PHeap.openIn(new SimRegion(r2.durableImage(), { writeBack }))
-      try { expectCountsExact(PersistentMap.open<string, number>(h3, "m")) } finally { h3.close() }
+      try {
+        const m3 = PersistentMap.open<string, number>(h3, "m")
+        expectCountsExact(m3)
+        expectOrderOf(m3, before, after, true)
+      } finally { h3.close() }
     } catch (e) {
       failure = e as Error
       failure.message = `seed ${seed} ${mode}/${writeBack}, crash at drain ${d} in op ${op}: ${failure.message}`
@@ -142,7 +175,9 @@ export function countsCrashRun(seed: number, ops: number, mode: CrashMode, write
       // Some sessions read the size first (a recount), some only write.
       if (op % 30 === 0) void mm.size
     }
-    mapOp(h, mm, seed, op)
+    before = new Map(after)
+    mapOp((f) => f(), after, seed, op)
+    mapOp((f) => h.transaction(f), mm, seed, op)
   }
   reg.onDrain = null
   if (!h.closed) h.close()
@@ -175,5 +210,29 @@ describe('the counts crash images find a planted bug', function () {
     } catch (e) { failure = e } finally { proto.beginChange = begin }
     expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
     expect(String(failure)).to.match(/size vs the entries iterated|load/)
+  })
+
+  it('finds a map that starts each session\'s insertion seqs afresh (order after a reopen)', () => {
+    const proto = PersistentMap.prototype as unknown as Record<string, unknown>
+    const take = proto.takeSeq
+    proto.takeSeq = function (this: { nextSeq: number }) { if (this.nextSeq === 0) this.nextSeq = 1; return this.nextSeq++ }
+    let failure: unknown = null
+    try { countsCrashRun(1, 60, 'strict', 'any-time') } catch (e) { failure = e } finally { proto.takeSeq = take }
+    expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
+    expect(String(failure)).to.match(/order after new inserts|seq/)
+  })
+
+  it('finds a map whose replacing entry does not keep the seq of the one it replaces', () => {
+    const proto = PersistentMap.prototype as unknown as Record<string, unknown>
+    const publish = proto.publish as (this: unknown, ...a: number[]) => void
+    proto.publish = function (this: { io: { f64: Float64Array }; takeSeq(): number }, ...a: number[]) {
+      // a[1] is the new entry; a fresh seq on every publish moves replaced keys to the end.
+      if (a[6] === 0 && a[1] !== 0) this.io.f64[(a[1] + 56) >>> 3] = this.takeSeq()
+      return publish.apply(this, a)
+    }
+    let failure: unknown = null
+    try { countsCrashRun(2, 60, 'random', 'at-drain') } catch (e) { failure = e } finally { proto.publish = publish }
+    expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
+    expect(String(failure)).to.match(/order/)
   })
 })
