@@ -6,6 +6,7 @@
  *   makalu check FILE [--repair]                 every invariant; exit 1 on a violation or damage
  *   makalu dump FILE [ROOT] [--json] [--limit N] the objects reachable from a root (or all roots)
  *   makalu backup FILE COPY                      a consistent copy (takes the lock: the heap must not be open)
+ *   makalu gc FILE                               an offline collection of a pobj heap, and its report
  *
  * Every command but `check --repair` and `backup` opens the file read-only: no lock, nothing
  * written, a recovery (if the heap is dirty) runs in a private copy.
@@ -15,13 +16,18 @@ import { parseArgs } from 'node:util'
 import { MakaluError } from '@makalu/allocator'
 import { openHeap, closeHeap } from './open-heap'
 import { info } from './info'
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const VERSION: string = require('../../package.json').version
 import { dump, dumpText } from './dump'
 
-const USAGE = `usage:
-  makalu info FILE [--json]
-  makalu check FILE [--repair]
-  makalu dump FILE [ROOT] [--json] [--limit N]
-  makalu backup FILE COPY`
+const HELP: Record<string, string> = {
+  info: 'makalu info FILE [--json]\n  Format, owner, sizes, state, roots, the type table, objects and bytes per type. Read-only.',
+  check: 'makalu check FILE [--repair]\n  Every invariant of the heap; exit 1 on a violation or damage. Read-only unless --repair,\n  which opens for writing: a dirty heap is recovered on disk.',
+  dump: 'makalu dump FILE [ROOT] [--json] [--limit N]\n  The objects reachable from ROOT (or every user root), breadth-first, each once, at most N\n  (default 1000). Read-only; needs none of the application classes.',
+  backup: 'makalu backup FILE COPY\n  A consistent copy of FILE in the new file COPY (heap.backup). Takes the lock: FILE must not be open.',
+  gc: 'makalu gc FILE\n  Frees every block no root reaches (an offline collection of a pobj heap) and reports it. Takes the lock.',
+}
+const USAGE = `usage (exit codes: 0 ok, 1 a heap error or a failed check, 2 a usage error):\n${Object.values(HELP).map((h) => '  ' + h.split('\n')[0]).join('\n')}\n  makalu --version\n  makalu help COMMAND`
 
 function show(v: unknown, json: boolean): string {
   return json ? JSON.stringify(v, null, 2) : Object.entries(v as Record<string, unknown>)
@@ -31,9 +37,15 @@ function show(v: unknown, json: boolean): string {
 export function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): number {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { json: { type: 'boolean' }, repair: { type: 'boolean' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      json: { type: 'boolean' }, repair: { type: 'boolean' }, limit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
+    },
   })
   const [command, file, arg] = positionals
+  if (values.version) { out(VERSION); return 0 }
+  if (command === 'help') { out(HELP[file] ?? USAGE); return HELP[file] || file === undefined ? 0 : 2 }
+  if (values.help && command && HELP[command]) { out(HELP[command]); return 0 }
   if (values.help || !command) { out(USAGE); return command ? 0 : 2 }
   if (!file) { out(`makalu ${command}: FILE is missing\n${USAGE}`); return 2 }
   const json = values.json === true
@@ -71,6 +83,15 @@ export function main(argv: string[], out: (s: string) => void = (s) => process.s
       try {
         const r = o.raw.backup(arg)
         out(`${arg}: ${r.bytes} bytes in ${r.ms.toFixed(1)} ms`)
+      } finally { closeHeap(o) }
+      return 0
+    }
+    case 'gc': {
+      const o = openHeap(file, { write: true })
+      try {
+        if (!o.pobj) { out('makalu gc: a raw allocator heap has no type table to trace with; only pobj heaps'); return 1 }
+        const r = o.pobj.gc({ fromHandles: false })
+        out(`${file}: ${r.markedBlocks} blocks reachable, ${r.freedBlocks} freed (${r.freedBytes} bytes) in ${r.ms.toFixed(1)} ms`)
       } finally { closeHeap(o) }
       return 0
     }

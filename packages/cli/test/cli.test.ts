@@ -104,6 +104,22 @@ describe('makalu CLI', function () {
     expect(makalu().out).to.match(/usage/)
   })
 
+  it('gc: an offline collection frees what no root reaches; --version and help', () => {
+    const g = path.join(dir, 'garbage.heap')
+    const heap = PHeap.create(g, { size: 1 << 20, types: [Task] })
+    heap.setRoot('t', heap.new(Task, { title: 'kept' }))
+    for (let i = 0; i < 50; i++) heap.new(Task, { title: `junk ${i}` })
+    heap.close()
+    const r = makalu('gc', g)
+    expect(r.code, r.err).to.equal(0)
+    expect(r.out).to.match(/freed/)
+    expect(Number(/(\d+) freed/.exec(r.out)![1])).to.equal(100) // 50 objects and their titles
+    expect(makalu('gc', g).out).to.match(/ 0 freed/)
+    expect(makalu('--version').out.trim()).to.match(/^\d+\.\d+\.\d+$/)
+    expect(makalu('help', 'dump').out).to.match(/breadth-first/)
+    expect(makalu('dump', '--help').out).to.match(/makalu dump FILE/)
+  })
+
   it('backup: a consistent copy that opens to the same objects', () => {
     const copy = path.join(dir, 'copy.heap')
     const r = makalu('backup', file, copy)
