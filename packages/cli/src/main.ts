@@ -16,6 +16,9 @@ import { parseArgs } from 'node:util'
 import { MakaluError } from '@makalu/allocator'
 import { openHeap, closeHeap } from './open-heap'
 import { info } from './info'
+import { picture } from './picture'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION: string = require('../../package.json').version
 import { dump, dumpText } from './dump'
@@ -25,6 +28,7 @@ const HELP: Record<string, string> = {
   check: 'makalu check FILE [--repair]\n  Every invariant of the heap; exit 1 on a violation or damage. Read-only unless --repair,\n  which opens for writing: a dirty heap is recovered on disk.',
   dump: 'makalu dump FILE [ROOT] [--json] [--limit N]\n  The objects reachable from ROOT (or every user root), breadth-first, each once, at most N\n  (default 1000). Read-only; needs none of the application classes.',
   backup: 'makalu backup FILE COPY\n  A consistent copy of FILE in the new file COPY (heap.backup). Takes the lock: FILE must not be open.',
+  picture: 'makalu picture FILE OUT.svg\n  An SVG of the chunk map (runs by block size and fill, large objects, free chunks) and the bytes\n  per type against the free space. Read-only.',
   gc: 'makalu gc FILE\n  Frees every block no root reaches (an offline collection of a pobj heap) and reports it. Takes the lock.',
 }
 const USAGE = `usage (exit codes: 0 ok, 1 a heap error or a failed check, 2 a usage error):\n${Object.values(HELP).map((h) => '  ' + h.split('\n')[0]).join('\n')}\n  makalu --version\n  makalu help COMMAND`
@@ -84,6 +88,13 @@ export function main(argv: string[], out: (s: string) => void = (s) => process.s
         const r = o.raw.backup(arg)
         out(`${arg}: ${r.bytes} bytes in ${r.ms.toFixed(1)} ms`)
       } finally { closeHeap(o) }
+      return 0
+    }
+    case 'picture': {
+      if (!arg) { out(`makalu picture: OUT.svg is missing\n${HELP.picture}`); return 2 }
+      const o = openHeap(file)
+      try { fs.writeFileSync(arg, picture(o, path.basename(file))) } finally { closeHeap(o) }
+      out(`${arg}: written`)
       return 0
     }
     case 'gc': {

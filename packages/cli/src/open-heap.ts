@@ -30,7 +30,7 @@ export function closeHeap(o: Opened): void {
 }
 
 /** The superblock's fixed fields, read through the format's named offsets. */
-export function superblockOf(raw: RawView): { version: number; chunkSize: number; maxChunks: number; owner: string } {
+export function superblockOf(raw: RawView): { version: number; chunkSize: number; maxChunks: number; dataOff: number; owner: string } {
   const b = raw.bytes
   const dv = new DataView(b.buffer, b.byteOffset, 4096)
   const ownerBytes = b.subarray(F.SB_OWNER, F.SB_OWNER + F.OWNER_MAX)
@@ -39,6 +39,7 @@ export function superblockOf(raw: RawView): { version: number; chunkSize: number
     version: dv.getUint32(F.SB_VERSION, true),
     chunkSize: dv.getUint32(F.SB_CHUNK_SIZE, true),
     maxChunks: dv.getUint32(F.SB_MAX_CHUNKS, true),
+    dataOff: dv.getUint32(F.SB_DATA_OFF, true),
     owner: Buffer.from(ownerBytes.subarray(0, end < 0 ? ownerBytes.length : end)).toString('utf8'),
   }
 }

@@ -120,6 +120,18 @@ describe('makalu CLI', function () {
     expect(makalu('dump', '--help').out).to.match(/makalu dump FILE/)
   })
 
+  it('picture: an SVG of the chunk map and the bytes per type', () => {
+    const out = path.join(dir, 'heap.svg')
+    const r = makalu('picture', file, out)
+    expect(r.code, r.err).to.equal(0)
+    const svg = fs.readFileSync(out, 'utf8')
+    expect(svg).to.match(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+    expect(svg.trim()).to.match(/<\/svg>$/)
+    expect((svg.match(/<rect /g) ?? []).length).to.be.greaterThan(16) // one per chunk, and more
+    expect(svg).to.contain('cli.Task (2)')
+    expect(svg).to.match(/free: [\d.]+ (KiB|MiB)/)
+  })
+
   it('backup: a consistent copy that opens to the same objects', () => {
     const copy = path.join(dir, 'copy.heap')
     const r = makalu('backup', file, copy)
