@@ -7,7 +7,8 @@ import { expect } from 'chai'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
+import { runUntilKilled } from './kill-kit'
 import { PHeap, reachable } from '@makalu/pobj'
 import { Account, Bank } from './backup-child'
 
@@ -51,19 +52,12 @@ describe('online backup (heap.backup) while a child commits transfers', function
       for (let k = 0; k < 8; k++) {
         const copies = path.join(dir, `copies-${k}`)
         fs.mkdirSync(copies)
-        const out = await new Promise<string>((resolve) => {
-          const child = spawn(process.execPath, [path.join(__dirname, 'backup-child.js'), path.join(dir, `live-${k}.heap`), copies, '1000', '48'])
-          let text = ''
-          let seen = 0
-          const want = 1 + (k % 3)
-          child.stdout.setEncoding('utf8')
-          child.stdout.on('data', (d: string) => {
-            text += d
-            // Kill right as backup number `want` starts (a 48 MiB copy takes a while).
-            if ((text.match(/^backing /gm) ?? []).length > want && seen++ === 0) child.kill('SIGKILL')
-          })
-          child.on('close', () => resolve(text))
-        })
+        const want = 1 + (k % 3)
+        let backings = 0
+        // Kill right as backup number `want` starts (a 48 MiB copy takes a while).
+        const run = await runUntilKilled(path.join(__dirname, 'backup-child.js'), [path.join(dir, `live-${k}.heap`), copies, '1000', '48'],
+          (line, kill) => { if (line.startsWith('backing ') && ++backings > want) kill() })
+        const out = run.lines.join('\n')
         const last = out.trim().split('\n').pop() ?? ''
         if (last.startsWith('backing ')) cut++
         for (const name of fs.readdirSync(copies)) {

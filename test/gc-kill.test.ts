@@ -9,47 +9,25 @@ import { expect } from 'chai'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { spawn } from 'node:child_process'
 import { mulberry32 } from '@makalu/allocator'
 import { PHeap, reachable } from '@makalu/pobj'
 import { ChainItem, modelLabels, readLabels } from './gc-kill-workload'
+import { runUntilKilled } from './kill-kit'
 
 const CHILD = path.join(__dirname, 'gc-kill-child.js')
 const KILLS = Number(process.env.MAKALU_GC_KILLS || (process.env.MAKALU_SOAK === '1' ? 200 : 24))
 
 interface Run { acked: number; lines: string[] }
 
-/** Runs the child from op `start`; kills it at the `gcAt`-th "gc" line (or after `ms`). Resolves at 'close'. */
-function runAndKill(file: string, backend: string, seed: number, start: number, gcAt: number, ms: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, file, backend, String(seed), String(start)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let buf = ''
-    let err = ''
-    let acked = start
-    let gcs = 0
-    let killed = false
-    const lines: string[] = []
-    const kill = (): void => { if (!killed) { killed = true; child.kill('SIGKILL') } }
-    if (gcAt === 0) setTimeout(kill, ms)
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (d: string) => {
-      buf += d
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        lines.push(line)
-        if (line.startsWith('ack ')) acked = Number(line.slice(4)) + 1
-        else if (line.startsWith('gc ') && ++gcs === gcAt) kill() // right as a collection starts
-      }
-    })
-    child.stderr.on('data', (d) => { err += d })
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      if (signal !== 'SIGKILL') return reject(new Error(`child ended ${code}/${signal} before the kill: ${err}`))
-      resolve({ acked, lines })
-    })
-  })
+/** Runs the child from op `start`; kills it at the `gcAt`-th "gc" line (or after `ms` when gcAt is 0). */
+async function runAndKill(file: string, backend: string, seed: number, start: number, gcAt: number, ms: number): Promise<Run> {
+  let acked = start
+  let gcs = 0
+  const { lines } = await runUntilKilled(CHILD, [file, backend, String(seed), String(start)], (line, kill) => {
+    if (line.startsWith('ack ')) acked = Number(line.slice(4)) + 1
+    else if (line.startsWith('gc ') && ++gcs === gcAt) kill() // right as a collection starts
+  }, gcAt === 0 ? { killAfterMs: ms } : {})
+  return { acked, lines }
 }
 
 describe('SIGKILL during online collection (gc)', function () {

@@ -13,10 +13,10 @@ import { expect } from 'chai'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { spawn } from 'node:child_process'
 import { mulberry32 } from '@makalu/allocator'
 import { PHeap } from '@makalu/pobj'
 import { Item, Model, emptyModel, applyModel, opAt, matchModel, checkHeapSound } from './workload'
+import { runUntilKilled } from './kill-kit'
 
 const CHILD = path.join(__dirname, 'torture-child.js')
 const SOAK = process.env.MAKALU_SOAK === '1'
@@ -25,40 +25,22 @@ const SOAK_SECS = Number(process.env.MAKALU_SOAK_SECS || 600)
 interface KillResult { acked: number; opened: boolean }
 
 /** Runs the child from op `start`; kills it after `acks` acks (or `earlyMs` ms if acks is 0). Resolves at 'close'. */
-function runAndKill(file: string, backend: string, seed: number, start: number, acks: number, earlyMs: number): Promise<KillResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, file, backend, String(seed), String(start)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let buf = ''
-    let last = start - 1
-    let seen = 0
-    let opened = false
-    let killed = false
-    let err = ''
-    const kill = (): void => { if (!killed) { killed = true; child.kill('SIGKILL') } }
-    if (acks === 0) setTimeout(kill, earlyMs)
-    child.stdout.setEncoding('utf8')
-    child.stdout.on('data', (d: string) => {
-      buf += d
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        if (line === 'open') opened = true
-        else if (line.startsWith('ack ')) {
-          const i = Number(line.slice(4))
-          if (i !== last + 1) reject(new Error(`ack ${i} after ${last}`))
-          last = i
-          if (++seen >= acks && acks > 0) kill()
-        }
-      }
-    })
-    child.stderr.on('data', (d) => { err += d })
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      if (signal !== 'SIGKILL') return reject(new Error(`child ended ${code}/${signal} before the kill: ${err}`))
-      resolve({ acked: last + 1, opened })
-    })
-  })
+async function runAndKill(file: string, backend: string, seed: number, start: number, acks: number, earlyMs: number): Promise<KillResult> {
+  let last = start - 1
+  let seen = 0
+  let opened = false
+  let outOfOrder = ''
+  await runUntilKilled(CHILD, [file, backend, String(seed), String(start)], (line, kill) => {
+    if (line === 'open') opened = true
+    else if (line.startsWith('ack ')) {
+      const i = Number(line.slice(4))
+      if (i !== last + 1 && !outOfOrder) outOfOrder = `ack ${i} after ${last}`
+      last = i
+      if (++seen >= acks && acks > 0) kill()
+    }
+  }, acks === 0 ? { killAfterMs: earlyMs } : {})
+  if (outOfOrder) throw new Error(outOfOrder)
+  return { acked: last + 1, opened }
 }
 
 interface GenerationStats { kills: number; inFlightApplied: number; early: number; ops: number }

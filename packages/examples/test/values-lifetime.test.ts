@@ -2,7 +2,7 @@
 import 'reflect-metadata'
 import { expect } from 'chai'
 import { SimRegion } from '@makalu/allocator'
-import { PHeap, Persistent, field, reachable } from '@makalu/pobj'
+import { PHeap, Persistent, field, reachable, settleHandles } from '@makalu/pobj'
 import { PersistentMap, PersistentList } from '../src'
 
 @Persistent('test.Thing')
@@ -10,12 +10,10 @@ class Thing {
   @field() name!: string
 }
 
-const gcNow = (global as { gc?: () => void }).gc
+/** Ends the job and runs V8's full collection (mocha runs with --expose-gc, see .mocharc.json). */
 async function dropHandles(): Promise<void> {
-  if (!gcNow) throw new Error('run mocha with --expose-gc (see .mocharc.json)')
-  await new Promise((r) => setImmediate(r))
-  gcNow()
-  await new Promise((r) => setImmediate(r))
+  if (!(global as { gc?: unknown }).gc) throw new Error('run mocha with --expose-gc (see .mocharc.json)')
+  await settleHandles()
 }
 
 describe('collections own what they hold (collected when unreachable)', () => {

@@ -28,3 +28,19 @@ export function reachable(heap: PHeap, from: object[] = []): { blocks: number; b
   }
   return { blocks: seen.size, bytes: total, unknown: tracer.unknownBlocks }
 }
+
+/**
+ * Resolves once the current job has ended (a handle made or read in it is kept alive until then:
+ * a WeakRef rule) and, when node runs with --expose-gc, after a full V8 collection: the handles
+ * the program dropped are then gone, so the next heap.gc() frees what only they held. For tests
+ * and for programs that want a collection to see their garbage now; without --expose-gc it
+ * only ends the job (V8 collects when it will).
+ */
+export async function settleHandles(): Promise<void> {
+  await new Promise((r) => setImmediate(r))
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc) {
+    gc()
+    await new Promise((r) => setImmediate(r))
+  }
+}
