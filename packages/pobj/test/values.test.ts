@@ -1,5 +1,8 @@
 import 'reflect-metadata'
 import { expect } from 'chai'
+import * as fs from 'fs'
+import * as os from 'os'
+import * as path from 'path'
 import { SimRegion } from '@makalu/allocator'
 import { PHeap, Persistent, field, FieldTypeError, LayoutError, ImportError, SchemaMismatchError, layoutOf, validateLayout } from '../src'
 import { Task, Priority, Status } from './models'
@@ -85,6 +88,25 @@ describe('pobj value kinds: Date, enums, optional and nullable', () => {
     expect(heap.check().ok).to.equal(true)
     heap.close()
   })
+
+  for (const backend of ['mmap', 'file'] as const) {
+    it(`a real heap file (${backend}): every kind survives close and open`, () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pobj-values-'))
+      try {
+        const file = path.join(dir, 'v.heap')
+        const heap = PHeap.create(file, { size: 1 << 20, types: [Task], backend })
+        const t = full(heap)
+        t.next = heap.new(Task, { title: 'absent' })
+        heap.setRoot('t', t)
+        const want = [values(t), values(t.next)]
+        heap.close()
+        const h2 = PHeap.open(file, { types: [Task], backend })
+        const t2 = h2.root('t', Task)!
+        expect([values(t2), values(t2.next!)]).to.deep.equal(want)
+        h2.close()
+      } finally { fs.rmSync(dir, { recursive: true, force: true }) }
+    })
+  }
 
   it('a Date read is a new Date each time: mutating it writes nothing back', () => {
     const { heap } = simHeap([Task])
