@@ -12,7 +12,7 @@ import { FieldTypeError, IndexRangeError } from './errors'
 import { Layout, FieldLayout } from './layout-builder'
 import { Class, ElementKind } from './metadata-args'
 import {
-  ARRAY_HEADER_SIZE, ELEMENT_SIZE, PTR_SIZE, ABSENT_F64, OPT_BOOL_ABSENT, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentWord,
+  ARRAY_HEADER_SIZE, ELEMENT_SIZE, ABSENT_F64, OPT_BOOL_ABSENT, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentWord,
 } from './object-format'
 import { HeapCorruptError } from '@makalu/allocator'
 
@@ -173,7 +173,7 @@ type Accessors = { get(this: Handle): unknown; set(this: Handle, v: unknown): vo
  * Accessors of an optional or nullable field (object-format.ts, "Optional and nullable
  * fields"). `none` is what absence reads as and what a write of it clears to.
  */
-function optionalAccessors(layout: Layout, f: FieldLayout, where: string): Accessors {
+function optionalAccessors(f: FieldLayout, where: string): Accessors {
   const off = f.offset
   const none = f.presence === 'nullable' ? null : undefined
   const noneName = f.presence === 'nullable' ? 'null' : 'undefined'
@@ -255,7 +255,7 @@ function optionalAccessors(layout: Layout, f: FieldLayout, where: string): Acces
 function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
   const off = f.offset
   const where = `${layout.cls.name}.${f.name}`
-  if (f.presence !== 'required') return optionalAccessors(layout, f, where)
+  if (f.presence !== 'required') return optionalAccessors(f, where)
   switch (f.kind) {
     case 'date': return {
       get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return new Date(this._$heap.dv.getFloat64(p + off, true)) },
