@@ -4,7 +4,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { SimRegion } from '@makalu/allocator'
-import { PHeap, Persistent, field, FieldTypeError, LayoutError, ImportError, SchemaMismatchError, layoutOf, validateLayout } from '../src'
+import { PHeap, Persistent, field, FieldTypeError, LayoutError, ImportError, SchemaMismatchError, layoutOf, validateLayout, readFieldValue } from '../src'
 import { Task, Priority, Status } from './models'
 import { simHeap, reachable } from './helpers'
 
@@ -207,6 +207,26 @@ describe('pobj value kinds: Date, enums, optional and nullable', () => {
     expect([values(t2), values(t2.next!)]).to.deep.equal(want)
     expect(h2.stats().strings.count).to.equal(6) // t: title, note "", assignee; next: title, note, assignee
     h2.close()
+  })
+
+  it('readFieldValue reads every kind from the type table alone, as the handles do (for tools)', () => {
+    const region = new SimRegion(1 << 20)
+    const heap = PHeap.createIn(region, { types: [Task] })
+    const t = full(heap)
+    const u = heap.new(Task, { title: 'absent', next: t })
+    heap.setRoot('u', u)
+    const want = [values(u), values(t)]
+    const ptrs = [heap.pointerOf(u), heap.pointerOf(t)]
+    heap.close()
+    const bare = PHeap.openIn(new SimRegion(region.durableImage()), { types: [] })
+    const e = bare.types.byStableName('Task')!
+    const read = (p: number) => Object.fromEntries(e.fields.filter((f) => f.name !== 'next').map((f) => {
+      const v = readFieldValue(bare.raw.bytes, p, f)
+      return [f.name, v instanceof Date ? `date:${v.getTime()}` : v]
+    }))
+    expect([read(ptrs[0]), read(ptrs[1])]).to.deep.equal(want)
+    expect(readFieldValue(bare.raw.bytes, ptrs[0], e.fields.find((f) => f.name === 'next')!)).to.equal(ptrs[1])
+    bare.close()
   })
 
   it('the type table records presence and enum members; a changed enum is a schema mismatch', () => {
