@@ -4,7 +4,7 @@
  * Breadth-first, each object once (`#n` names it; later references say `#n`), at most
  * `limit` objects.
  */
-import { objectFormat as O } from '@makalu/pobj'
+import { objectFormat as O, readFieldValue } from '@makalu/pobj'
 import { Opened } from './open-heap'
 
 export interface DumpedObject { id: string; type: string; fields: Record<string, unknown> }
@@ -66,7 +66,12 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
       const e = o.pobj.types.byTypeId(tag)
       if (!e) { objects.push({ id, type: `<unknown type ${tag}>`, fields: {} }); continue }
       const fields: Record<string, unknown> = {}
-      for (const f of e.fields) fields[f.name] = scalar(f.kind, p + f.offset)
+      for (const f of e.fields) {
+        // Refs and arrays become #ids; every other kind reads as a handle would (dates, enums, absence).
+        if (f.kind === 'ref' || f.kind === 'array') { fields[f.name] = scalar(f.kind, p + f.offset); continue }
+        const v = readFieldValue(b, p, f)
+        fields[f.name] = v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? `${v}n` : v
+      }
       objects.push({ id, type: e.name, fields })
     } else {
       objects.push({ id, type: `<block of ${raw.usableSize(p)} bytes, tag ${tag}>`, fields: {} })

@@ -9,10 +9,14 @@ import { spawnSync } from 'node:child_process'
 import { Heap, format as F } from '@makalu/allocator'
 import { PHeap, PArray, Persistent, field } from '@makalu/pobj'
 
+enum Status { Open = 'open', Done = 'done' }
+
 @Persistent('cli.Task')
 class Task {
   @field() title!: string
   @field.i32 points!: number
+  @field.optional.date due!: Date | undefined
+  @field.enum(Status) status!: Status
   @field.ref(() => Task) parent!: Task | null
   @field.array(() => Task) subtasks!: PArray<Task | null> | null
 }
@@ -32,7 +36,7 @@ describe('makalu CLI', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-cli-'))
     file = path.join(dir, 'tasks.heap')
     const heap = PHeap.create(file, { size: 1 << 20, types: [Task] })
-    const top = heap.new(Task, { title: 'ship v1', points: 8 })
+    const top = heap.new(Task, { title: 'ship v1', points: 8, due: new Date('2027-01-15T00:00:00Z'), status: Status.Open })
     top.subtasks = heap.newArray(Task, [heap.new(Task, { title: 'write docs', points: 3, parent: top }), null])
     heap.setRoot('plan', top)
     heap.close()
@@ -59,8 +63,8 @@ describe('makalu CLI', function () {
     const text = makalu('dump', file, 'plan')
     expect(text.code, text.err).to.equal(0)
     expect(text.out).to.match(/root "plan" → #1/)
-    expect(text.out).to.match(/#1 cli\.Task \{ title: "ship v1", points: 8, parent: null, subtasks: #2 \}/)
-    expect(text.out).to.match(/#3 cli\.Task \{ title: "write docs", points: 3, parent: #1/)
+    expect(text.out).to.match(/#1 cli\.Task \{ title: "ship v1", points: 8, due: "2027-01-15T00:00:00.000Z", status: "open", parent: null, subtasks: #2 \}/)
+    expect(text.out).to.match(/#3 cli\.Task \{ title: "write docs", points: 3, due: undefined, status: "done", parent: #1/)
     const j = JSON.parse(makalu('dump', file, '--json').out)
     expect(j.objects.map((o: { type: string }) => o.type)).to.deep.equal(['cli.Task', 'array<ref>(2)', 'cli.Task'])
     const one = JSON.parse(makalu('dump', file, '--json', '--limit', '1').out)

@@ -5,6 +5,7 @@
  *
  * Prints a markdown table:
  * - field read and write through a handle vs a plain JS object vs a raw DataView;
+ * - read/write ns per field of each value kind (date, enums, optional/nullable) beside i32/f64;
  * - heap.new of a 4-field object per second;
  * - a 2-field transaction per second in 'process' and 'power' durability (mmap heap file; and
  *   'power' on the file backend, where snapshots need no drain of their own);
@@ -38,6 +39,24 @@ export class BNode {
   @field.i32 id!: number
   @field.ref(() => BNode) next!: BNode | null
   @field.array('f64') data!: PArray<number> | null
+}
+
+enum BLevel { Low = 1, Mid = 2, High = 3 }
+enum BPhase { Open = 'open', Done = 'done', Blocked = 'blocked' }
+
+@Persistent('bench.Values')
+export class BValues {
+  @field.i32 i!: number
+  @field.f64 d!: number
+  @field.date at!: Date
+  @field.enum(BLevel) level!: BLevel
+  @field.enum(BPhase) phase!: BPhase
+  @field.optional.i32 oi?: number
+  @field.optional.f64 od?: number
+  @field.nullable.bool nb!: boolean | null
+  @field.optional.date oat?: Date
+  @field.optional.enum(BPhase) ophase?: BPhase
+  @field.optional.string os?: string
 }
 
 interface Row { what: string; value: string; note: string }
@@ -92,6 +111,44 @@ function benchFieldAccess(): void {
   const wO = run('wo', () => { for (let i = 0; i < K; i++) h.y = i })
   const c = heap.raw.region.counters
   rows.push({ what: 'write i32 field: handle, outside a transaction (SimRegion)', value: nsPerOp(wO, K), note: `${(c.drains / (2 * K)).toFixed(2)} drains/write: store, flush, drain` })
+  heap.close()
+  if (sink === 42) console.log('')
+}
+
+/**
+ * Read and write (inside one transaction) of one field per value kind, through a handle, each
+ * loop a closure of its own so every accessor stays monomorphic. Reads of a value that alternates
+ * present/absent are not measured: each loop reads one stored value (present).
+ */
+function benchValueKinds(): void {
+  const N = quick ? 1_000_000 : 10_000_000
+  const M = quick ? 500_000 : 5_000_000
+  const heap = PHeap.createIn(new SimRegion(8 << 20), { types: [BValues] })
+  const D = new Date('2026-12-02T00:00:00Z')
+  const h = heap.new(BValues, { i: 1, d: 1.5, at: D, level: BLevel.Mid, phase: BPhase.Done, oi: 3, od: 2.5, nb: true, oat: D, ophase: BPhase.Open, os: 'x' })
+  const dates = [D, new Date(0)]
+  const phases = [BPhase.Open, BPhase.Done]
+  const levels = [BLevel.Low, BLevel.High]
+  let sink = 0
+  const kinds: Array<[string, () => number, () => void]> = [
+    ['i32', () => { let s = 0; for (let i = 0; i < N; i++) s += h.i; return s }, () => { for (let i = 0; i < M; i++) h.i = i }],
+    ['f64', () => { let s = 0; for (let i = 0; i < N; i++) s += h.d; return s }, () => { for (let i = 0; i < M; i++) h.d = i * 0.5 }],
+    ['date (a new Date per read)', () => { let s = 0; for (let i = 0; i < N; i++) s += h.at.getTime(); return s }, () => { for (let i = 0; i < M; i++) h.at = dates[i & 1] }],
+    ['numeric enum', () => { let s = 0; for (let i = 0; i < N; i++) s += h.level; return s }, () => { for (let i = 0; i < M; i++) h.level = levels[i & 1] }],
+    ['string enum', () => { let s = 0; for (let i = 0; i < N; i++) s += h.phase.length; return s }, () => { for (let i = 0; i < M; i++) h.phase = phases[i & 1] }],
+    ['optional i32', () => { let s = 0; for (let i = 0; i < N; i++) s += h.oi ?? 0; return s }, () => { for (let i = 0; i < M; i++) h.oi = (i & 1) === 0 ? i : undefined }],
+    ['optional f64', () => { let s = 0; for (let i = 0; i < N; i++) s += h.od ?? 0; return s }, () => { for (let i = 0; i < M; i++) h.od = (i & 1) === 0 ? i * 0.5 : undefined }],
+    ['nullable bool', () => { let s = 0; for (let i = 0; i < N; i++) s += h.nb ? 1 : 0; return s }, () => { for (let i = 0; i < M; i++) h.nb = (i & 1) === 0 ? true : null }],
+    ['optional date', () => { let s = 0; for (let i = 0; i < N; i++) s += h.oat?.getTime() ?? 0; return s }, () => { for (let i = 0; i < M; i++) h.oat = (i & 1) === 0 ? D : undefined }],
+    ['optional string enum', () => { let s = 0; for (let i = 0; i < N; i++) s += h.ophase?.length ?? 0; return s }, () => { for (let i = 0; i < M; i++) h.ophase = (i & 1) === 0 ? BPhase.Blocked : undefined }],
+  ]
+  for (const [what, read, write] of kinds) {
+    read(); const r = time(() => { sink += read() })
+    heap.transaction(write); const w = time(() => heap.transaction(write))
+    // Leave the fields present for the next read loop.
+    h.oi = 3; h.od = 2.5; h.nb = true; h.oat = D; h.ophase = BPhase.Open
+    rows.push({ what: `${what} field: read / write in a transaction, handle`, value: `${nsPerOp(r, N)} / ${nsPerOp(w, M)}`, note: what.startsWith('optional') || what.startsWith('nullable') ? 'writes alternate present / absent' : '' })
+  }
   heap.close()
   if (sink === 42) console.log('')
 }
@@ -188,6 +245,7 @@ function benchRecovery(N: number, arrays: boolean): void {
 
 export function main(): void {
   benchFieldAccess()
+  benchValueKinds()
   benchNew('process')
   benchTransactions('process')
   benchTransactions('power')

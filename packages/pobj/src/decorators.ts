@@ -7,7 +7,7 @@
 import 'reflect-metadata'
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError } from './errors'
-import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class } from './metadata-args'
+import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class, Presence, EnumObject } from './metadata-args'
 
 const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
 
@@ -21,7 +21,7 @@ export function Persistent(stableName?: string): ClassDecorator {
         `of well-formed UTF-16 (no lone surrogate), not starting with '$'`)
     }
     for (const f of metadataArgs.ownFields(target)) {
-      if (f.kind === undefined) checkInferable(target, f.name, f.designType)
+      if (f.kind === undefined) checkInferable(target, f.name, f.designType, f.presence)
     }
     metadataArgs.addClass({ target, stableName: name })
   }) as ClassDecorator
@@ -39,7 +39,7 @@ function refuseStandardDecorators(which: string, second: unknown): void {
 }
 
 /** Raises the declaration-time error for a `@field()` without a usable `design:type`. */
-function checkInferable(target: Function, name: string, t: unknown): void {
+function checkInferable(target: Function, name: string, t: unknown, presence: Presence | undefined): void {
   if (t === undefined) {
     throw new LayoutError(`pobj: ${target.name}.${name}: no design:type metadata was emitted for @field(); compile with ` +
       '"experimentalDecorators": true and "emitDecoratorMetadata": true (tsc: esbuild and tsx do not emit it), ' +
@@ -47,12 +47,15 @@ function checkInferable(target: Function, name: string, t: unknown): void {
   }
   if (t === Object || t === Array || t === Function || t === Symbol || t === null) {
     const what = t === Array ? 'an array; use @field.array(kind or () => Class)'
-      : 'not inferable (a union such as `T | null`, an interface, any or Object); use an explicit kind such as @field.i32 or @field.ref(() => Class)'
+      : presence === 'optional' ? 'not inferable (a union, an interface, any or Object); use an explicit kind such as @field.optional.i32 or @field.optional.string'
+      : 'not inferable (a union such as `T | null`, an interface, any or Object); use an explicit kind such as @field.i32, @field.nullable.string or @field.ref(() => Class)'
     throw new LayoutError(`pobj: ${target.name}.${name}: the field type is ${what}`)
   }
 }
 
-function record(kind: FieldKind | undefined, extra: { refTarget?: ClassThunk; element?: NumberKind | ClassThunk } = {}): PropertyDecorator {
+interface Extra { refTarget?: ClassThunk; element?: NumberKind | ClassThunk; presence?: Presence; enumObject?: EnumObject }
+
+function record(kind: FieldKind | undefined, extra: Extra = {}): PropertyDecorator {
   return (proto: object, key: string | symbol) => {
     refuseStandardDecorators('@field', key)
     const owner = typeof proto === 'function' ? proto : proto.constructor
@@ -68,8 +71,26 @@ function record(kind: FieldKind | undefined, extra: { refTarget?: ClassThunk; el
 }
 
 type FieldDecorator = PropertyDecorator
+
+/** `@field.optional...` and `@field.nullable...`: the kinds that can be absent. */
+interface PresenceKinds {
+  readonly i32: FieldDecorator
+  readonly u32: FieldDecorator
+  readonly f64: FieldDecorator
+  readonly bool: FieldDecorator
+  readonly string: FieldDecorator
+  readonly date: FieldDecorator
+  /** A member of `e`, or absent. */
+  enum(e: object): FieldDecorator
+}
+/** `@field.optional` also infers: `x?: number` emits design:type Number (a `T | null` union emits Object, so nullable has no inference). */
+interface OptionalFieldFn extends PresenceKinds {
+  /** Infers the kind from `design:type` of `x?: T` (number → f64, boolean, string, Date). */
+  (): FieldDecorator
+}
+
 interface FieldFn {
-  /** Infers the kind from `design:type`: number → f64, boolean → bool, string → string, bigint → i64, a @Persistent class → ref. */
+  /** Infers the kind from `design:type`: number → f64, boolean → bool, string → string, bigint → i64, Date → date, a @Persistent class → ref. */
   (): FieldDecorator
   readonly i32: FieldDecorator
   readonly u32: FieldDecorator
@@ -78,10 +99,40 @@ interface FieldFn {
   readonly i64: FieldDecorator
   readonly bool: FieldDecorator
   readonly string: FieldDecorator
+  /** A Date, stored as epoch milliseconds; each read returns a new Date (mutating it writes nothing back). */
+  readonly date: FieldDecorator
+  /** A member of the TypeScript enum `e` (numeric or string); any other value throws FieldTypeError. */
+  enum(e: object): FieldDecorator
   /** A reference to an object of `target()` (or a subclass); null allowed. */
   ref(target: () => Class): FieldDecorator
   /** A persistent array of a number kind or of refs to `() => Class`; null allowed. */
   array(element: NumberKind | (() => Class)): FieldDecorator
+  /** Fields that may be absent, read back as undefined: `@field.optional.i32 estimate?: number`. */
+  readonly optional: OptionalFieldFn
+  /** Fields that may be absent, read back as null: `@field.nullable.string note!: string | null`. */
+  readonly nullable: PresenceKinds
+}
+
+/** The enum object of `@field.enum(e)`, checked for shape (the layout builder checks the members). */
+function enumArg(e: unknown, presence: Presence): Extra {
+  if (e === null || typeof e !== 'object') {
+    throw new LayoutError(`pobj: @field.enum needs a TypeScript enum object, e.g. @field.enum(Status), got ${e === null ? 'null' : typeof e}`)
+  }
+  return { enumObject: e as EnumObject, presence }
+}
+
+function presenceFn(presence: 'optional'): OptionalFieldFn
+function presenceFn(presence: 'nullable'): PresenceKinds
+function presenceFn(presence: Presence): PresenceKinds {
+  const f = (presence === 'optional' ? () => record(undefined, { presence }) : {}) as { -readonly [K in keyof PresenceKinds]: PresenceKinds[K] }
+  f.i32 = record('i32', { presence })
+  f.u32 = record('u32', { presence })
+  f.f64 = record('f64', { presence })
+  f.bool = record('bool', { presence })
+  f.string = record('string', { presence })
+  f.date = record('date', { presence })
+  f.enum = (e: object) => record('enum', enumArg(e, presence))
+  return f
 }
 
 const fieldFn = (() => record(undefined)) as unknown as { -readonly [K in keyof FieldFn]: FieldFn[K] } & (() => FieldDecorator)
@@ -91,6 +142,8 @@ fieldFn.f64 = record('f64')
 fieldFn.i64 = record('i64')
 fieldFn.bool = record('bool')
 fieldFn.string = record('string')
+fieldFn.date = record('date')
+fieldFn.enum = (e: object) => record('enum', enumArg(e, 'required'))
 fieldFn.ref = (target: () => Class) => {
   if (typeof target !== 'function') throw new LayoutError('pobj: @field.ref needs a thunk, e.g. @field.ref(() => Node)')
   return record('ref', { refTarget: target })
@@ -101,6 +154,11 @@ fieldFn.array = (element: NumberKind | (() => Class)) => {
   }
   return record('array', { element })
 }
+fieldFn.optional = presenceFn('optional')
+fieldFn.nullable = presenceFn('nullable')
 
-/** Field decorators: `@field()`, `@field.i32`, ..., `@field.ref(() => C)`, `@field.array('f64')`. */
+/**
+ * Field decorators: `@field()`, `@field.i32`, ..., `@field.date`, `@field.enum(E)`, `@field.ref(() => C)`,
+ * `@field.array('f64')`, and `@field.optional.<kind>` / `@field.nullable.<kind>` for values that may be absent.
+ */
 export const field: FieldFn = fieldFn

@@ -11,7 +11,10 @@
 import { FieldTypeError, IndexRangeError } from './errors'
 import { Layout, FieldLayout } from './layout-builder'
 import { Class, ElementKind } from './metadata-args'
-import { ARRAY_HEADER_SIZE, ELEMENT_SIZE } from './object-format'
+import {
+  ARRAY_HEADER_SIZE, ELEMENT_SIZE, ABSENT_F64, OPT_BOOL_ABSENT, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentWord,
+} from './object-format'
+import { HeapCorruptError } from '@makalu/allocator'
 
 /** What every handle carries. `_$ptr` is 0 once the object is freed or the heap closed. */
 export interface Handle {
@@ -38,7 +41,8 @@ export interface HandleHost {
   /** The handle of the block at `p` (the same one while it lives). */
   handleAt(p: number): object
   readString(p: number): string
-  writeStringField(block: number, addr: number, s: string): void
+  /** Replaces a string field: null stores 0 (absent), "" stores 0 too unless `emptyAsBlock` (optional fields). */
+  writeStringField(block: number, addr: number, s: string | null, emptyAsBlock?: boolean): void
 }
 
 /** A constructor making a handle of one class, without running the user's constructor. */
@@ -147,10 +151,149 @@ export function checkI64(v: unknown, where: string): bigint {
   return v
 }
 
-function accessorsOf(layout: Layout, f: FieldLayout): { get(this: Handle): unknown; set(this: Handle, v: unknown): void } {
+/** A Date's epoch milliseconds; anything else, or an Invalid Date, is a FieldTypeError. */
+export function checkDate(v: unknown, where: string): number {
+  if (!(v instanceof Date)) badValue(where, 'a Date', v)
+  const ms = v.getTime()
+  if (ms !== ms) badValue(where, 'a valid Date (this one is an Invalid Date)', v)
+  return ms
+}
+
+/** The check of an enum field's values: a member of its sorted list. */
+export function enumCheck(f: FieldLayout, where: string): (v: unknown) => number | string {
+  const members = f.members as readonly (number | string)[]
+  const set = new Set<unknown>(members)
+  const list = members.length > 12 ? `${members.slice(0, 12).map((m) => JSON.stringify(m)).join(', ')}, …` : members.map((m) => JSON.stringify(m)).join(', ')
+  return (v) => { if (!set.has(v)) badValue(where, `a member of the enum (${list})`, v); return v as number | string }
+}
+
+type Accessors = { get(this: Handle): unknown; set(this: Handle, v: unknown): void }
+
+/**
+ * Accessors of an optional or nullable field (object-format.ts, "Optional and nullable
+ * fields"). `none` is what absence reads as and what a write of it clears to.
+ */
+function optionalAccessors(f: FieldLayout, where: string): Accessors {
+  const off = f.offset
+  const none = f.presence === 'nullable' ? null : undefined
+  const noneName = f.presence === 'nullable' ? 'null' : 'undefined'
+  if (f.kind === 'enum' && f.enumType === 'string') {
+    const check = enumCheck(f, where)
+    const members = f.members as readonly string[]
+    const index = new Map(members.map((m, i) => [m, i + 1])) // 0 = absent
+    return {
+      get() {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const i = this._$heap.dv.getUint32(p + off, true)
+        if (i === 0) return none
+        if (i > members.length) throw new HeapCorruptError(`pobj: ${where}: stored enum index ${i - 1} is outside its ${members.length} members`)
+        return members[i - 1]
+      },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const i = v === none ? 0 : index.get(check(v) as string) as number
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 4); h.dv.setUint32(p + off, i, true); h.afterWrite(p, p + off, 4)
+      },
+    }
+  }
+  switch (f.kind) {
+    case 'bool': return {
+      get() {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const b = this._$heap.dv.getUint8(p + off)
+        return b === OPT_BOOL_ABSENT ? none : b === OPT_BOOL_TRUE
+      },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        if (v !== none && typeof v !== 'boolean') badValue(where, `a boolean or ${noneName}`, v)
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 1); h.dv.setUint8(p + off, v === none ? OPT_BOOL_ABSENT : v ? OPT_BOOL_TRUE : OPT_BOOL_FALSE); h.afterWrite(p, p + off, 1)
+      },
+    }
+    case 'string': return {
+      get() {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const s = this._$heap.dv.getUint32(p + off, true)
+        return s === 0 ? none : this._$heap.readString(s)
+      },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        if (v !== none && typeof v !== 'string') badValue(where, `a string or ${noneName}`, v)
+        this._$heap.writeStringField(p, p + off, v === none ? null : v as string, true)
+      },
+    }
+    default: {
+      // An 8-byte f64 slot: the number, or the ABSENT NaN.
+      const enumOk = f.kind === 'enum' ? enumCheck(f, where) : undefined
+      const toNumber: (v: unknown) => number =
+        f.kind === 'i32' ? (v) => checkI32(v, where)
+          : f.kind === 'u32' ? (v) => checkU32(v, where)
+          : f.kind === 'date' ? (v) => checkDate(v, where)
+          : f.kind === 'enum' ? (v) => enumOk!(v) as number
+          : (v) => { const x = checkF64(v, where); return x !== x ? NaN : x } // every NaN made canonical: never ABSENT
+      const isDate = f.kind === 'date'
+      return {
+        get() {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const dv = this._$heap.dv
+          const x = dv.getFloat64(p + off, true)
+          if (x !== x && isAbsentWord(dv, p + off)) return none
+          return isDate ? new Date(x) : x
+        },
+        set(v) {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const x = v === none ? ABSENT_F64 : toNumber(v)
+          const h = this._$heap
+          h.beforeWrite(p, p + off, 8); h.dv.setFloat64(p + off, x, true); h.afterWrite(p, p + off, 8)
+        },
+      }
+    }
+  }
+}
+
+function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
   const off = f.offset
   const where = `${layout.cls.name}.${f.name}`
+  if (f.presence !== 'required') return optionalAccessors(f, where)
   switch (f.kind) {
+    case 'date': return {
+      get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return new Date(this._$heap.dv.getFloat64(p + off, true)) },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const ms = checkDate(v, where)
+        const h = this._$heap
+        h.beforeWrite(p, p + off, 8); h.dv.setFloat64(p + off, ms, true); h.afterWrite(p, p + off, 8)
+      },
+    }
+    case 'enum': {
+      const check = enumCheck(f, where)
+      if (f.enumType === 'number') return {
+        get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return this._$heap.dv.getInt32(p + off, true) },
+        set(v) {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          check(v)
+          const h = this._$heap
+          h.beforeWrite(p, p + off, 4); h.dv.setInt32(p + off, v as number, true); h.afterWrite(p, p + off, 4)
+        },
+      }
+      const members = f.members as readonly string[]
+      const index = new Map(members.map((m, i) => [m, i]))
+      return {
+        get() {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const i = this._$heap.dv.getUint32(p + off, true)
+          if (i >= members.length) throw new HeapCorruptError(`pobj: ${where}: stored enum index ${i} is outside its ${members.length} members`)
+          return members[i]
+        },
+        set(v) {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const i = index.get(check(v) as string) as number
+          const h = this._$heap
+          h.beforeWrite(p, p + off, 4); h.dv.setUint32(p + off, i, true); h.afterWrite(p, p + off, 4)
+        },
+      }
+    }
     case 'f64': return {
       get() { const p = this._$ptr; if (p === 0) this._$heap.unusable(this); return this._$heap.dv.getFloat64(p + off, true) },
       set(v) {

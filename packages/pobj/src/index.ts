@@ -11,6 +11,7 @@ export { Class, FieldKind, ElementKind, NumberKind, ScalarKind } from './metadat
 export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
 export { TypeTable, TypeEntry, TableField } from './type-table'
 export { pobjTracer, PreciseTracer } from './tracer'
+export { readFieldValue } from './stored-values'
 export { reachable, settleHandles } from './diagnostics'
 /** The on-media formats of objects, strings, arrays and the type table (for layers that read blocks directly). */
 export * as objectFormat from './object-format'

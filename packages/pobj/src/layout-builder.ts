@@ -4,15 +4,22 @@
  *
  * Invariants of a sealed layout L (checked by `validateLayout` in tests):
  *   L.fields[0].offset ≥ OBJECT_HEADER_SIZE
- *   f.offset % KIND_SIZE[f.kind] == 0              (natural alignment: no field crosses a word)
+ *   f.size == fieldSize(f.kind, absent code, enum storage)   (object-format.ts)
+ *   f.offset % f.size == 0                         (natural alignment: no field crosses a word)
  *   f[i].offset + size(f[i]) ≤ f[i+1].offset       (declaration order, no overlap)
  *   L.size = alignUp(last field end, 8)
  *   base fields are a prefix of L.fields, at the same offsets as in the base's layout
+ *   L.absentSlots = offsets of the optional fields kept in ABSENT slots (written by `new`)
+ *   L.enumDefaults = [offset, smallest member] of each required numeric enum without a 0 member
+ *                    (written by `new`, so a fresh object never reads a non-member)
+ *   f.members (enums) is sorted, without duplicates, and non-empty
  */
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError, UnknownTypeError } from './errors'
-import { metadataArgs, Class, ClassThunk, FieldArgs, FieldKind, ElementKind, NumberKind } from './metadata-args'
-import { KIND_SIZE, OBJECT_HEADER_SIZE, alignUp, isPointerKind } from './object-format'
+import { metadataArgs, Class, ClassThunk, FieldArgs, FieldKind, ElementKind, NumberKind, Presence, EnumObject } from './metadata-args'
+import {
+  KIND_CODE, OBJECT_HEADER_SIZE, ABSENT_REQUIRED, ABSENT_UNDEFINED, ABSENT_NULL, alignUp, isPointerKind, fieldSize, isAbsentSlot,
+} from './object-format'
 
 export interface FieldLayout {
   readonly name: string
@@ -25,6 +32,22 @@ export interface FieldLayout {
   readonly element: ElementKind | undefined
   /** The class that declared the field (a base class for inherited fields). */
   readonly declaredIn: Function
+  /** Whether the field may be absent, and what absence reads as. */
+  readonly presence: Presence
+  /** 'enum': 'number' (stored as i32) or 'string' (stored as an index into `members`). */
+  readonly enumType: 'number' | 'string' | undefined
+  /** 'enum': the member values, sorted (numbers ascending, strings by code unit). */
+  readonly members: readonly (number | string)[] | undefined
+}
+
+/** The type table's `absent` code of a presence. */
+export function absentCode(p: Presence): number {
+  return p === 'optional' ? ABSENT_UNDEFINED : p === 'nullable' ? ABSENT_NULL : ABSENT_REQUIRED
+}
+/** The type table's `elem` code of a field: an array's element kind, an enum's storage. */
+export function elemCode(f: { kind: FieldKind; element: ElementKind | undefined; enumType: 'number' | 'string' | undefined }): number {
+  if (f.kind === 'enum') return f.enumType === 'number' ? KIND_CODE.i32 : KIND_CODE.string
+  return f.element ? KIND_CODE[f.element] : 0
 }
 
 export interface Layout {
@@ -37,6 +60,10 @@ export interface Layout {
   readonly byName: ReadonlyMap<string, FieldLayout>
   /** Offsets of the pointer fields (string, ref, array): what recovery marks. */
   readonly pointerOffsets: readonly number[]
+  /** Offsets of the optional fields whose absent state is the ABSENT NaN, written into every new block. */
+  readonly absentSlots: readonly number[]
+  /** [offset, value] of the required numeric enums whose members lack 0: their first value, written into every new block. */
+  readonly enumDefaults: readonly (readonly [number, number])[]
   readonly base: Layout | undefined
 }
 
@@ -87,6 +114,9 @@ function buildLayout(cls: Function): Layout {
     fields: Object.freeze(fields),
     byName: new Map(fields.map((f) => [f.name, f])),
     pointerOffsets: Object.freeze(fields.filter((f) => isPointerKind(f.kind)).map((f) => f.offset)),
+    absentSlots: Object.freeze(fields.filter((f) => f.presence !== 'required' && isAbsentSlot(f.kind, elemCode(f))).map((f) => f.offset)),
+    enumDefaults: Object.freeze(fields.filter((f) => f.kind === 'enum' && f.enumType === 'number' && f.presence === 'required' && !f.members!.includes(0))
+      .map((f) => Object.freeze([f.offset, f.members![0] as number] as const))),
     base,
   })
   sealed.set(cls, layout)
@@ -110,27 +140,66 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
   let kind = args.kind
   let targetClass: Class | undefined
   let element: ElementKind | undefined
+  let enumType: 'number' | 'string' | undefined
+  let members: readonly (number | string)[] | undefined
+  const presence: Presence = args.presence ?? 'required'
   if (kind === undefined) {
     const t = args.designType
     if (t === Number) kind = 'f64'
     else if (t === Boolean) kind = 'bool'
     else if (t === String) kind = 'string'
     else if (t === BigInt) kind = 'i64'
+    else if (t === Date) kind = 'date'
     else if (isPersistentClass(t)) { kind = 'ref'; targetClass = t }
     else if (t === Array) throw new LayoutError(`pobj: ${where}: an array field needs @field.array(kind or () => Class)`)
     else if (typeof t === 'function' && t !== Object && t !== Function) {
       throw new LayoutError(`pobj: ${where}: its type ${t.name} is not a @Persistent class; decorate it or use an explicit kind`)
     } else {
-      throw new LayoutError(`pobj: ${where}: the field type is not inferable (a union such as \`T | null\`, an interface, any or Object); use an explicit kind such as @field.i32 or @field.ref(() => Class)`)
+      throw new LayoutError(`pobj: ${where}: the field type is not inferable (a union such as \`T | null\`, an interface, any or Object); use an explicit kind such as @field.i32, @field.optional.string or @field.ref(() => Class)`)
     }
   } else if (kind === 'ref') {
     targetClass = resolveThunk(where, args.refTarget)
   } else if (kind === 'array') {
     if (typeof args.element === 'function') { element = 'ref'; targetClass = resolveThunk(where, args.element) }
     else element = args.element as NumberKind
+  } else if (kind === 'enum') {
+    ({ enumType, members } = enumMembers(where, args.enumObject as EnumObject))
   }
-  const size = KIND_SIZE[kind]
-  return Object.freeze({ name: args.name, kind, offset: alignUp(end, size), size, targetClass, element, declaredIn: cls })
+  if (presence !== 'required' && (kind === 'i64' || kind === 'ref' || kind === 'array')) {
+    throw new LayoutError(`pobj: ${where}: a ${kind} field can not be ${presence}` +
+      (kind === 'i64' ? ' (an i64 uses all 64 bits: no value is left to mean absent)' : ` (a ${kind} field is nullable already: null is stored as 0)`))
+  }
+  const size = fieldSize(kind, absentCode(presence), elemCode({ kind, element, enumType }))
+  return Object.freeze({
+    name: args.name, kind, offset: alignUp(end, size), size, targetClass, element, declaredIn: cls, presence, enumType, members,
+  })
+}
+
+/**
+ * The members of a TypeScript enum object: numeric enums have a reverse mapping (value → name)
+ * that is skipped; a mixed enum is refused. Numeric members must be i32.
+ */
+function enumMembers(where: string, e: EnumObject): { enumType: 'number' | 'string'; members: readonly (number | string)[] } {
+  const values = new Set<number | string>()
+  for (const k of Object.keys(e)) {
+    const v = e[k]
+    if (typeof v === 'string' && typeof e[v] === 'number' && String(e[v]) === k) continue // a numeric member's reverse mapping
+    if (typeof v !== 'number' && typeof v !== 'string') throw new LayoutError(`pobj: ${where}: enum member ${k} is a ${typeof v}, not a number or string`)
+    values.add(v)
+  }
+  const all = [...values]
+  if (all.length === 0) throw new LayoutError(`pobj: ${where}: @field.enum needs an enum with at least one member`)
+  if (all.every((v) => typeof v === 'number')) {
+    const bad = (all as number[]).find((v) => (v | 0) !== v)
+    if (bad !== undefined) throw new LayoutError(`pobj: ${where}: numeric enum member ${bad} is not an i32 (integer in [-2^31, 2^31))`)
+    return { enumType: 'number', members: Object.freeze((all as number[]).sort((a, b) => a - b)) }
+  }
+  if (all.every((v) => typeof v === 'string')) {
+    const bad = (all as string[]).find((v) => hasLoneSurrogate(v))
+    if (bad !== undefined) throw new LayoutError(`pobj: ${where}: string enum member ${JSON.stringify(bad)} holds a lone surrogate`)
+    return { enumType: 'string', members: Object.freeze((all as string[]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) }
+  }
+  throw new LayoutError(`pobj: ${where}: a heterogeneous enum (number and string members) is not supported; use a numeric or a string enum`)
 }
 
 function resolveThunk(where: string, thunk: ClassThunk | undefined): Class {
@@ -150,7 +219,9 @@ export function validateLayout(l: Layout): string[] {
   const v: string[] = []
   let prevEnd = OBJECT_HEADER_SIZE
   for (const f of l.fields) {
-    if (f.offset % KIND_SIZE[f.kind] !== 0) v.push(`${f.name} misaligned at ${f.offset}`)
+    if (f.size !== fieldSize(f.kind, absentCode(f.presence), elemCode(f))) v.push(`${f.name} has size ${f.size}`)
+    if (f.offset % f.size !== 0) v.push(`${f.name} misaligned at ${f.offset}`)
+    if (f.members && (f.members.length === 0 || f.members.some((m, i) => i > 0 && !(f.members![i - 1] < m)))) v.push(`${f.name} members not sorted and unique`)
     if (f.offset < prevEnd) v.push(`${f.name} overlaps the previous field at ${f.offset}`)
     prevEnd = f.offset + f.size
   }

@@ -6,7 +6,11 @@
 /** A fixed-size number or boolean kind. */
 export type ScalarKind = 'i32' | 'u32' | 'f64' | 'i64' | 'bool'
 /** Every kind a field can have. */
-export type FieldKind = ScalarKind | 'string' | 'ref' | 'array'
+export type FieldKind = ScalarKind | 'string' | 'ref' | 'array' | 'date' | 'enum'
+/** How a field treats absence: 'required' (no absent value), 'optional' (reads undefined), 'nullable' (reads null). */
+export type Presence = 'required' | 'optional' | 'nullable'
+/** A TypeScript enum object (numeric or string members), as passed to `@field.enum(E)`. */
+export type EnumObject = Readonly<Record<string, string | number>>
 /** What an array holds: a number kind, or refs to objects of a class. */
 export type NumberKind = 'i32' | 'u32' | 'f64' | 'i64'
 export type ElementKind = NumberKind | 'ref'
@@ -28,6 +32,10 @@ export interface FieldArgs {
   readonly refTarget?: ClassThunk
   /** For 'array': the element kind or a thunk naming the element class. */
   readonly element?: NumberKind | ClassThunk
+  /** 'optional' / 'nullable' from `@field.optional...` / `@field.nullable...`; default 'required'. */
+  readonly presence?: Presence
+  /** For 'enum': the enum object. */
+  readonly enumObject?: EnumObject
 }
 
 /** One `@Persistent(...)` as written. */

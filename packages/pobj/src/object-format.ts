@@ -55,11 +55,43 @@
  *            ┌────────┬────────┬─────────┬─────────┬─────────────────┬────────┐
  *            │ typeId │ size   │ nameLen │ nFields │ name, pad to 4  │ fields │
  *            └────────┴────────┴─────────┴─────────┴─────────────────┴────────┘
- *    field:  0      1      2         4        8         10
- *            ┌──────┬──────┬─────────┬────────┬─────────┬──────┬───────────────────────────┐
- *            │ kind │ elem │ nameLen │ offset │ tgtLen  │ 0    │ name, target, pad to 4    │
- *            └──────┴──────┴─────────┴────────┴─────────┴──────┴───────────────────────────┘
+ *    field:  0      1      2         4        8        10       11  12         14  16
+ *            ┌──────┬──────┬─────────┬────────┬────────┬────────┬───┬──────────┬───┬───────────────────────────────────┐
+ *            │ kind │ elem │ nameLen │ offset │ tgtLen │ absent │ 0 │ membLen  │ 0 │ name, target, members, pad to 4   │
+ *            └──────┴──────┴─────────┴────────┴────────┴────────┴───┴──────────┴───┴───────────────────────────────────┘
  *    target is the stable name of a ref's (or ref array's) declared class, else empty.
+ *    elem: an array's element kind code; an enum's storage (KIND_CODE.i32: numeric
+ *    enum, KIND_CODE.string: string enum); else 0.
+ *    absent: ABSENT_REQUIRED, ABSENT_UNDEFINED (optional) or ABSENT_NULL (nullable).
+ *    members (enums only, membLen bytes): a numeric enum's values as i32 each, ascending;
+ *    a string enum's values, sorted by code unit, each as (u16 byteLen, UTF-8 bytes).
+ *    A table of version 1 (12-byte fields, no absent or members) is refused: it had no users.
+ *
+ * Values whose encoding is not a plain number, boolean or pointer:
+ *
+ *  date      f64 epoch milliseconds (what Date.getTime() is: no conversion on either path,
+ *            exact for every valid Date, which spans ±8.64e15 ms, inside f64's 2^53 integers).
+ *            An Invalid Date is refused (FieldTypeError), so a stored date is never NaN.
+ *  enum      numeric enum: the value as i32 (a member, checked at every write; `new` writes
+ *            the smallest member when 0 is none, so a fresh object reads a member).
+ *            string enum: u32 index into the sorted member list of the type table (4 bytes
+ *            and no string block per value; a read is an array index, no decoding). Adding
+ *            or removing a member changes indices, so it is a schema mismatch at open.
+ *            A fresh (zero) field reads the first member in that order.
+ *
+ *  Optional and nullable fields (absent reads back as undefined / null). Each is ONE
+ *  aligned word, so setting or clearing it is one untorn store, like every other field:
+ *
+ *    bool            1 byte: 0 absent, 1 false, 2 true                 (zero-filled = absent)
+ *    string          pointer: 0 absent, else a string block; "" is a zero-length block
+ *    string enum     u32: 0 absent, else index + 1                      (zero-filled = absent)
+ *    i32 u32 f64     8-byte f64 slot holding the number; absent is the NaN ABSENT_HI:ABSENT_LO
+ *    date, num enum  (a payload no write produces: every NaN written is first made the
+ *                    canonical NaN 0x7FF8000000000000). A zero-filled slot would read 0, so
+ *                    `new` writes ABSENT into these slots (Layout.absentSlots) before the
+ *                    block is flushed; an i32 in 8 bytes costs 4 bytes per field.
+ *  i64 has no spare bit pattern in 8 bytes, so optional i64 is refused (LayoutError); ref and
+ *  array fields are nullable already (0 = null).
  */
 import { FieldKind, ElementKind } from './metadata-args'
 
@@ -77,8 +109,8 @@ export const STRING_HEADER_SIZE = 8
 export const ARRAY_HEADER_SIZE = 16
 export const TABLE_HEADER_SIZE = 16
 export const TABLE_ENTRY_FIXED = 12
-export const TABLE_FIELD_FIXED = 12
-export const TYPE_TABLE_VERSION = 1
+export const TABLE_FIELD_FIXED = 16
+export const TYPE_TABLE_VERSION = 2
 
 /** The reserved root holding the type table; every root name starting "pobj." is reserved. */
 export const TYPE_TABLE_ROOT = 'pobj.types'
@@ -96,14 +128,37 @@ export const TBL_USED = 12
 
 /** Kind codes as stored in the type table and array headers. */
 export const KIND_CODE: Readonly<Record<FieldKind, number>> = {
-  i32: 1, u32: 2, f64: 3, i64: 4, bool: 5, string: 6, ref: 7, array: 8,
+  i32: 1, u32: 2, f64: 3, i64: 4, bool: 5, string: 6, ref: 7, array: 8, date: 9, enum: 10,
 }
 export const CODE_KIND: ReadonlyArray<FieldKind | undefined> =
-  [undefined, 'i32', 'u32', 'f64', 'i64', 'bool', 'string', 'ref', 'array']
+  [undefined, 'i32', 'u32', 'f64', 'i64', 'bool', 'string', 'ref', 'array', 'date', 'enum']
 
-/** Size (= alignment) of a field of each kind. */
+/** Size (= alignment) of a required field of each kind. */
 export const KIND_SIZE: Readonly<Record<FieldKind, number>> = {
-  i32: 4, u32: 4, f64: 8, i64: 8, bool: 1, string: PTR_SIZE, ref: PTR_SIZE, array: PTR_SIZE,
+  i32: 4, u32: 4, f64: 8, i64: 8, bool: 1, string: PTR_SIZE, ref: PTR_SIZE, array: PTR_SIZE, date: 8, enum: 4,
+}
+
+/** The `absent` byte of a type-table field: what an absent value reads as. */
+export const ABSENT_REQUIRED = 0
+export const ABSENT_UNDEFINED = 1
+export const ABSENT_NULL = 2
+
+/** The NaN marking an absent value in an optional 8-byte slot (the canonical NaN is 0x7FF80000:00000000). */
+export const ABSENT_HI = 0x7ff8dead
+export const ABSENT_LO = 0xa85e0001
+/** Optional bool bytes. */
+export const OPT_BOOL_ABSENT = 0
+export const OPT_BOOL_FALSE = 1
+export const OPT_BOOL_TRUE = 2
+
+/** Whether an optional field of `kind` (an enum of storage `elemCode`) lives in an 8-byte slot with the ABSENT NaN. */
+export function isAbsentSlot(kind: FieldKind, elemCode: number): boolean {
+  return kind === 'i32' || kind === 'u32' || kind === 'f64' || kind === 'date' || (kind === 'enum' && elemCode === KIND_CODE.i32)
+}
+
+/** Size (= alignment) of a field: KIND_SIZE, or 8 for an optional number kept in an ABSENT slot. */
+export function fieldSize(kind: FieldKind, absent: number, elemCode: number): number {
+  return absent !== ABSENT_REQUIRED && isAbsentSlot(kind, elemCode) ? 8 : KIND_SIZE[kind]
 }
 /** Element size in an array block. */
 export const ELEMENT_SIZE: Readonly<Record<ElementKind, number>> = { i32: 4, u32: 4, f64: 8, i64: 8, ref: PTR_SIZE }
@@ -134,4 +189,15 @@ export function readPtr(dv: DataView, addr: number): number { return dv.getUint3
 export function writePtr(dv: DataView, addr: number, p: number): void {
   dv.setUint32(addr, p, true)
   dv.setUint32(addr + 4, 0, true)
+}
+/** The ABSENT NaN as a number: `setFloat64(addr, ABSENT_F64)` stores exactly ABSENT_HI:ABSENT_LO (V8 keeps NaN payloads on DataView stores). */
+export const ABSENT_F64: number = (() => {
+  const dv = new DataView(new ArrayBuffer(8))
+  dv.setUint32(0, ABSENT_LO, true)
+  dv.setUint32(4, ABSENT_HI, true)
+  return dv.getFloat64(0, true)
+})()
+/** Whether the 8-byte slot at `addr` holds the ABSENT NaN. */
+export function isAbsentWord(dv: DataView, addr: number): boolean {
+  return dv.getUint32(addr, true) === ABSENT_LO && dv.getUint32(addr + 4, true) === ABSENT_HI
 }

@@ -33,7 +33,7 @@ import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
   TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
-  KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, writePtr,
+  KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr,
 } from './object-format'
 
 /** What `new` accepts: the class's own data members, each optional (methods are not fields). */
@@ -204,6 +204,8 @@ export class PHeap implements HandleHost {
     const typeId = this.typeIdOf(layout)
     const p = this.allocBlock(layout.size)
     this.dv.setUint32(p, typeId, true)
+    for (const off of layout.absentSlots) this.dv.setFloat64(p + off, ABSENT_F64, true) // optional numbers start absent
+    for (const [off, v] of layout.enumDefaults) this.dv.setInt32(p + off, v, true) // an enum starts as a member
     const h = new (handleCtorOf(layout) as HandleCtor)(this, p) as unknown as T
     this.remember(p, h)
     if (keys.length > 0) this.initialise(p, h, () => { for (const k of keys) (h as Record<string, unknown>)[k] = (init as Record<string, unknown>)[k] })
@@ -574,11 +576,11 @@ export class PHeap implements HandleHost {
    * block and flush it; drain; COMMIT: store the pointer, persist; free the old block
    * (a crash before the free leaves it unreachable: recovery reclaims it).
    */
-  writeStringField(block: number, addr: number, s: string): void {
+  writeStringField(block: number, addr: number, s: string | null, emptyAsBlock = false): void {
     const old = this.dv.getUint32(addr, true)
     let q = 0
     let size = 0
-    if (s.length > 0) {
+    if (s !== null && (s.length > 0 || emptyAsBlock)) {
       // UTF-8 would turn a lone surrogate into U+FFFD; such a string is kept as UTF-16.
       const wide = hasLoneSurrogate(s)
       const n = wide ? 2 * s.length : Buffer.byteLength(s, 'utf8')

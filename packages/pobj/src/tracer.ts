@@ -6,7 +6,9 @@
  * Per block, by its tag: a string or the type table is pointer-free; an array
  * is scanned only when it holds refs; an object visits the pointer fields of
  * its type (string, ref and array fields: the blocks they point to must be
- * marked, strings and number arrays are then never scanned).
+ * marked, strings and number arrays are then never scanned). Dates, enums and optional
+ * numbers and booleans hold no pointer; an optional or nullable string is 0 (absent) or a
+ * string block pointer like any string field, so the same offsets cover every kind.
  */
 import type { TraceContext, Tracer } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'

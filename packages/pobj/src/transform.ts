@@ -29,8 +29,10 @@
  *   array    = { $id, $array: element kind, $element: stable name (ref arrays only), items }
  *   value    = as the field kind: i32/u32 integers in range; f64 a number or 'NaN',
  *              'Infinity', '-Infinity'; i64 a decimal string or a safe integer, in
- *              range; bool; string; ref and array { $ref: id } or null, naming a node
- *              of the declared class (or a subclass) or element kind
+ *              range; bool; string; date an ISO 8601 string of a valid date (toPlain
+ *              writes toISOString()); enum a member value; ref and array { $ref: id } or
+ *              null, naming a node of the declared class (or a subclass) or element kind;
+ *              a nullable field also null; an absent optional field is left out
  *   every node is reachable from the root (an unreachable node would be a leaked block)
  *   no key __proto__, constructor or prototype anywhere; field values nest at most
  *   MAX_VALUE_DEPTH levels (before class-transformer, which recurses, sees them)
@@ -76,7 +78,7 @@ export function exportGraph(_heap: PHeap, obj: object | null): PlainGraph {
     const detached = Object.create(layout.cls.prototype) as Record<string, unknown>
     for (const f of layout.fields) {
       const v = (o as Record<string, unknown>)[f.name]
-      detached[f.name] = f.kind === 'ref' || f.kind === 'array' ? idOf(v as object | null) : exportNumber(f.kind, v)
+      detached[f.name] = f.kind === 'ref' || f.kind === 'array' ? idOf(v as object | null) : exportValue(f, v)
     }
     nodes.push({ $id: id, $type: layout.stableName, ...instanceToPlain(detached) })
   }
@@ -227,7 +229,7 @@ function checkGraph(graph: unknown, cls: Class | typeof PArray, resolve: (name: 
       const v = detached[f.name]
       if (v === undefined) continue // missing: the field keeps its zero value
       const at = pathOf(p, f.name)
-      if (f.kind !== 'ref' && f.kind !== 'array') { values.push([f, convertScalar(f.kind, v, at)]); continue }
+      if (f.kind !== 'ref' && f.kind !== 'array') { values.push([f, convertScalar(f, v, at)]); continue }
       const t = refTo(v, at, out)
       if (t !== null) {
         const ok = f.kind === 'ref'
@@ -252,13 +254,36 @@ function checkGraph(graph: unknown, cls: Class | typeof PArray, resolve: (name: 
   return { nodes: plans, root: root }
 }
 
-function convertScalar(kind: FieldLayout['kind'], v: unknown, at: string): unknown {
-  switch (kind) {
-    case 'bool': if (typeof v !== 'boolean') fail(at, `expected a boolean, got ${describe(v)}`); return v
-    case 'string': if (typeof v !== 'string') fail(at, `expected a string, got ${describe(v)}`); return v
-    default: return convertNumber(kind as NumberKind, v, at)
+function convertScalar(f: FieldLayout, v: unknown, at: string): unknown {
+  if (v === null && f.presence !== 'required') {
+    if (f.presence === 'nullable') return null
+    fail(at, `expected ${expectedOf(f)}; ${f.name} is optional: leave it out when absent (null is for nullable fields)`)
+  }
+  switch (f.kind) {
+    case 'bool': if (typeof v !== 'boolean') fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`); return v
+    case 'string': if (typeof v !== 'string') fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`); return v
+    case 'date': {
+      const d = v instanceof Date ? new Date(v.getTime()) : typeof v === 'string' && ISO_DATE.test(v) ? new Date(v) : undefined
+      if (d === undefined || Number.isNaN(d.getTime())) fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`)
+      return d
+    }
+    case 'enum':
+      if (!(f.members as readonly unknown[]).includes(v)) fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`)
+      return v
+    default: return convertNumber(f.kind as NumberKind, v, at)
   }
 }
+
+/** What a field accepts, for messages. */
+function expectedOf(f: FieldLayout): string {
+  const base = f.kind === 'date' ? 'an ISO 8601 date string (as toPlain writes, e.g. 2026-12-02T00:00:00.000Z)'
+    : f.kind === 'enum' ? `a member of the enum (${(f.members as readonly unknown[]).slice(0, 12).map((m) => JSON.stringify(m)).join(', ')})`
+    : f.kind === 'bool' ? 'a boolean' : f.kind === 'string' ? 'a string' : `a ${f.kind}`
+  return f.presence === 'nullable' ? `${base} or null` : base
+}
+
+/** A date as toPlain writes it (Date.prototype.toISOString), or a date-only / offset form. */
+const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/
 
 function convertNumber(kind: NumberKind | 'ref', v: unknown, at: string): number | bigint {
   switch (kind) {
@@ -380,6 +405,12 @@ function writeGraph(heap: PHeap, plan: GraphPlan): object {
     }
     return made.get(plan.root) as object
   })
+}
+
+/** A field value as JSON-safe plain data: dates as ISO strings, absent values as undefined or null. */
+function exportValue(f: FieldLayout, v: unknown): unknown {
+  if (v instanceof Date) return v.toISOString()
+  return v === undefined || v === null ? v : exportNumber(f.kind, v)
 }
 
 function exportNumber(kind: string, v: unknown): unknown {

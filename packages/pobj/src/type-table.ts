@@ -5,10 +5,10 @@
  * classes against it. Format: object-format.ts ("Type table block").
  */
 import { TypeTableCorruptError, SchemaMismatchError, UnknownTypeError } from './errors'
-import { ElementKind, FieldKind } from './metadata-args'
-import { Layout, stableNameOf } from './layout-builder'
+import { ElementKind, FieldKind, Presence } from './metadata-args'
+import { Layout, stableNameOf, absentCode, elemCode } from './layout-builder'
 import {
-  CODE_KIND, KIND_CODE, KIND_SIZE, FIRST_TYPE_ID, TAG_TYPE_TABLE, TYPE_TABLE_VERSION, TYPE_TABLE_ROOT,
+  CODE_KIND, KIND_CODE, FIRST_TYPE_ID, ABSENT_REQUIRED, ABSENT_UNDEFINED, ABSENT_NULL, fieldSize, TAG_TYPE_TABLE, TYPE_TABLE_VERSION, TYPE_TABLE_ROOT,
   TABLE_HEADER_SIZE, TABLE_ENTRY_FIXED, TABLE_FIELD_FIXED, TBL_VERSION, TBL_COUNT, TBL_USED, HDR_TAG,
   OBJECT_HEADER_SIZE, alignUp, isPointerKind, blockTag,
 } from './object-format'
@@ -21,6 +21,12 @@ export interface TableField {
   readonly offset: number
   /** Stable name of a ref's (or ref array's) declared class; '' otherwise. */
   readonly target: string
+  /** Whether the value may be absent (and reads as undefined or null). */
+  readonly presence: Presence
+  /** For enums: 'number' (i32) or 'string' (index into members). */
+  readonly enumType: 'number' | 'string' | undefined
+  /** For enums: the sorted member values. */
+  readonly members: readonly (number | string)[] | undefined
 }
 export interface TypeEntry {
   readonly typeId: number
@@ -39,16 +45,40 @@ export function entryFromLayout(layout: Layout, typeId: number): TypeEntry {
     fields: layout.fields.map((f) => ({
       name: f.name, kind: f.kind, element: f.element, offset: f.offset,
       target: f.targetClass ? stableNameOf(f.targetClass) : '',
+      presence: f.presence, enumType: f.enumType, members: f.members,
     })),
   }
+}
+
+/** The members of an enum field as stored (object-format.ts: i32 values, or (u16 len, UTF-8) strings). */
+function encodeMembers(f: TableField): Uint8Array {
+  if (!f.members) return new Uint8Array(0)
+  if (f.enumType === 'number') {
+    const out = new Uint8Array(4 * f.members.length)
+    const dv = new DataView(out.buffer)
+    f.members.forEach((m, i) => dv.setInt32(4 * i, m as number, true))
+    return out
+  }
+  const parts = f.members.map((m) => utf8.encode(m as string))
+  const out = new Uint8Array(parts.reduce((n, b) => n + 2 + b.length, 0))
+  const dv = new DataView(out.buffer)
+  let at = 0
+  for (const b of parts) {
+    if (b.length > 0xffff) throw new SchemaMismatchError(`pobj: field ${f.name}: an enum member longer than 65535 UTF-8 bytes`, '', [f.name])
+    dv.setUint16(at, b.length, true); out.set(b, at + 2); at += 2 + b.length
+  }
+  return out
 }
 
 /** Bytes of one encoded entry (a multiple of 4). */
 export function encodeEntry(e: TypeEntry): Uint8Array {
   const name = utf8.encode(e.name)
-  const fs = e.fields.map((f) => ({ f, name: utf8.encode(f.name), target: utf8.encode(f.target) }))
+  const fs = e.fields.map((f) => ({ f, name: utf8.encode(f.name), target: utf8.encode(f.target), members: encodeMembers(f) }))
   let len = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
-  for (const x of fs) len += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length, 4)
+  for (const x of fs) {
+    if (x.members.length > 0xffff) throw new SchemaMismatchError(`pobj: ${e.name}.${x.f.name}: the enum's members take more than 65535 bytes`, e.name, [x.f.name])
+    len += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length + x.members.length, 4)
+  }
   const out = new Uint8Array(len)
   const dv = new DataView(out.buffer)
   dv.setUint32(0, e.typeId, true)
@@ -59,13 +89,16 @@ export function encodeEntry(e: TypeEntry): Uint8Array {
   let at = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
   for (const x of fs) {
     dv.setUint8(at, KIND_CODE[x.f.kind])
-    dv.setUint8(at + 1, x.f.element ? KIND_CODE[x.f.element] : 0)
+    dv.setUint8(at + 1, elemCode(x.f))
     dv.setUint16(at + 2, x.name.length, true)
     dv.setUint32(at + 4, x.f.offset, true)
     dv.setUint16(at + 8, x.target.length, true)
+    dv.setUint8(at + 10, absentCode(x.f.presence))
+    dv.setUint16(at + 12, x.members.length, true)
     out.set(x.name, at + TABLE_FIELD_FIXED)
     out.set(x.target, at + TABLE_FIELD_FIXED + x.name.length)
-    at += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length, 4)
+    out.set(x.members, at + TABLE_FIELD_FIXED + x.name.length + x.target.length)
+    at += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length + x.members.length, 4)
   }
   return out
 }
@@ -109,15 +142,43 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
       const fnLen = dv.getUint16(at + 2, true)
       const offset = dv.getUint32(at + 4, true)
       const tLen = dv.getUint16(at + 8, true)
+      const absent = dv.getUint8(at + 10)
+      const mLen = dv.getUint16(at + 12, true)
       const fname = text(at + TABLE_FIELD_FIXED, fnLen)
       const target = text(at + TABLE_FIELD_FIXED + fnLen, tLen)
       if (!kindOrNone) return bad(`type ${name} field ${fname} has kind code ${dv.getUint8(at)}`)
       const kind: FieldKind = kindOrNone
       const element = kind === 'array' ? CODE_KIND[elemCode] as ElementKind | undefined : undefined
       if (kind === 'array' && (!element || !['i32', 'u32', 'f64', 'i64', 'ref'].includes(element))) bad(`type ${name} field ${fname} has element code ${elemCode}`)
-      if (offset < OBJECT_HEADER_SIZE || offset % KIND_SIZE[kind] !== 0 || offset + KIND_SIZE[kind] > size) bad(`type ${name} field ${fname} at offset ${offset}`)
-      fields.push({ name: fname, kind, element, offset, target })
-      at += TABLE_FIELD_FIXED + alignUp(fnLen + tLen, 4)
+      if (kind === 'enum' && elemCode !== KIND_CODE.i32 && elemCode !== KIND_CODE.string) bad(`type ${name} field ${fname} has enum storage code ${elemCode}`)
+      if (absent !== ABSENT_REQUIRED && absent !== ABSENT_UNDEFINED && absent !== ABSENT_NULL) bad(`type ${name} field ${fname} has absent code ${absent}`)
+      const presence: Presence = absent === ABSENT_UNDEFINED ? 'optional' : absent === ABSENT_NULL ? 'nullable' : 'required'
+      if (presence !== 'required' && (kind === 'i64' || kind === 'ref' || kind === 'array')) bad(`type ${name} field ${fname}: a ${kind} can not be ${presence}`)
+      const fsize = fieldSize(kind, absent, elemCode)
+      if (offset < OBJECT_HEADER_SIZE || offset % fsize !== 0 || offset + fsize > size) bad(`type ${name} field ${fname} at offset ${offset}`)
+      const mAt = at + TABLE_FIELD_FIXED + fnLen + tLen
+      if (mAt + mLen > end) bad(`type ${name} field ${fname}: its members run past the table`)
+      let enumType: 'number' | 'string' | undefined
+      let members: Array<number | string> | undefined
+      if (kind === 'enum') {
+        enumType = elemCode === KIND_CODE.i32 ? 'number' : 'string'
+        members = []
+        if (enumType === 'number') {
+          if (mLen % 4 !== 0) bad(`type ${name} field ${fname}: members of ${mLen} bytes`)
+          for (let m = 0; m < mLen; m += 4) members.push(dv.getInt32(mAt + m, true))
+        } else {
+          for (let m = 0; m < mLen;) {
+            if (m + 2 > mLen) bad(`type ${name} field ${fname}: a member runs past its list`)
+            const n = dv.getUint16(mAt + m, true)
+            if (m + 2 + n > mLen) bad(`type ${name} field ${fname}: a member runs past its list`)
+            members.push(text(mAt + m + 2, n))
+            m += 2 + n
+          }
+        }
+        if (members.length === 0 || members.some((v, i) => i > 0 && !(members![i - 1] < v))) bad(`type ${name} field ${fname}: enum members empty or not sorted`)
+      } else if (mLen !== 0) bad(`type ${name} field ${fname}: a ${kind} field with members`)
+      fields.push({ name: fname, kind, element, offset, target, presence, enumType, members })
+      at += TABLE_FIELD_FIXED + alignUp(fnLen + tLen + mLen, 4)
     }
     out.push({ typeId, name, size, fields })
   }
@@ -130,7 +191,8 @@ export function diffEntry(stored: TypeEntry, layout: Layout): string[] {
   const want = entryFromLayout(layout, stored.typeId)
   const out: string[] = []
   const describe = (f: TableField) =>
-    `${f.kind}${f.element ? `<${f.element}>` : ''}${f.target ? ` -> ${f.target}` : ''} @${f.offset}`
+    `${f.presence === 'required' ? '' : `${f.presence} `}${f.kind}${f.element ? `<${f.element}>` : ''}` +
+    `${f.members ? `{${f.members.map((m) => JSON.stringify(m)).join(',')}}` : ''}${f.target ? ` -> ${f.target}` : ''} @${f.offset}`
   const byName = new Map(stored.fields.map((f) => [f.name, f]))
   for (const f of want.fields) {
     const s = byName.get(f.name)

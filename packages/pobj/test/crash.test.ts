@@ -2,7 +2,7 @@ import 'reflect-metadata'
 import { expect } from 'chai'
 import { SimRegion } from '@makalu/allocator'
 import { PHeap, PArray } from '../src'
-import { Account, Bank, Node, Tree } from './models'
+import { Account, Bank, Node, Tree, Task, Priority, Status } from './models'
 import { Workload, referenceStates, crashRun, HEAP_OPTS, REGION_SIZE } from './crash-harness'
 import { reachable } from './helpers'
 
@@ -125,7 +125,79 @@ const treeWorkload: Workload<Array<[number, string]>> = {
   },
 }
 
-const workloads = [bankWorkload, listWorkload, treeWorkload] as Array<Workload<unknown>>
+/** A task's every value, dates as epoch ms (absent stays undefined / null). */
+function taskValues(t: Task): unknown[] {
+  const ms = (d: Date | null | undefined) => (d instanceof Date ? d.getTime() : d)
+  return [t.title, ms(t.due), ms(t.created), t.priority, t.status, t.estimate, t.count, t.ratio, t.done, t.note, ms(t.closed),
+    t.review, t.assignee, t.score, t.flag, t.escalation, ms(t.started)]
+}
+
+const PRIORITIES = [Priority.Low, Priority.Mid, Priority.High]
+const STATUSES = [Status.Open, Status.Done, Status.Blocked]
+
+/**
+ * Tasks in a list using every value kind (Date, enums, optional and nullable primitives):
+ * pushes, field updates that set and clear optional values, in and outside transactions.
+ */
+const taskWorkload: Workload<unknown[][]> = {
+  name: 'tasks (dates, enums, optional and nullable values)',
+  types: [Task],
+  ops: 40,
+  setup(heap) { heap.setRoot('tasks', heap.new(Task, { title: 'head', due: new Date(0) })) },
+  op(heap, k, rand) {
+    const head = heap.root('tasks', Task)!
+    const tasks: Task[] = []
+    for (let t = head.next; t; t = t.next) tasks.push(t)
+    const pick = tasks.length > 0 ? tasks[Math.floor(rand() * tasks.length)] : head
+    const pr = PRIORITIES[k % 3]
+    const st = STATUSES[Math.floor(rand() * 3)]
+    const some = rand() < 0.5
+    switch (k < 4 ? k % 2 : Math.floor(rand() * 6)) {
+      case 0: heap.transaction(() => { // a new task, some fields absent
+        head.next = heap.new(Task, {
+          title: `t${k}`, due: new Date(1_700_000_000_000 + k * 86_400_000), priority: pr, status: st,
+          estimate: some ? k - 20 : undefined, note: some ? '' : `note ${k}`, assignee: some ? null : `a${k}`,
+          escalation: some ? Priority.High : null, next: head.next,
+        })
+      }); break
+      case 1: head.next = heap.new(Task, { // outside a transaction: the ABSENT slots are durable with the block
+        title: `u${k}`, created: new Date(-k * 1000), ratio: some ? k / 3 : undefined, done: some ? false : undefined,
+        closed: some ? new Date(k) : undefined, score: some ? -0 : null, flag: some ? true : null, review: some ? st : undefined,
+        next: head.next,
+      }); break
+      case 2: { // set or clear one value outside a transaction: one store, durable on return
+        const writes: Array<() => void> = [
+          () => { pick.estimate = some ? k : undefined }, () => { pick.count = some ? 4_000_000_000 - k : undefined },
+          () => { pick.ratio = some ? NaN : undefined }, () => { pick.done = some ? true : undefined },
+          () => { pick.closed = some ? new Date(k * 7) : undefined }, () => { pick.review = some ? st : undefined },
+          () => { pick.score = some ? k * 1.5 : null }, () => { pick.flag = some ? false : null },
+          () => { pick.escalation = some ? pr : null }, () => { pick.started = some ? new Date(k) : null },
+          () => { pick.priority = pr === pick.priority ? Priority.Mid : pr }, () => { pick.status = st },
+          () => { pick.due = new Date(k * 1e6) },
+        ]
+        writes[Math.floor(rand() * writes.length)]()
+        break
+      }
+      case 3: // optional strings: value, "", absent, outside a transaction
+        if (some) pick.note = k % 3 === 0 ? undefined : k % 3 === 1 ? '' : `n${k}-${'z'.repeat(k % 4 * 8)}`
+        else pick.assignee = k % 2 === 0 ? null : k % 3 === 0 ? '' : `who${k}`
+        break
+      case 4: heap.transaction(() => { // the same in one transaction
+        pick.note = some ? `tx${k}` : undefined; pick.estimate = some ? undefined : -k; pick.escalation = some ? null : pr
+        pick.started = some ? null : new Date(k); pick.status = st; pick.assignee = some ? '' : null
+      }); break
+      case 5: if (tasks[0]) heap.transaction(() => { head.next = tasks[0].next }); break // unlink: garbage
+    }
+    if (k % 4 === 3) heap.gc({ fromHandles: false })
+  },
+  read(heap) {
+    const out: unknown[][] = []
+    for (let t: Task | null = heap.root('tasks', Task); t; t = t.next) out.push(taskValues(t))
+    return out
+  },
+}
+
+const workloads = [bankWorkload, listWorkload, treeWorkload, taskWorkload] as Array<Workload<unknown>>
 
 describe('pobj crash recovery (SimRegion)', function () {
   this.timeout(300_000)

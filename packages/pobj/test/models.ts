@@ -65,3 +65,31 @@ export class Person {
   @field.array('i32') scores!: PArray<number> | null
   @field.i64 id!: bigint
 }
+
+/** A numeric enum without a 0 member (a fresh field reads its smallest member). */
+export enum Priority { Low = 1, Mid = 5, High = 10 }
+/** A string enum (stored as an index into its sorted members). */
+export enum Status { Open = 'open', Done = 'done', Blocked = 'blocked' }
+
+/** Every value kind added for domain models: dates, enums, optional and nullable primitives. */
+@Persistent()
+export class Task {
+  @field() title!: string
+  @field() due!: Date // inferred from design:type Date
+  @field.date created!: Date
+  @field.enum(Priority) priority!: Priority
+  @field.enum(Status) status!: Status
+  @field.optional.i32 estimate?: number
+  @field.optional.u32 count?: number
+  @field.optional.f64 ratio?: number
+  @field.optional.bool done?: boolean
+  @field.optional.string note?: string
+  @field.optional.date closed?: Date
+  @field.optional.enum(Status) review?: Status
+  @field.nullable.string assignee!: string | null
+  @field.nullable.f64 score!: number | null
+  @field.nullable.bool flag!: boolean | null
+  @field.nullable.enum(Priority) escalation!: Priority | null
+  @field.nullable.date started!: Date | null
+  @field.ref(() => Task) next!: Task | null
+}

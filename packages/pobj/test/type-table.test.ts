@@ -4,7 +4,7 @@ import { SimRegion } from '@makalu/allocator'
 import { Persistent, field, PHeap, layoutOf, SchemaMismatchError, TypeTableCorruptError } from '../src'
 import { encodeEntry, decodeTable, entryFromLayout, diffEntry } from '../src/type-table'
 import { TAG_TYPE_TABLE, TYPE_TABLE_ROOT, TYPE_TABLE_VERSION } from '../src/object-format'
-import { AllKinds, Node, Circle } from './models'
+import { AllKinds, Node, Circle, Task } from './models'
 
 function tableImage(entries: Uint8Array[]): Uint8Array {
   const used = entries.reduce((n, e) => n + e.length, 0)
@@ -27,9 +27,29 @@ describe('pobj type table', () => {
     const img = tableImage([encodeEntry(a), encodeEntry(b), encodeEntry(c)])
     const out = decodeTable(img, 64, img.length - 64)
     expect(out).to.deep.equal([a, b, c])
-    expect(out[0].fields.find((f) => f.name === 'refs')).to.deep.equal({ name: 'refs', kind: 'array', element: 'ref', offset: 72, target: 'AllKinds' })
+    expect(out[0].fields.find((f) => f.name === 'refs')).to.deep.equal({
+      name: 'refs', kind: 'array', element: 'ref', offset: 72, target: 'AllKinds', presence: 'required', enumType: undefined, members: undefined,
+    })
     expect(out[1].name).to.equal('ListNode')
     expect(out[1].fields[2].target).to.equal('ListNode')
+  })
+
+  it('encodes and decodes dates, enums (with their members) and optional / nullable fields', () => {
+    const t = entryFromLayout(layoutOf(Task), 16)
+    const img = tableImage([encodeEntry(t)])
+    const out = decodeTable(img, 64, img.length - 64)
+    expect(out).to.deep.equal([t])
+    const f = Object.fromEntries(out[0].fields.map((x) => [x.name, x]))
+    expect(f.due).to.include({ kind: 'date', presence: 'required' })
+    expect(f.status).to.deep.include({ kind: 'enum', enumType: 'string', members: ['blocked', 'done', 'open'] })
+    expect(f.escalation).to.deep.include({ kind: 'enum', enumType: 'number', presence: 'nullable', members: [1, 5, 10] })
+    expect(f.note.presence).to.equal('optional')
+    // Damage in the new bytes of the first field record (title at 80 + 12 + 4): absent code, members length, enum storage.
+    const rec = 80 + 12 + 4
+    for (const [at, v] of [[rec + 10, 3], [rec + 12, 4]] as const) {
+      const bad = img.slice(); bad[at] = v
+      expect(() => decodeTable(bad, 64, bad.length - 64), `byte ${at}`).to.throw(TypeTableCorruptError)
+    }
   })
 
   it('refuses damaged tables with a typed error', () => {

@@ -50,3 +50,47 @@ export function typeTests(heap: PHeap): void {
   expectType<number>(s.gc.collections + s.roots + s.capacity + s.chunks + s.freeChunks + s.types['types.Task'].count)
   expectType<{ ms: number; freedBlocks: number }>(heap.gc())
 }
+
+enum Level { Low = 1, High = 2 }
+enum Phase { Open = 'open', Done = 'done' }
+
+@Persistent('types.Event')
+class Event {
+  @field() at!: Date
+  @field.date created!: Date
+  @field.enum(Level) level!: Level
+  @field.enum(Phase) phase!: Phase
+  @field.optional.i32 estimate?: number
+  @field.optional.u32 count?: number
+  @field.optional.f64 ratio?: number
+  @field.optional.bool done?: boolean
+  @field.optional.string note?: string
+  @field.optional.date closed?: Date
+  @field.optional.enum(Phase) review?: Phase
+  @field.optional() inferred?: number
+  @field.nullable.string assignee!: string | null
+  @field.nullable.f64 score!: number | null
+  @field.nullable.bool flag!: boolean | null
+  @field.nullable.date started!: Date | null
+  @field.nullable.enum(Level) escalation!: Level | null
+}
+
+export function valueTypeTests(heap: PHeap): void {
+  const e = heap.new(Event, { at: new Date(), level: Level.High, phase: Phase.Done, estimate: undefined, assignee: null, started: null })
+  expectType<Date>(e.at)
+  expectType<number | undefined>(e.estimate)
+  expectType<string | null>(e.assignee)
+  assertEqual<Init<Event>['level'], Level | undefined>(true)
+  // @ts-expect-error a Date field takes a Date, not a number
+  heap.new(Event, { at: 0 })
+  // @ts-expect-error an enum field takes a member
+  heap.new(Event, { phase: 'bogus' })
+  // @ts-expect-error null is for nullable fields
+  heap.new(Event, { note: null })
+  // @ts-expect-error an i64 can not be optional (no spare bit pattern)
+  void field.optional.i64
+  // @ts-expect-error ref and array fields are nullable already
+  void field.nullable.ref
+  // @ts-expect-error nullable has no inference (`T | null` emits design:type Object)
+  void field.nullable()
+}
