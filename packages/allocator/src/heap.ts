@@ -233,6 +233,8 @@ export class Heap {
   get transactionSerial(): number { return this.txSerial }
   /** Whether each snapshot drains (mmap, NVM) or only the commit does (the file backend). */
   get snapshotDrains(): boolean { return !this.deferredWriteBack }
+  /** Bytes of the undo log: what one transaction may snapshot (each snapshot costs its bytes plus a 24-byte header). */
+  get undoLogBytes(): number { return this.layout.logSize }
   /** Usable bytes of allocated blocks (what stats().used says, without the whole-heap walk). */
   get usedBytes(): number { return this.chunks.used }
   /** Offset of the first chunk: every block lies at or past it. */

@@ -57,7 +57,8 @@ const H_SLOTS = offsetOf(ListHeader, 'slots')
 const H_SIZE = 24
 const MIN_CAPACITY = 8
 
-const instances = new WeakMap<PHeap, Map<string, PersistentList<PValue>>>()
+/** Per heap: the list object of each header block, while the program holds it. */
+const instances = new WeakMap<PHeap, Map<number, WeakRef<PersistentList<PValue>>>>()
 
 /** The spec's ToIntegerOrInfinity (NaN → 0, truncation); like Array's, a BigInt or Symbol throws a TypeError. */
 function toIntegerOrInfinity(v: unknown): number {
@@ -79,20 +80,42 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
 
   /** The list under root `name` of `heap`, created if missing; the same object for the same heap and name. */
   static open<T extends PValue = PValue>(heap: PHeap, name: string): PersistentList<T> {
-    let byName = instances.get(heap)
-    if (!byName) instances.set(heap, (byName = new Map()))
-    let l = byName.get(name)
-    if (!l || heap.raw.getRoot(name) !== l.header) {
-      l = new PersistentList(heap, name)
-      byName.set(name, l)
+    return PersistentList.of<T>(heap, heap.root(name, ListHeader, () => PersistentList.newHeader(heap)), name)
+  }
+
+  /**
+   * A new, empty list that no root holds: store `list.object` in a field of a @Persistent
+   * object (`@field.ref(() => ListHeader)`) to keep it; until then it lives while the JS list
+   * object does.
+   */
+  static create<T extends PValue = PValue>(heap: PHeap): PersistentList<T> {
+    return PersistentList.of<T>(heap, PersistentList.newHeader(heap))
+  }
+
+  /** The list whose header object is `header` (read from a field, for example); the same object for the same header. */
+  static of<T extends PValue = PValue>(heap: PHeap, header: ListHeader, name = 'in a field'): PersistentList<T> {
+    let byHeader = instances.get(heap)
+    if (!byHeader) instances.set(heap, (byHeader = new Map()))
+    const p = heap.pointerOf(header)
+    let l = byHeader.get(p)?.deref()
+    if (!l || l.object !== header) {
+      l = new PersistentList(heap, name, header)
+      byHeader.set(p, new WeakRef(l))
     }
     return l as unknown as PersistentList<T>
   }
 
-  private constructor(readonly heap: PHeap, readonly name: string, readonly header = 0) {
+  private static newHeader(heap: PHeap): ListHeader {
+    return heap.new(ListHeader, { head: 0, length: 0, slots: heap.newArray(ListItem, MIN_CAPACITY) })
+  }
+
+  /** The block offset of the header. */
+  readonly header: number
+
+  /** @param object the header; holding its handle keeps the list alive through collections. */
+  private constructor(readonly heap: PHeap, readonly name: string, readonly object: ListHeader) {
     this.io = new BlockIO(heap)
-    const h = heap.root(name, ListHeader, () => heap.new(ListHeader, { head: 0, length: 0, slots: heap.newArray(ListItem, MIN_CAPACITY) }))
-    this.header = (h as unknown as { _$ptr: number })._$ptr
+    this.header = heap.pointerOf(object)
     this.io.refresh()
     this.itemType = typeIdOf(heap, ListItem)
     const bad = this.headerProblem()

@@ -136,7 +136,8 @@ function hashNumber(n: number): number {
 /** Map's SameValueZero: -0 is 0, every NaN is one key. */
 function normalizeNumber(n: number): number { return n === 0 ? 0 : n !== n ? NaN : n }
 
-const instances = new WeakMap<PHeap, Map<string, PersistentMap<MapKey, PValue>>>()
+/** Per heap: the map object of each header block while the program holds it (one JS object, one set of volatile counts). */
+const instances = new WeakMap<PHeap, Map<number, WeakRef<PersistentMap<MapKey, PValue>>>>()
 
 export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue> implements Iterable<[K, V]> {
   private readonly io: BlockIO
@@ -161,27 +162,50 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
    * The same object is returned for the same heap and name.
    */
   static open<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap, name: string): PersistentMap<K, V> {
-    let byName = instances.get(heap)
-    if (!byName) instances.set(heap, (byName = new Map()))
-    let m = byName.get(name)
-    if (!m || heap.raw.getRoot(name) !== m.header) {
-      m = new PersistentMap(heap, name)
-      byName.set(name, m)
+    // Created whole, then published by the root store (a crash before it leaves only garbage).
+    const h = heap.root(name, MapHeader, () => PersistentMap.newHeader(heap))
+    return PersistentMap.of<K, V>(heap, h, name)
+  }
+
+  /**
+   * A new, empty map that no root holds: store `map.object` in a field of a @Persistent
+   * object (`@field.ref(() => MapHeader)`) to keep it; until then it lives while the JS map
+   * object does, and a collection after that frees it. Durable once published, like any object.
+   */
+  static create<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap): PersistentMap<K, V> {
+    return PersistentMap.of<K, V>(heap, PersistentMap.newHeader(heap))
+  }
+
+  /** The map whose header object is `header` (read from a field, for example); the same object for the same header. */
+  static of<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap, header: MapHeader, name = 'in a field'): PersistentMap<K, V> {
+    let byHeader = instances.get(heap)
+    if (!byHeader) instances.set(heap, (byHeader = new Map()))
+    const p = heap.pointerOf(header)
+    let m = byHeader.get(p)?.deref()
+    if (!m || m.object !== header) {
+      m = new PersistentMap(heap, name, header)
+      byHeader.set(p, new WeakRef(m))
     }
     return m as unknown as PersistentMap<K, V>
   }
 
-  private constructor(readonly heap: PHeap, readonly name: string, readonly header = 0) {
+  private static newHeader(heap: PHeap): MapHeader {
+    return heap.new(MapHeader, { size: 0, used: 0, slots: heap.newArray(MapEntry, MIN_CAPACITY), tombstone: heap.new(MapEntry) })
+  }
+
+  /** The block offset of the header. */
+  readonly header: number
+
+  /**
+   * @param object the header; holding its handle keeps the map alive (a live handle is a
+   *   root of every collection), so a map whose owner became garbage is never read freed.
+   */
+  private constructor(readonly heap: PHeap, readonly name: string, readonly object: MapHeader) {
     this.io = new BlockIO(heap)
-    // Created whole, then published by the root store (a crash before it leaves only garbage).
-    const h = heap.root(name, MapHeader, () => heap.new(MapHeader, {
-      size: 0, used: 0, slots: heap.newArray(MapEntry, MIN_CAPACITY), tombstone: heap.new(MapEntry),
-    }))
-    this.header = (h as unknown as { _$ptr: number })._$ptr
+    this.header = heap.pointerOf(object)
     this.io.refresh()
     this.entryType = typeIdOf(heap, MapEntry)
-    const raw = heap.raw as unknown as { layout: { logOff: number; logSize: number } }
-    this.logCapacity = Math.floor(raw.layout.logSize / (F.LOG_ENTRY_HEADER + 8))
+    this.logCapacity = Math.floor(heap.raw.undoLogBytes / (F.LOG_ENTRY_HEADER + 8))
     this.countsKnown = heap.recovery.clean && (this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & COUNTS_EXACT) !== 0
     const bad = this.headerProblem()
     if (bad) throw this.corrupt(bad)

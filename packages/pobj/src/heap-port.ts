@@ -44,6 +44,8 @@ export interface AllocHeap {
   drain(): void
   /** Counts top-level transactions begun since open. */
   readonly transactionSerial: number
+  /** Bytes of the undo log: the budget of one transaction's snapshots. */
+  readonly undoLogBytes: number
   /** Opened read-only (a private copy of the file): every write throws ReadOnlyError. */
   readonly readOnly: boolean
   /** Writes a consistent copy of the heap to a new file (outside a transaction). */
