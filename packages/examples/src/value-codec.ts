@@ -32,7 +32,7 @@ export function classify(heap: PHeap, v: unknown, where: string, ref: { p: numbe
     case 'boolean': return v ? V_TRUE : V_FALSE
     case 'object':
       if (v === null) return V_NULL
-      ref.p = heap.refPtr(v, (v as object).constructor as never, where)
+      ref.p = heap.pointerOf(v as object, where)
       return V_OBJECT
     default:
       throw new TypeError(`${where}: a value must be a number, string, boolean, null or @Persistent object, got ${typeof v}`)
@@ -62,7 +62,7 @@ export function readValue(io: BlockIO, b: number, at: ValueSlots, kind: number):
     case V_TRUE: return true
     case V_FALSE: return false
     case V_NULL: return null
-    case V_OBJECT: return io.heap.handleAt(io.u32[(b + at.obj) >>> 2])
+    case V_OBJECT: return io.heap.objectAt(io.u32[(b + at.obj) >>> 2])
     default: throw new HeapCorruptError(`@makalu/examples: a block at ${b} holds no value (kind ${kind}): the structure is damaged`)
   }
 }

@@ -392,10 +392,21 @@ export class PHeap implements HandleHost {
     return importGraph(this, cls, plain, (name) => this.classForStableName(name))
   }
 
-  /** The block offset of a handle of this heap (for data structures that read blocks through heap.raw). */
-  pointerOf(obj: object): number {
+  /**
+   * The block offset of a handle of this heap (for data structures that read blocks through
+   * heap.raw). FieldTypeError, ForeignHandleError or FreedObjectError for anything else; `where`
+   * names the caller in those messages.
+   */
+  pointerOf(obj: object, where = 'pointerOf'): number {
     this.checkOpen()
-    return this.ptrOf(obj, 'pointerOf')
+    return this.ptrOf(obj, where)
+  }
+
+  /** The handle of the object or array in block `ptr` (the one a ref to it reads); FreedObjectError if it holds none. */
+  objectAt(ptr: number): object {
+    this.checkOpen()
+    if (!this.raw.isAllocated(ptr)) throw new FreedObjectError(`pobj: objectAt(${ptr}): no allocated block starts there`)
+    return this.handleAt(ptr)
   }
 
   /** This heap's type id of `cls` (the tag of its objects' blocks), registering the class durably on first use. */
