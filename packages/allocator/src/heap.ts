@@ -3,8 +3,7 @@ import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
 import { SnapshotRegion } from './region/snapshot-region'
-import * as nodeFs from 'fs'
-import * as nodePath from 'path'
+import { createWhole } from './region/new-file'
 import { Memory } from './memory'
 import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
@@ -245,8 +244,7 @@ export class Heap {
   // ── allocation ───────────────────────────────────────────────────────────
   /** A zero-filled block of at least `size` bytes; its offset (never 0). Small sizes write nothing durable. */
   alloc(size: number): number {
-    this.checkUsable()
-    if (this.readOnly) this.refuseWrite('alloc')
+    this.checkWritable('alloc')
     if (!(size >= 0 && size <= 2 ** 32)) throw new ArgumentError(`heap: alloc(${size}): size must be a number of bytes from 0 to 4 GiB`)
     const classes = this.chunks.classes
     const p = size <= classes.maxSmall ? this.chunks.allocSmall(classes.classOf(size || 1)) : this.chunks.allocLarge(size)
@@ -256,8 +254,7 @@ export class Heap {
 
   /** Frees a block; inside a transaction the free happens at commit. */
   free(ptr: number): void {
-    this.checkUsable()
-    if (this.readOnly) this.refuseWrite('free')
+    this.checkWritable('free')
     this.chunks.validate(ptr, 'free')
     if (this.txDepth > 0) {
       if (this.txFrees.has(ptr)) throw new InvalidPointerError(`heap: free(${ptr}): freed twice in this transaction`)
@@ -284,8 +281,7 @@ export class Heap {
 
   /** Makes [ptr, ptr+length) durable: flush + drain now; inside a transaction, at commit. */
   persist(ptr: number, length: number): void {
-    this.checkUsable()
-    if (this.readOnly) this.refuseWrite('persist')
+    this.checkWritable('persist')
     this.checkRange(ptr, length, 'persist')
     if (this.txDepth > 0) {
       this.txFlush.push(ptr, length)
@@ -310,8 +306,7 @@ export class Heap {
   // ── roots ────────────────────────────────────────────────────────────────
   /** Binds `name` to ptr (0 removes it). Durable when it returns; inside a transaction, at commit. */
   setRoot(name: string, ptr: number): void {
-    this.checkUsable()
-    if (this.readOnly) this.refuseWrite('setRoot')
+    this.checkWritable('setRoot')
     const encoded = RootTable.encodeName(name)
     if (ptr !== 0) this.chunks.validate(ptr, 'setRoot')
     let slot = this.rootTable.slotOf(name)
@@ -359,8 +354,7 @@ export class Heap {
    * Inside, do not flush ranges you snapshotted: `persist` waits for the commit.
    */
   transaction<T>(fn: () => T): T {
-    this.checkUsable()
-    if (this.readOnly) this.refuseWrite('transaction')
+    this.checkWritable('transaction')
     if (this.txDepth > 0) {
       this.txDepth++
       try { return fn() } finally { this.txDepth-- }
@@ -509,9 +503,8 @@ export class Heap {
    * bring back): TransactionError inside one.
    */
   collect(opts: { roots?: Iterable<number>; tracer?: Tracer } = {}): CollectReport {
-    this.checkUsable()
+    this.checkWritable('collect')
     if (this.txDepth > 0) throw new TransactionError('heap: collect() inside a transaction; call it after the transaction ends')
-    if (this.readOnly) this.refuseWrite('collect')
     const roots = this.rootTable.pointers()
     if (opts.roots) for (const p of opts.roots) roots.push(p)
     return collect(this.mem, this.layout, this.chunks, roots, opts.tracer ?? null)
@@ -601,42 +594,16 @@ export class Heap {
    * it is between two operations: call it outside a transaction (TransactionError inside).
    * It is not marked clean, so its first open traces it once, as after a crash, and finds
    * exactly what this heap holds now. A failure (a full disk) or a crash leaves no file at
-   * `path`, only at worst a `path.partial-…` one.
+   * `path`, only at worst the copy being written beside it (`path.<pid>.<random>`; see new-file.ts).
    */
   backup(path: string): { bytes: number; ms: number } {
     this.checkUsable()
     if (this.txDepth > 0) throw new TransactionError('heap: backup() inside a transaction; call it after the transaction ends')
     const t0 = performance.now()
     const bytes = this.mem.bytes
-    // In order: write the copy beside its destination; fsync; hard-link it to `path` (commits:
-    // link never replaces an existing file); unlink the temporary name; fsync the directory.
-    // A crash before the link leaves only the temporary file, never a `path` that looks whole.
-    const tmp = `${path}.partial-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
-    let fd: number
-    try {
-      fd = nodeFs.openSync(tmp, 'wx', 0o644)
-    } catch (e) {
-      throw new RegionError(`heap: backup to ${path}: ${(e as Error).message}`)
+    if (!createWhole(path, bytes, 'a backup', true)) {
+      throw new RegionError(`heap: backup to ${path}: the file exists (a backup never overwrites one)`)
     }
-    try {
-      try {
-        for (let at = 0; at < bytes.length;) at += nodeFs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at)
-        nodeFs.fsyncSync(fd)
-      } finally {
-        nodeFs.closeSync(fd)
-      }
-      nodeFs.linkSync(tmp, path)
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      const Err = code === 'ENOSPC' || code === 'EDQUOT' ? RegionFullError : RegionError
-      throw new Err(`heap: backup to ${path} failed: ${(e as Error).message}${code === 'EEXIST' ? ' (it is never overwritten)' : ''}`)
-    } finally {
-      try { nodeFs.unlinkSync(tmp) } catch { /* gone already */ }
-    }
-    try {
-      const dfd = nodeFs.openSync(nodePath.dirname(nodePath.resolve(path)), 'r')
-      try { nodeFs.fsyncSync(dfd) } finally { nodeFs.closeSync(dfd) }
-    } catch { /* a file system that can not sync a directory */ }
     return { bytes: bytes.length, ms: performance.now() - t0 }
   }
 
@@ -683,8 +650,12 @@ export class Heap {
   }
 
 
-  private refuseWrite(what: string): never {
-    throw new ReadOnlyError(`heap: ${what}() on a heap opened read-only (a private copy of ${(this.region as SnapshotRegion).path}; nothing is written)`)
+  /** checkUsable, and a ReadOnlyError for `what` on a heap opened read-only. */
+  private checkWritable(what: string): void {
+    this.checkUsable()
+    if (this.readOnly) {
+      throw new ReadOnlyError(`heap: ${what}() on a heap opened read-only (a private copy of ${(this.region as SnapshotRegion).path}; nothing is written)`)
+    }
   }
 
   private checkUsable(): void {

@@ -5,13 +5,13 @@ import { ArgumentError, HeapCorruptError, HeapFullError } from './errors'
 
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
-
 /**
  * Whether `s` holds a lone surrogate (it is not well-formed UTF-16). UTF-8 can not hold one:
  * TextEncoder and Buffer turn it into U+FFFD, so two different names would store the same.
+ * Node 20's native String.prototype.isWellFormed (ES2024; not in the ES2022 typings) is about
+ * twice as fast as a regular expression, and runs on every string field write.
  */
-export function hasLoneSurrogate(s: string): boolean { return LONE_SURROGATE.test(s) }
+export function hasLoneSurrogate(s: string): boolean { return !(s as unknown as { isWellFormed(): boolean }).isWellFormed() }
 
 function nameCheck(bytes: Uint8Array, from: number, length: number): number {
   return fnv1a(bytes, from, from + length, fnv1aWord(length, 0x811c9dc5))

@@ -1,6 +1,7 @@
 import * as fs from 'fs'
 import { HeapLockedError, RegionError } from '../errors'
 import { NativeMmap } from './native'
+import { createWhole } from './new-file'
 
 /**
  * One open per heap file, whatever the backend and whether the addon is loaded.
@@ -102,21 +103,7 @@ export function lockWithFile(path: string, holdsFlock = false): HeldLock {
 
 /** Creates lockPath holding `token` atomically; false when it exists. */
 function tryCreateLockFile(lockPath: string, token: string): boolean {
-  const aside = `${lockPath}.${process.pid}.${Math.random().toString(36).slice(2)}`
-  try {
-    fs.writeFileSync(aside, token, { flag: 'wx', mode: 0o644 })
-  } catch (e) {
-    throw new RegionError(`region: cannot create lock file beside ${lockPath}: ${(e as Error).message}`)
-  }
-  try {
-    fs.linkSync(aside, lockPath)
-    return true
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw new RegionError(`region: cannot create lock file ${lockPath}: ${(e as Error).message}`)
-  } finally {
-    unlinkQuietly(aside)
-  }
+  return createWhole(lockPath, Buffer.from(token), 'lock file', false)
 }
 
 function readLockFile(lockPath: string): string | null {
