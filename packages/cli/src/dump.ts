@@ -14,7 +14,6 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
   const raw = o.raw
   const b = raw.bytes
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
   const ids = new Map<number, string>()
   const queue: number[] = []
   const idOf = (p: number): string => {
@@ -27,13 +26,8 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
   const roots: Record<string, string | null> = {}
   for (const n of names) { const p = raw.getRoot(n); roots[n] = p === 0 ? null : idOf(p) }
 
-  const str = (p: number): string => {
-    if (p === 0) return ''
-    const tag = dv.getUint32(p, true)
-    const at = p + O.STRING_HEADER_SIZE
-    return buf.toString(tag === O.TAG_STRING16 ? 'utf16le' : 'utf8', at, at + dv.getUint32(p + O.STR_LEN, true))
-  }
   const ptr = (at: number): number => dv.getUint32(at, true)
+  /** An array element, or a ref/array field (as its #id); other fields read through readFieldValue. */
   const scalar = (kind: string, at: number): unknown => {
     switch (kind) {
       case 'i32': return dv.getInt32(at, true)
@@ -41,7 +35,6 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
       case 'f64': return dv.getFloat64(at, true)
       case 'i64': return dv.getBigInt64(at, true).toString() + 'n'
       case 'bool': return dv.getUint8(at) !== 0
-      case 'string': return str(ptr(at))
       case 'ref': case 'array': { const q = ptr(at); return q === 0 ? null : idOf(q) }
       default: return `<${kind}>`
     }
