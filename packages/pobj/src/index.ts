@@ -2,7 +2,9 @@
  * @makalu/pobj: @Persistent classes whose objects live in a crash-safe heap.
  */
 import 'reflect-metadata'
-export { Persistent, field } from './decorators'
+export { Persistent, field, was, FieldOptions } from './decorators'
+export { Migration, MigrationInfo, Progress } from './migration'
+export { UpgradePlan, Source } from './schema-evolution'
 export {
   PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport, Init,
 } from './pheap'
