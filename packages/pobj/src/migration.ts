@@ -22,7 +22,7 @@
  * So every open finds either the old heap, and the migration runs again, or the migrated one.
  *
  * Record (object-format.ts, MIGRATION_ROOT): a ref array [ids, old₀, new₀, old₁, new₁, …],
- * `ids` a u32 array of the type ids to retire. Both are ordinary array blocks, so the tracer
+ * `ids` a u32 array of (type id to retire, type id its objects became) pairs. Both are ordinary array blocks, so the tracer
  * keeps the old and new blocks alive across a crash between 4 and 5.
  */
 import type { Class } from './metadata-args'
@@ -71,11 +71,14 @@ export interface RecordHost {
   drain(): void
   getRoot(name: string): number
   setRoot(name: string, ptr: number): void
-  /** Marks the type ids as having no object left (durable). */
-  retire(typeIds: readonly number[]): void
+  /** Marks the type ids as having no object left (durable); `into` gives the type id each one's objects became. */
+  retire(typeIds: readonly number[], into: readonly number[]): void
 }
 
-/** Steps 3 and 4: writes the record of `pairs` (old, new, old, new, …) and `retired`, durably, and commits it. */
+/**
+ * Steps 3 and 4: writes the record of `pairs` (old, new, old, new, …) and of `retired`
+ * (type id, type id its objects became, …), durably, and commits it.
+ */
 export function commitRecord(host: RecordHost, pairs: readonly number[], retired: readonly number[]): void {
   const ids = host.alloc(ARRAY_HEADER_SIZE + 4 * retired.length)
   const rec = host.alloc(ARRAY_HEADER_SIZE + 8 * (1 + pairs.length))
@@ -114,8 +117,12 @@ export function applyRecord(host: RecordHost): number {
   }
   host.drain()
   const retired: number[] = []
-  for (let i = 0; i < arrayLength(dv, ids); i++) retired.push(dv.getUint32(ids + ARRAY_HEADER_SIZE + 4 * i, true))
-  host.retire(retired)
+  const into: number[] = []
+  for (let i = 0; i + 1 < arrayLength(dv, ids); i += 2) {
+    retired.push(dv.getUint32(ids + ARRAY_HEADER_SIZE + 4 * i, true))
+    into.push(dv.getUint32(ids + ARRAY_HEADER_SIZE + 4 * (i + 1), true))
+  }
+  host.retire(retired, into)
   host.setRoot(MIGRATION_ROOT, 0)
   host.free(rec)
   host.free(ids)

@@ -62,13 +62,15 @@
  *    count and used share one aligned 8-byte word: the single store that
  *    commits an appended entry (the entry bytes are made durable first).
  *
- *    entry:  0        4        8         10        12        14        16
- *            ┌────────┬────────┬─────────┬─────────┬─────────┬─────────┬─────────────────┬────────┐
- *            │ typeId │ size   │ nameLen │ nFields │ layoutV │ flags   │ name, pad to 4  │ fields │
- *            └────────┴────────┴─────────┴─────────┴─────────┴─────────┴─────────────────┴────────┘
+ *    entry:  0        4        8         10        12        14        16        18   20
+ *            ┌────────┬────────┬─────────┬─────────┬─────────┬─────────┬─────────┬────┬──────────────────────────┬────────┐
+ *            │ typeId │ size   │ nameLen │ nFields │ layoutV │ flags   │ succLen │ 0  │ name, successor, pad to 4│ fields │
+ *            └────────┴────────┴─────────┴─────────┴─────────┴─────────┴─────────┴────┴──────────────────────────┴────────┘
  *    A stable name may have several entries: its layout versions, layoutV = 1, 2, … in table
  *    order; the last is the current one (new objects get its type id). flags bit 0 RETIRED: no
  *    object of this version is left (set by a committed migration, a 2-byte store in place).
+ *    successor (succLen bytes, retired entries only): the stable name of the class a migration
+ *    renamed this one to, so that old refs declared to this name are known to lead there.
  *    A table of version 2 (12-byte entries: no layoutV, no flags; one entry per name) is read
  *    as all version 1, and is rewritten as version 3 at its first change.
  *    field:  0      1      2         4        8        10       11  12         14         16
@@ -128,7 +130,7 @@ export const OBJECT_HEADER_SIZE = 8
 export const STRING_HEADER_SIZE = 8
 export const ARRAY_HEADER_SIZE = 16
 export const TABLE_HEADER_SIZE = 16
-export const TABLE_ENTRY_FIXED = 16
+export const TABLE_ENTRY_FIXED = 20
 export const TABLE_ENTRY_FIXED_V2 = 12
 export const TABLE_FIELD_FIXED = 16
 export const TYPE_TABLE_VERSION = 3
@@ -136,6 +138,7 @@ export const TYPE_TABLE_VERSION_V2 = 2
 /** Offsets inside a table entry. */
 export const ENT_LAYOUT_VERSION = 12
 export const ENT_FLAGS = 14
+export const ENT_SUCCESSOR_LEN = 16
 /** Entry flag: no object of this layout version is left in the heap. */
 export const ENTRY_RETIRED = 1
 
@@ -144,7 +147,7 @@ export const TYPE_TABLE_ROOT = 'pobj.types'
 /**
  * The reserved root of a committed migration (schema-evolution.ts), present only while one is
  * being applied. It holds a ref array block:
- *    [ retired ─▶ u32 array of the type ids to retire, old₀, new₀, old₁, new₁, … ]
+ *    [ retired ─▶ u32 array (type id to retire, type id it became)…, old₀, new₀, old₁, new₁, … ]
  * each old block to become a forwarder to its new block. Setting this root is the commit.
  */
 export const MIGRATION_ROOT = 'pobj.migration'

@@ -784,7 +784,7 @@ export class PHeap implements HandleHost {
         dropped.push(...this.droppedStrings(p, plan, q))
       }
       // 3-4. the record, durable with every new block; its root store commits
-      commitRecord(this.recordHost(), pairs, [...byId.keys()])
+      commitRecord(this.recordHost(), pairs, [...byId.values()].flatMap((pl) => [pl.entry.typeId, this.typeIdOf(pl.layout)]))
     } catch (e) {
       for (const b of made) if (raw.isAllocated(b)) raw.free(b)
       throw e
@@ -831,7 +831,15 @@ export class PHeap implements HandleHost {
       drain: () => raw.drain(),
       getRoot: (n) => raw.getRoot(n),
       setRoot: (n, p) => raw.setRoot(n, p),
-      retire: (ids) => this.table.retire(ids),
+      retire: (ids, into) => {
+        const successors = new Map<number, string>()
+        ids.forEach((id, i) => {
+          const from = this.table.byTypeId(id)?.name
+          const to = this.table.byTypeId(into[i])?.name
+          if (from !== undefined && to !== undefined && to !== from) successors.set(id, to)
+        })
+        this.table.retire(ids, successors)
+      },
     }
   }
 

@@ -138,8 +138,14 @@ export class TypeRegistry {
 
   /** The class of a stable name: the one bound in this heap, else the only @Persistent class with that name. */
   classForStableName(name: string): Class {
-    const c = this.classesByName.get(name) ?? this.aliases.get(name)
-    if (c) return c
+    // A class renamed by a migration is its successor's (renames may chain; a cycle ends the walk).
+    for (let i = 0; i < 64; i++) {
+      const c = this.classesByName.get(name) ?? this.aliases.get(name)
+      if (c) return c
+      const successor = this.table.byStableName(name)?.successor
+      if (!successor) break
+      name = successor
+    }
     const candidates = [...metadataArgs.classes.values()].filter((a) => a.stableName === name)
     if (candidates.length !== 1) {
       throw new UnknownTypeError(`pobj: no single class for stable name '${name}' (${candidates.length} found); pass it in types`)

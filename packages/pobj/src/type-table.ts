@@ -10,7 +10,7 @@ import { Layout, stableNameOf, absentCode, elemCode } from './layout-builder'
 import {
   CODE_KIND, KIND_CODE, FIRST_TYPE_ID, ABSENT_REQUIRED, ABSENT_UNDEFINED, ABSENT_NULL, fieldSize, TAG_TYPE_TABLE, TYPE_TABLE_VERSION, TYPE_TABLE_ROOT,
   TABLE_HEADER_SIZE, TABLE_ENTRY_FIXED, TABLE_ENTRY_FIXED_V2, TABLE_FIELD_FIXED, TBL_VERSION, TBL_COUNT, TBL_USED, HDR_TAG,
-  TYPE_TABLE_VERSION_V2, ENT_LAYOUT_VERSION, ENT_FLAGS, ENTRY_RETIRED,
+  TYPE_TABLE_VERSION_V2, ENT_LAYOUT_VERSION, ENT_FLAGS, ENT_SUCCESSOR_LEN, ENTRY_RETIRED,
   OBJECT_HEADER_SIZE, alignUp, isPointerKind, blockTag,
 } from './object-format'
 
@@ -38,6 +38,8 @@ export interface TypeEntry {
   readonly layoutVersion: number
   /** No object of this version is left (a committed migration rewrote them all). */
   readonly retired: boolean
+  /** For a class renamed by a migration: the stable name its objects became ('' otherwise). */
+  readonly successor: string
   readonly size: number
   readonly fields: readonly TableField[]
 }
@@ -52,7 +54,7 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 export function entryFromLayout(layout: Layout, typeId: number, layoutVersion = 1, previous?: TypeEntry): TypeEntry {
   const before = new Set(previous?.fields.map((f) => f.name) ?? [])
   return {
-    typeId, name: layout.stableName, layoutVersion, retired: false, size: layout.size,
+    typeId, name: layout.stableName, layoutVersion, retired: false, successor: '', size: layout.size,
     fields: layout.fields.map((f) => ({
       name: f.name, kind: f.kind, element: f.element, offset: f.offset,
       target: f.targetClass ? stableNameOf(f.targetClass) : '',
@@ -85,8 +87,9 @@ function encodeMembers(f: TableField): Uint8Array {
 /** Bytes of one encoded entry (a multiple of 4). */
 export function encodeEntry(e: TypeEntry): Uint8Array {
   const name = utf8.encode(e.name)
+  const succ = utf8.encode(e.successor)
   const fs = e.fields.map((f) => ({ f, name: utf8.encode(f.name), target: utf8.encode(f.target), members: encodeMembers(f), prev: utf8.encode(f.prev) }))
-  let len = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
+  let len = TABLE_ENTRY_FIXED + alignUp(name.length + succ.length, 4)
   for (const x of fs) {
     if (x.members.length > 0xffff) throw new SchemaMismatchError(`pobj: ${e.name}.${x.f.name}: the enum's members take more than 65535 bytes`, e.name, [x.f.name])
     len += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length + x.members.length + x.prev.length, 4)
@@ -99,8 +102,10 @@ export function encodeEntry(e: TypeEntry): Uint8Array {
   dv.setUint16(10, fs.length, true)
   dv.setUint16(ENT_LAYOUT_VERSION, e.layoutVersion, true)
   dv.setUint16(ENT_FLAGS, e.retired ? ENTRY_RETIRED : 0, true)
+  dv.setUint16(ENT_SUCCESSOR_LEN, succ.length, true)
   out.set(name, TABLE_ENTRY_FIXED)
-  let at = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
+  out.set(succ, TABLE_ENTRY_FIXED + name.length)
+  let at = TABLE_ENTRY_FIXED + alignUp(name.length + succ.length, 4)
   for (const x of fs) {
     dv.setUint8(at, KIND_CODE[x.f.kind])
     dv.setUint8(at + 1, elemCode(x.f))
@@ -149,13 +154,16 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
     const nFields = dv.getUint16(at + 10, true)
     const layoutVersion = fixed === TABLE_ENTRY_FIXED ? dv.getUint16(at + ENT_LAYOUT_VERSION, true) : 1
     const flags = fixed === TABLE_ENTRY_FIXED ? dv.getUint16(at + ENT_FLAGS, true) : 0
+    const succLen = fixed === TABLE_ENTRY_FIXED ? dv.getUint16(at + ENT_SUCCESSOR_LEN, true) : 0
     const name = text(at + fixed, nameLen)
+    const successor = text(at + fixed + nameLen, succLen)
     if (typeId < FIRST_TYPE_ID || ids.has(typeId)) bad(`entry ${i} has type id ${typeId}`)
     if (name.length === 0 || layoutVersion !== (versions.get(name) ?? 0) + 1) bad(`entry ${i} is layout version ${layoutVersion} of '${name}'`)
     if ((flags & ~ENTRY_RETIRED) !== 0) bad(`entry ${i} has flags ${flags}`)
     if (size < OBJECT_HEADER_SIZE || size % 8 !== 0) bad(`type ${name} has size ${size}`)
     ids.add(typeId); versions.set(name, layoutVersion)
-    at += fixed + alignUp(nameLen, 4)
+    if (successor !== '' && (flags & ENTRY_RETIRED) === 0) bad(`entry ${i} has a successor but is not retired`)
+    at += fixed + alignUp(nameLen + succLen, 4)
     const fields: TableField[] = []
     for (let j = 0; j < nFields; j++) {
       if (at + TABLE_FIELD_FIXED > end) bad(`type ${name} field ${j} runs past the table`)
@@ -204,7 +212,7 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
       fields.push({ name: fname, kind, element, offset, target, presence, enumType, members, prev })
       at += TABLE_FIELD_FIXED + alignUp(fnLen + tLen + mLen + pLen, 4)
     }
-    out.push({ typeId, name, layoutVersion, retired: (flags & ENTRY_RETIRED) !== 0, size, fields })
+    out.push({ typeId, name, layoutVersion, retired: (flags & ENTRY_RETIRED) !== 0, successor, size, fields })
   }
   if (at !== end) bad(`used ${used} but entries end at ${at - ptr - TABLE_HEADER_SIZE}`)
   return out
@@ -314,14 +322,15 @@ export class TypeTable {
   }
 
   /**
-   * Marks layout versions as having no objects left, durably (outside transactions). In place,
-   * each flag is one 2-byte store, then one drain; a version-2 block is rewritten as version 3.
+   * Marks layout versions as having no objects left, durably (outside transactions), with the
+   * stable name a renamed class's objects became (`successors`). In place, each flag is one
+   * 2-byte store, then one drain; with a successor, or in a version-2 block, the table is rewritten.
    */
-  retire(typeIds: readonly number[]): void {
+  retire(typeIds: readonly number[], successors: ReadonlyMap<number, string> = new Map()): void {
     const todo = typeIds.filter((id) => this.byId.get(id)?.retired === false)
     if (todo.length === 0) return
-    const next = this.entries.map((e) => (todo.includes(e.typeId) ? { ...e, retired: true } : e))
-    if (this.blockVersion !== TYPE_TABLE_VERSION) {
+    const next = this.entries.map((e) => (todo.includes(e.typeId) ? { ...e, retired: true, successor: successors.get(e.typeId) ?? '' } : e))
+    if (this.blockVersion !== TYPE_TABLE_VERSION || todo.some((id) => successors.has(id))) { // a name to add: rewritten whole
       const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
       this.writeNewBlock(next, this.host.usableSize(ptr))
       return

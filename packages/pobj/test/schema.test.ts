@@ -274,6 +274,36 @@ describe('pobj schema evolution: migrations', () => {
 
 })
 
+describe('pobj schema evolution: a class renamed by a migration', () => {
+  @Persistent('Client') class Client { @field() first!: string; @field() last!: string }
+  @Persistent('Order') class OrderV1 { @field.ref(() => Client) client!: Client | null; @field.array(() => Client) cc!: unknown }
+  @Persistent('Customer') class Customer { @field() fullName!: string }
+  @Persistent('Order') class OrderV2 { @field.ref(() => Customer) client!: Customer | null; @field.array(() => Customer) cc!: unknown }
+
+  it('turns every Client into a Customer; refs to them, in fields and arrays, lead to the new objects', () => {
+    let region = new SimRegion(1 << 20)
+    let heap = PHeap.createIn(region, { types: [OrderV1, Client] })
+    const ann = heap.new(Client, { first: 'Ann', last: 'Lee' })
+    heap.setRoot('o', heap.new(OrderV1, { client: ann, cc: heap.newArray(Client, [ann, heap.new(Client, { first: 'Bo', last: 'Ek' })]) as unknown }))
+    ;({ region, heap } = reopen(region, heap, {
+      types: [OrderV2],
+      migrations: [{ from: 'Client', to: Customer, migrate(old: Readonly<Record<string, unknown>>, c: Customer) { c.fullName = `${old.first} ${old.last}` } }],
+    }))
+    const o = heap.root('o', OrderV2)!
+    expect(o.client).to.be.instanceOf(Customer)
+    expect(o.client!.fullName).to.equal('Ann Lee')
+    const cc = [...(o.cc as Iterable<Customer>)]
+    expect(cc.map((c) => c.fullName)).to.deep.equal(['Ann Lee', 'Bo Ek'])
+    expect(cc[0]).to.equal(o.client)
+    expect(heap.types.versionsOf('Client').every((e) => e.retired)).to.equal(true)
+    clean(heap)
+    ;({ region, heap } = reopen(region, heap, { types: [OrderV2, Customer] }))
+    expect(heap.root('o', OrderV2)!.client!.fullName).to.equal('Ann Lee')
+    expect([...heap.objects(Customer)].length).to.equal(2)
+    heap.close()
+  })
+})
+
 // ── crash safety of migrations ─────────────────────────────────────────────
 describe('pobj schema evolution: a crash during a migration', function () {
   this.timeout(600_000)

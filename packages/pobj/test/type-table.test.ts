@@ -44,8 +44,8 @@ describe('pobj type table', () => {
     expect(f.status).to.deep.include({ kind: 'enum', enumType: 'string', members: ['blocked', 'done', 'open'] })
     expect(f.escalation).to.deep.include({ kind: 'enum', enumType: 'number', presence: 'nullable', members: [1, 5, 10] })
     expect(f.note.presence).to.equal('optional')
-    // Damage in the new bytes of the first field record (title at 80 + 16 + 4): absent code, members length, enum storage.
-    const rec = 80 + 16 + 4
+    // Damage in the new bytes of the first field record (title at 80 + 20 + 4): absent code, members length, enum storage.
+    const rec = 80 + 20 + 4
     for (const [at, v] of [[rec + 10, 3], [rec + 12, 4]] as const) {
       const bad = img.slice(); bad[at] = v
       expect(() => decodeTable(bad, 64, bad.length - 64), `byte ${at}`).to.throw(TypeTableCorruptError)
@@ -55,7 +55,7 @@ describe('pobj type table', () => {
   it('refuses damaged tables with a typed error', () => {
     const e = encodeEntry(entryFromLayout(layoutOf(Node), 16))
     const good = tableImage([e])
-    for (const [at, v] of [[64, 9], [68, 7], [72, 5], [76, 3], [80, 2], [80 + 16 + 8, 99]] as const) {
+    for (const [at, v] of [[64, 9], [68, 7], [72, 5], [76, 3], [80, 2], [80 + 20 + 8, 99]] as const) {
       const img = good.slice()
       img[at] = v
       expect(() => decodeTable(img, 64, img.length - 64), `byte ${at}`).to.throw(TypeTableCorruptError)
