@@ -206,7 +206,9 @@ export class PHeap implements HandleHost {
     for (const m of migrations) if (m.from !== undefined) this.registry.alias(m.from, m.to)
     const types = [...(opts.types ?? []), ...migrations.map((m) => m.to).filter((c) => !(opts.types ?? []).includes(c))]
     // Check every class first, so a mismatch leaves the heap as it was.
-    const layouts = types.map((c) => { const l = checkPersistentClass(c); this.registry.claim(l); return l })
+    // The classes of `types` and those they refer to (refs, ref arrays), transitively.
+    const layouts = withTargets(types.map(checkPersistentClass))
+    for (const l of layouts) this.registry.claim(l)
     const migrating = new Set(migrations.map((m) => m.from ?? stableNameOf(m.to)))
     const toMigrate: UpgradePlan[] = []
     const empty: number[] = []
@@ -978,6 +980,17 @@ function checkGcPolicy(gc: GcPolicy | false | undefined): Required<GcPolicy> | n
   }
   if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) throw new ArgumentError(`pobj: gc.minBytes must be an integer ≥ 0, got ${String(minBytes)}`)
   return { growth, minBytes }
+}
+
+/** `layouts` and the layouts of the classes they refer to (refs, ref arrays), transitively. */
+function withTargets(layouts: readonly Layout[]): Layout[] {
+  const out = [...new Set(layouts)]
+  for (let i = 0; i < out.length; i++) {
+    for (const f of out[i].fields) {
+      if (f.targetClass && !out.includes(layoutOf(f.targetClass))) out.push(layoutOf(f.targetClass))
+    }
+  }
+  return out
 }
 
 /** Checks the shape of the migrations option. */

@@ -201,6 +201,7 @@ describe('pobj schema evolution: changes that need a migration', () => {
   @field.ref(() => Address) shop!: Address | null // a split: the shop's address moves to its own object
 }
 @Persistent('Catalog') class Catalog { @field.array(() => ItemV1) items!: unknown }
+@Persistent('Catalog') class CatalogV3 { @field.array(() => ItemV3) items!: unknown } // the next release's
 
 describe('pobj schema evolution: migrations', () => {
   function catalog(n: number): SimRegion {
@@ -222,7 +223,7 @@ describe('pobj schema evolution: migrations', () => {
     },
   }
   const openMigrating = (r: SimRegion, progress: Progress[] = []) =>
-    PHeap.openIn(r, { types: [Address, Catalog], migrations: [migration], onProgress: (p) => progress.push({ ...p }) })
+    PHeap.openIn(r, { types: [Address, CatalogV3], migrations: [migration], onProgress: (p) => progress.push({ ...p }) })
 
   it('rewrites every old object before open returns; everything is migrated, shared objects stay shared', () => {
     const region = catalog(500)
@@ -245,7 +246,7 @@ describe('pobj schema evolution: migrations', () => {
     clean(heap)
     heap.close()
     // The next open needs no migration (nothing old is left), with or without it passed.
-    const h2 = PHeap.openIn(new SimRegion(r.durableImage()), { types: [ItemV3, Address, Catalog] })
+    const h2 = PHeap.openIn(new SimRegion(r.durableImage()), { types: [ItemV3, Address, CatalogV3] })
     expect((h2.root('first') as ItemV3).shop!.street).to.equal('item 0 st')
     h2.close()
   })
@@ -258,13 +259,13 @@ describe('pobj schema evolution: migrations', () => {
       to: ItemV3,
       migrate(_old: unknown, obj: ItemV3) { if (++n === 10) throw new Error('boom'); obj.price = 1 },
     }
-    expect(() => PHeap.openIn(new SimRegion(image), { types: [Address, Catalog], migrations: [bad] })).to.throw('boom')
+    expect(() => PHeap.openIn(new SimRegion(image), { types: [Address, CatalogV3], migrations: [bad] })).to.throw('boom')
     let seen: unknown
     const rogue = {
       to: ItemV3,
       migrate(old: Readonly<Record<string, unknown>>) { try { (old as { name: string }).name = 'x' } catch { /* frozen */ } seen = true; throw new TransactionError('x') },
     }
-    expect(() => PHeap.openIn(new SimRegion(image), { types: [Address, Catalog], migrations: [rogue] })).to.throw(TransactionError)
+    expect(() => PHeap.openIn(new SimRegion(image), { types: [Address, CatalogV3], migrations: [rogue] })).to.throw(TransactionError)
     expect(seen).to.equal(true)
     const h = PHeap.openIn(new SimRegion(image), { types: [ItemV1, Catalog] })
     expect((h.root('first') as ItemV1).price).to.equal('0.25')
@@ -330,7 +331,7 @@ describe('pobj schema evolution: a crash during a migration', function () {
   function verify(img: Uint8Array, n: number): 'old' | 'new' {
     let h: PHeap
     try {
-      h = PHeap.openIn(new SimRegion(img), { types: [ItemV3, Address, Catalog] })
+      h = PHeap.openIn(new SimRegion(img), { types: [ItemV3, Address, CatalogV3] })
     } catch (e) {
       expect(e).to.be.instanceOf(SchemaMismatchError) // some object is still old: then all must be
       const old = PHeap.openIn(new SimRegion(img), { types: [ItemV1, Catalog] })
@@ -342,7 +343,7 @@ describe('pobj schema evolution: a crash during a migration', function () {
         expect(old.stats().types.Addr?.count ?? 0, 'no migrated object survives in an old heap').to.equal(0)
       } finally { old.close() }
       // ...and the migration runs again, to the end.
-      const again = PHeap.openIn(new SimRegion(img), { types: [Catalog], migrations: [migration] })
+      const again = PHeap.openIn(new SimRegion(img), { types: [CatalogV3], migrations: [migration] })
       expect((items(again) as ItemV3[]).map((it) => it.price)).to.deep.equal(Array.from({ length: n }, (_, i) => i + 0.5))
       again.close()
       return 'old'
@@ -367,7 +368,7 @@ describe('pobj schema evolution: a crash during a migration', function () {
         const imgs: Uint8Array[] = []
         let seed = 1
         region.onDrain = () => { imgs.push(region.crash({ mode, seed: seed++ })) }
-        PHeap.openIn(region, { types: [Catalog], migrations: [migration] }).close()
+        PHeap.openIn(region, { types: [CatalogV3], migrations: [migration] }).close()
         region.onDrain = null
         expect(imgs.length).to.be.greaterThan(4)
         for (const img of imgs) seen[verify(img, n)]++
@@ -385,7 +386,7 @@ describe('pobj schema evolution: a crash during a migration', function () {
     let i = 0
     region.onDrain = () => { if (i++ % 2 === 0) imgs.push(region.crash({ mode: 'random', seed: i })) }
     const t0 = performance.now()
-    const heap = PHeap.openIn(region, { types: [Catalog], migrations: [migration] })
+    const heap = PHeap.openIn(region, { types: [CatalogV3], migrations: [migration] })
     const ms = performance.now() - t0
     heap.close()
     region.onDrain = null
