@@ -8,7 +8,7 @@ import * as v8 from 'v8'
 import * as vm from 'vm'
 import { SimRegion } from '@makalu/allocator'
 import {
-  PHeap, PArray, Persistent, field, exportHeap, exportLines, importHeap, ImportError, layoutOf, stableNameOf, Class,
+  PHeap, PArray, Persistent, field, exportFormat, exportHeap, exportLines, importHeap, ImportError, layoutOf, stableNameOf, Class,
 } from '../src'
 import { Task, Priority, Status, AllKinds, Node, Tree, Shape, Circle } from './models'
 import { Workload, referenceStates, crashRun } from './crash-harness'
@@ -209,6 +209,27 @@ describe('pobj whole-heap export and import', function () {
     expect(linesOf(copy).slice(1)).to.deep.equal(lines.slice(1))
     copy.close()
     expect(stableNameOf(PHeap.createIn(new SimRegion(1 << 20)).classForStableName('xp.Book'))).to.equal('xp.Book')
+  })
+
+  it('a forwarder block (schema versions: tag 5, the current block at +4) and its target are one object', () => {
+    const h = PHeap.createIn(new SimRegion(1 << 20), { types: TYPES, gc: false })
+    const a = h.new(Author, { name: 'moved' })
+    const b = h.new(Book, { title: 't', author: a })
+    h.setRoot('author', a)
+    h.setRoot('book', b)
+    const fwd = h.raw.alloc(16)
+    const dv = new DataView(h.raw.bytes.buffer, h.raw.bytes.byteOffset, h.raw.bytes.byteLength)
+    dv.setUint32(fwd, exportFormat.TAG_FORWARDER, true)
+    dv.setUint32(fwd + exportFormat.FWD_TARGET, h.pointerOf(a), true)
+    dv.setUint32(h.pointerOf(b) + layoutOf(Book).byName.get('author')!.offset, fwd, true) // the book reaches the author through it
+    const lines = linesOf(h)
+    const head = JSON.parse(lines[0])
+    const book = JSON.parse(lines.slice(1).find((l) => l.includes('"xp.Book"'))!)
+    expect(head.objects).to.equal(2)
+    expect(book.fields.author).to.equal(head.roots.author)
+    const dst = PHeap.createIn(new SimRegion(1 << 20), { types: TYPES })
+    importHeap(dst, lines)
+    expect(dst.root('book', Book)!.author).to.equal(dst.root('author', Author))
   })
 
   it('moves data between class versions by field name: a missing field reads its default, an extra one is an ImportError unless dropped', () => {
