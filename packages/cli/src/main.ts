@@ -10,7 +10,7 @@
  *   makalu export FILE OUT                       every root and what it reaches, as NDJSON (no class needed)
  *   makalu import IN FILE [--types MODULE]       an export into a new (or existing) heap, all roots at once
  *
- * Every command but `check --repair` and `backup` opens the file read-only: no lock, nothing
+ * Every command but `check --repair`, `backup`, `gc` and `import` opens the file read-only: no lock, nothing
  * written, a recovery (if the heap is dirty) runs in a private copy.
  */
 import 'reflect-metadata'

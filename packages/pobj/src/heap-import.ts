@@ -154,6 +154,7 @@ class Importer {
   private readonly fixExpect = new U32List()
   private readonly expects: Expect[] = []
   private readonly expectIndex = new Map<string, number>()
+  private readonly fieldExpect = new Map<FieldLayout, number>()
   private readonly plans = new Map<string, TypePlan>()
   private readonly layoutsById = new Map<number, Layout>()
   private readonly classes = new Map<string, Class>()
@@ -336,7 +337,8 @@ class Importer {
   private field(p: number, f: FieldLayout, v: unknown, line: number, where: string): void {
     const at = p + f.offset
     if (f.kind === 'ref' || f.kind === 'array') {
-      const exp = this.expect(f.kind, f.targetClass, f.element, where)
+      let exp = this.fieldExpect.get(f)
+      if (exp === undefined) this.fieldExpect.set(f, (exp = this.expect(f.kind, f.targetClass, f.element, where)))
       this.ref(at, v, exp, line, where)
       return
     }
