@@ -106,7 +106,7 @@ export function exportHeap(heap: PHeap, out: string, opts: ExportOptions = {}): 
     fs.rmSync(tmp, { force: true })
   }
   try { const d = fs.openSync(path.dirname(out), 'r'); try { fs.fsyncSync(d) } finally { fs.closeSync(d) } } catch { /* not every FS syncs a directory */ }
-  return { ...report, bytes: fs.statSync(out).size }
+  return { ...report!, bytes: fs.statSync(out).size }
 }
 
 function exportedType(e: TypeEntry): ExportedType {
