@@ -60,6 +60,8 @@ export interface ImportReport {
 }
 
 const PROGRESS_EVERY = 4096
+const OBJECT_KEYS: ReadonlySet<string> = new Set(['id', 'type', 'fields'])
+const ARRAY_KEYS: ReadonlySet<string> = new Set(['id', 'array', 'of', 'items'])
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -234,6 +236,8 @@ class Importer {
     const id = r.id
     if (!this.isId(id)) this.bad(line, `bad id ${JSON.stringify(id)} (ids are 1..${this.total}, from the header)`)
     if (this.table[id] !== 0) this.bad(line, `id ${id} is used twice`)
+    const keys = typeof r.type === 'string' ? OBJECT_KEYS : ARRAY_KEYS
+    for (const k in r) if (!keys.has(k)) this.bad(line, `unknown key ${JSON.stringify(k)} in a record`)
     let p: number
     if (typeof r.type === 'string') p = this.object(r.type, r.fields, line)
     else if (typeof r.array === 'string') p = this.array(r.array, r.of, r.items, line)

@@ -267,6 +267,7 @@ describe('pobj whole-heap export and import', function () {
       ['wrong value', edit(bookLine, (r) => { r.fields.isbn = 1.5 }), new RegExp(`line ${bookLine + 1}: xp.Book.isbn: expected an i64`)],
       ['null for a required string', edit(bookLine, (r) => { r.fields.title = null }), /null for a required string/],
       ['bad root id', [JSON.stringify({ ...header, roots: { x: 0 } }), ...good.slice(1)], /line 1: root 'x' has bad id 0/],
+      ['unknown key', edit(bookLine, (r) => { r.typo = 1 }), new RegExp(`line ${bookLine + 1}: unknown key "typo"`)],
       ['empty line', [...good.slice(0, 2), '', ...good.slice(2)], /line 3: an empty line/],
     ]
     const dst = PHeap.createIn(new SimRegion(1 << 20), { types: TYPES })
