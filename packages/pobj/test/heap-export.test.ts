@@ -8,7 +8,7 @@ import * as v8 from 'v8'
 import * as vm from 'vm'
 import { SimRegion } from '@makalu/allocator'
 import {
-  PHeap, PArray, Persistent, field, exportFormat, exportHeap, exportLines, importHeap, ImportError, layoutOf, stableNameOf, Class,
+  PHeap, PArray, Persistent, field, exportFormat, exportHeap, exportLines, importHeap, ImportError, layoutOf, Class,
 } from '../src'
 import { Task, Priority, Status, AllKinds, Node, Tree, Shape, Circle } from './models'
 import { Workload, referenceStates, crashRun } from './crash-harness'
@@ -187,7 +187,9 @@ describe('pobj whole-heap export and import', function () {
     expect(fs.readFileSync(tmp('ro.ndjson'), 'utf8')).to.equal(withClasses.join('\n') + '\n')
     expect(r.objects).to.equal(withClasses.length - 1)
     expect(Buffer.compare(fs.readFileSync(file), before)).to.equal(0)
-    expect(() => exportHeap(PHeap.open(file, { readOnly: true }), tmp('ro.ndjson'))).to.throw(/exists/)
+    const again = PHeap.open(file, { readOnly: true })
+    expect(() => exportHeap(again, tmp('ro.ndjson'))).to.throw(/exists/)
+    again.close()
   })
 
   it("types: 'from-export' recreates the layouts from the export's type table: the copy opens with the real classes", () => {
@@ -208,7 +210,9 @@ describe('pobj whole-heap export and import', function () {
     expect(copy.root('fav', Book)!.title).to.equal('The Dispossessed')
     expect(linesOf(copy).slice(1)).to.deep.equal(lines.slice(1))
     copy.close()
-    expect(stableNameOf(PHeap.createIn(new SimRegion(1 << 20)).classForStableName('xp.Book'))).to.equal('xp.Book')
+    const other = PHeap.createIn(new SimRegion(1 << 20))
+    expect(other.classForStableName('xp.Book')).to.equal(Book)
+    other.close()
   })
 
   it('a forwarder block (schema versions: tag 5, the current block at +4) and its target are one object', () => {
