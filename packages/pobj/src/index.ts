@@ -26,3 +26,7 @@ export {
   HeapClosedError, HeapFullError, HeapLockedError, HeapFormatError, HeapCorruptError, HeapFailedError, CommitFailedError,
   TransactionError, ArgumentError, MakaluError,
 } from '@makalu/allocator'
+export { exportHeap, exportLines, ExportOptions, ExportReport } from './heap-export'
+export { importHeap, ImportOptions, ImportReport } from './heap-import'
+/** The whole-heap export format (NDJSON), for tools that read or write it. */
+export * as exportFormat from './export-format'

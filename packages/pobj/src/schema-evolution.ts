@@ -65,7 +65,7 @@ export function planUpgrade(old: TypeEntry, later: readonly TypeEntry[], layout:
   const refusals: string[] = []
   let identical = old.size === layout.size && old.fields.length === layout.fields.length
   for (const f of layout.fields) {
-    const name = sourceName(f, old, later)
+    const name = sourceName(f.name, f.was, old, later)
     const from = name === undefined ? undefined : byName.get(name)
     if (!from) { sources.push({ how: 'default' }); identical = false; continue }
     const why = widening(from, f, classOf)
@@ -81,11 +81,14 @@ export function planUpgrade(old: TypeEntry, later: readonly TypeEntry[], layout:
   return { entry: old, layout, sources, refusals, identical }
 }
 
-/** The name field `f` had in version `old`, following renames down the versions; undefined if it is newer. */
-function sourceName(f: FieldLayout, old: TypeEntry, later: readonly TypeEntry[]): string | undefined {
+/**
+ * The name that field `fieldName` (former names `was`, relative to the newest of `later`) had
+ * in version `old`, following renames down the versions; undefined if the field is newer.
+ */
+function sourceName(fieldName: string, was: readonly string[], old: TypeEntry, later: readonly TypeEntry[]): string | undefined {
   const has = (e: TypeEntry, n: string) => e.fields.some((x) => x.name === n)
   const top = later.length > 0 ? later[later.length - 1] : old
-  let name = has(top, f.name) ? f.name : f.was.find((n) => has(top, n))
+  let name = has(top, fieldName) ? fieldName : was.find((n) => has(top, n))
   for (let k = later.length - 1; k >= 0 && name !== undefined; k--) {
     const stored = later[k].fields.find((x) => x.name === name) as TableField
     const below = k > 0 ? later[k - 1] : old
@@ -93,6 +96,21 @@ function sourceName(f: FieldLayout, old: TypeEntry, later: readonly TypeEntry[])
     name = has(below, prev) ? prev : undefined
   }
   return name
+}
+
+/**
+ * Without classes (an export): for each field of `newest`, a later stored version of `old`'s
+ * stable name, the field of `old` it came from, renames followed; absent when the field is newer.
+ */
+export function storedSources(old: TypeEntry, newest: TypeEntry, versions: readonly TypeEntry[]): Map<string, TableField> {
+  const later = versions.filter((v) => v.layoutVersion > old.layoutVersion && v.layoutVersion <= newest.layoutVersion)
+  const out = new Map<string, TableField>()
+  for (const f of newest.fields) {
+    const name = sourceName(f.name, [], old, later)
+    const from = name === undefined ? undefined : old.fields.find((x) => x.name === name)
+    if (from) out.set(f.name, from)
+  }
+  return out
 }
 
 /** 'copy' (same encoding), 'convert' (a lossless widening) or why the change needs a migration. */
