@@ -33,14 +33,14 @@ function openDamaged(image: Uint8Array, what: string): 'refused' | 'opened' {
   try {
     heap = Heap.openIn(new SimRegion(image))
   } catch (e) {
-    if (!(e instanceof MakaluError)) throw new Error(`${what}: untyped error ${(e as Error).stack}`)
+    if (!(e instanceof MakaluError)) throw new Error(`${what}: untyped error ${(e as Error).stack}`, { cause: e })
     return 'refused'
   }
   const report = heap.check()
   expect(report.violations, what).to.deep.equal([])
   for (let i = 0; i < 50; i++) {
     try { heap.free(heap.alloc(16 + i * 40)) } catch (e) {
-      if (!(e instanceof MakaluError)) throw new Error(`${what}: untyped error after open ${(e as Error).stack}`)
+      if (!(e instanceof MakaluError)) throw new Error(`${what}: untyped error after open ${(e as Error).stack}`, { cause: e })
     }
   }
   expect(heap.check().violations, what).to.deep.equal([])

@@ -21,7 +21,7 @@ import { info } from './info'
 import { picture } from './picture'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../package.json').version
 import { dump, dumpText } from './dump'
 import { exportCommand, importCommand } from './transfer'

@@ -29,7 +29,7 @@ export interface ImportCommandOptions { typesModule?: string; dropUnknownFields?
 
 /** The @Persistent classes exported by a module (its exports, and one level of objects in them). */
 function classesOf(module: string): Class[] {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const m = require(path.resolve(module)) as Record<string, unknown>
   const out = new Set<Class>()
   for (const v of [m, ...Object.values(m)]) {

@@ -88,7 +88,7 @@ describe('makalu export / import', function () {
     const ok = makalu('import', at('notes.ndjson'), at('v2.heap'), '--types', V2, '--drop-unknown-fields')
     expect(ok.code, ok.err).to.equal(0)
     expect(ok.out).to.match(/dropped fields: xfer\.Note\.draft; fields not in the data \(defaults\): xfer\.Note\.tag/)
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const v2 = require(V2) as { Note: new () => { text: string; stars: number; tag?: string } }
     const h = PHeap.open(at('v2.heap'), { types: [v2.Note as never] })
     const top = h.root('top', v2.Note as never) as { text: string; stars: number; tag?: string }

@@ -518,7 +518,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     const cap = this.capacity()
     const at = (r: number): number => io.u32[this.slotAddrAt(head + r) >>> 2]
     let h = head
-    let m = n
+    let m: number
     if (n < cap && at(n) !== 0) m = n + 1 // a push
     else if (n + 1 < cap && at(-1) !== 0) { h = head - 1; m = n + 1 } // an unshift
     else if (n > 0 && at(n - 1) === 0) m = n - 1 // a pop

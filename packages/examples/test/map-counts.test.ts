@@ -133,7 +133,7 @@ export function countsCrashRun(seed: number, ops: number, mode: CrashMode, write
   let op = 0
   let reg = region
   let before = new Map<string, number>()
-  let after = new Map<string, number>()
+  const after = new Map<string, number>()
   const onDrain = (d: number): void => {
     if (failure) return
     crashes++

@@ -69,7 +69,7 @@ const m = copy()
 const migrateMs = time(() => PHeap.open(m, {
   ...opts, types: [PointsV3], migrations: [{ to: PointV3, migrate(old, p: PointV3) { p.id = `#${old.id as number}` } }],
 }).close())
-let exportImport = 'n/a'
+let exportImport: string
 try {
   const src = PHeap.open(copy(), { ...opts, types: [PointsV1] })
   const dst = PHeap.create(path.join(dir, 'import.heap'), { ...opts, size: 64 << 20, maxSize: 1 << 30, types: [PointsV1, PointV1] })

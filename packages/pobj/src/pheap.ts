@@ -824,9 +824,9 @@ export class PHeap implements HandleHost {
 
   private recordHost(): RecordHost {
     const raw = this.raw
-    const self = this
+    const view = () => this.dv
     return {
-      get dv() { return self.dv },
+      get dv() { return view() },
       alloc: (n) => { const p = raw.alloc(n); this.refresh(); return p },
       free: (p) => raw.free(p),
       flush: (p, n) => raw.flush(p, n),

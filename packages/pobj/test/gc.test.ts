@@ -96,7 +96,7 @@ describe('pobj gc: references never lie', () => {
 
   it('traces objects of classes not loaded in this process (from the type table)', () => {
     const region = new SimRegion(1 << 20)
-    let heap = PHeap.createIn(region, { types: TYPES, gc: false })
+    const heap = PHeap.createIn(region, { types: TYPES, gc: false })
     const n = heap.new(GNode, { id: 1, label: 'top', a: heap.new(GNode, { id: 2, label: 'child' }) })
     n.kids = heap.newArray(GNode, [heap.new(GNode, { id: 3, label: 'kid' })])
     heap.setRoot('n', n)

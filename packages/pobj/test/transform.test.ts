@@ -142,7 +142,6 @@ describe('pobj toPlain / fromPlain (class-transformer)', () => {
 
 // ── malformed graphs ────────────────────────────────────────────────────────
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any
 type Base = 'all' | 'family' | 'wide' | 'shapes' | 'tagged'
 type ErrorClass = new (...args: Any[]) => Error

@@ -44,6 +44,7 @@ export function loadNative(): NativeMmap | null {
   for (const build of ['Release', 'Debug']) {
     const file = path.join(pkg, 'build', build, 'makalu_mmap.node')
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node addon found at run time
       loaded = require(file) as NativeMmap
       failure = null
       return loaded

@@ -31,14 +31,14 @@ export function typeTests(heap: PHeap): void {
 
   // newArray infers its element type.
   const t = heap.new(Task)
-  const a1 = heap.newArray(Task, [t])
-  const a2 = heap.newArray(Task, 4)
-  const a3 = heap.newArray('i32', [1, 2])
-  const a4 = heap.newArray('i64', 2)
-  assertEqual<typeof a1, PArray<Task>>(true)
-  assertEqual<typeof a2, PArray<Task | null>>(true)
-  assertEqual<typeof a3, PArray<number>>(true)
-  assertEqual<typeof a4, PArray<bigint>>(true)
+  const _a1 = heap.newArray(Task, [t])
+  const _a2 = heap.newArray(Task, 4)
+  const _a3 = heap.newArray('i32', [1, 2])
+  const _a4 = heap.newArray('i64', 2)
+  assertEqual<typeof _a1, PArray<Task>>(true)
+  assertEqual<typeof _a2, PArray<Task | null>>(true)
+  assertEqual<typeof _a3, PArray<number>>(true)
+  assertEqual<typeof _a4, PArray<bigint>>(true)
   // @ts-expect-error i64 elements are bigints
   heap.newArray('i64', [1, 2])
   // @ts-expect-error not an element kind
