@@ -234,6 +234,11 @@ export class Heap {
   get snapshotDrains(): boolean { return !this.deferredWriteBack }
   /** Bytes of the undo log: what one transaction may snapshot (each snapshot costs its bytes plus a 24-byte header). */
   get undoLogBytes(): number { return this.layout.logSize }
+  /** How many snapshots of `length` bytes each one transaction can hold (its budget, for structures that size their batches). */
+  snapshotCapacity(length: number): number {
+    if (!(Number.isSafeInteger(length) && length > 0)) throw new ArgumentError(`heap: snapshotCapacity(${String(length)}): a length must be a positive integer`)
+    return Math.floor((this.layout.logSize - F.LOG_HEADER_SIZE) / (F.LOG_ENTRY_HEADER + ((length + 7) & ~7)))
+  }
   /** Usable bytes of allocated blocks (what stats().used says, without the whole-heap walk). */
   get usedBytes(): number { return this.chunks.used }
   /** Offset of the first chunk: every block lies at or past it. */

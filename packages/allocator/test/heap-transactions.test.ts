@@ -197,3 +197,19 @@ describe('heap: a commit whose drain fails', () => {
     }
   })
 })
+
+describe('heap: the transaction budget (snapshotCapacity)', () => {
+  for (const length of [8, 24, 100]) {
+    it(`snapshotCapacity(${length}) snapshots of ${length} bytes fit in one transaction, one more does not`, () => {
+      const h = Heap.createIn(new SimRegion(SMALL_REGION), { ...SMALL_HEAP, logSize: 4096 })
+      const n = h.snapshotCapacity(length)
+      expect(n).to.be.greaterThan(0)
+      const p = h.alloc(length * (n + 1))
+      h.persist(p, length * (n + 1)) // an old block: its snapshots are logged
+      h.transaction(() => { for (let i = 0; i < n; i++) h.snapshot(p + i * length, length) })
+      expect(() => h.transaction(() => { for (let i = 0; i <= n; i++) h.snapshot(p + i * length, length) })).to.throw(/too large for the undo log/)
+      expect(() => h.snapshotCapacity(0)).to.throw(/positive integer/)
+      h.close()
+    })
+  }
+})

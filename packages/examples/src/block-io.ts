@@ -13,7 +13,7 @@
  * Inside one, `logged` snapshots the word before the store (the heap's undo log).
  */
 import { PHeap, Class, layoutOf, objectFormat } from '@makalu/pobj'
-import { hasLoneSurrogate } from '@makalu/allocator'
+import { hasLoneSurrogate } from '@makalu/pobj'
 
 const {
   TAG_STRING, TAG_STRING16, TAG_ARRAY, STRING_HEADER_SIZE, ARRAY_HEADER_SIZE, KIND_CODE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE,

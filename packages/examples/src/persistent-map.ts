@@ -57,7 +57,6 @@
  * inside the transaction needs no log at all).
  */
 import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
-import { format as F } from '@makalu/allocator'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
 import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 import { objectFormat } from '@makalu/pobj'
@@ -205,7 +204,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     this.header = heap.pointerOf(object)
     this.io.refresh()
     this.entryType = typeIdOf(heap, MapEntry)
-    this.logCapacity = Math.floor(heap.raw.undoLogBytes / (F.LOG_ENTRY_HEADER + 8))
+    this.logCapacity = heap.raw.snapshotCapacity(8)
     this.countsKnown = heap.recovery.clean && (this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & COUNTS_EXACT) !== 0
     const bad = this.headerProblem()
     if (bad) throw this.corrupt(bad)

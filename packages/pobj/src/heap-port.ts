@@ -46,6 +46,8 @@ export interface AllocHeap {
   readonly transactionSerial: number
   /** Bytes of the undo log: the budget of one transaction's snapshots. */
   readonly undoLogBytes: number
+  /** How many snapshots of `length` bytes each one transaction can hold. */
+  snapshotCapacity(length: number): number
   /** Opened read-only (a private copy of the file): every write throws ReadOnlyError. */
   readonly readOnly: boolean
   /** Writes a consistent copy of the heap to a new file (outside a transaction). */

@@ -24,8 +24,10 @@ export {
 /** The heap's errors a pobj user meets, so that one import is enough. */
 export {
   HeapClosedError, HeapFullError, HeapLockedError, HeapFormatError, HeapCorruptError, HeapFailedError, CommitFailedError,
-  TransactionError, ArgumentError, MakaluError,
+  TransactionError, ArgumentError, MakaluError, ReadOnlyError, RegionFullError,
 } from '@makalu/allocator'
+/** Whether a string holds a lone surrogate (is not well-formed UTF-16): pobj stores such strings as UTF-16 blocks. */
+export { hasLoneSurrogate } from '@makalu/allocator'
 export { exportHeap, exportLines, ExportOptions, ExportReport } from './heap-export'
 export { importHeap, ImportOptions, ImportReport } from './heap-import'
 /** The whole-heap export format (NDJSON), for tools that read or write it. */
