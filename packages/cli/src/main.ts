@@ -5,7 +5,7 @@
  *   makalu info FILE [--json]                    format, sizes, state, roots, types, use per type
  *   makalu check FILE [--repair]                 every invariant; exit 1 on a violation or damage
  *   makalu dump FILE [ROOT] [--json] [--limit N] the objects reachable from a root (or all roots)
- *   makalu backup FILE COPY                      a consistent copy (takes the lock: the heap must not be open)
+ *   makalu backup FILE COPY [--compact]          a consistent copy (takes the lock: the heap must not be open)
  *   makalu gc FILE                               an offline collection of a pobj heap, and its report
  *   makalu export FILE OUT                       every root and what it reaches, as NDJSON (no class needed)
  *   makalu import IN FILE [--types MODULE]       an export into a new (or existing) heap, all roots at once
@@ -25,12 +25,16 @@ import * as path from 'node:path'
 const VERSION: string = require('../../package.json').version
 import { dump, dumpText } from './dump'
 import { exportCommand, importCommand } from './transfer'
+import { progressBar } from './progress'
+import { backupCompact } from '@makalu/pobj'
 
 const HELP: Record<string, string> = {
   info: 'makalu info FILE [--json]\n  Format, owner, sizes, state, roots, the type table, objects and bytes per type. Read-only.',
   check: 'makalu check FILE [--repair]\n  Every invariant of the heap; exit 1 on a violation or damage. Read-only unless --repair,\n  which opens for writing: a dirty heap is recovered on disk.',
   dump: 'makalu dump FILE [ROOT] [--json] [--limit N]\n  The objects reachable from ROOT (or every user root), breadth-first, each once, at most N\n  (default 1000). Read-only; needs none of the application classes.',
-  backup: 'makalu backup FILE COPY\n  A consistent copy of FILE in the new file COPY (heap.backup). Takes the lock: FILE must not be open.',
+  backup: 'makalu backup FILE COPY [--compact]\n  A consistent copy of FILE in the new file COPY (heap.backup). Takes the lock: FILE must not be open.\n' +
+    '  --compact: copy the objects, not the bytes (backupCompact): only what the roots reach, each object in its\n' +
+    '  newest layout, no free space; a progress bar on a terminal.',
   picture: 'makalu picture FILE OUT.svg\n  An SVG of the chunk map (runs by block size and fill, large objects, free chunks) and the bytes\n  per type against the free space. Read-only.',
   gc: 'makalu gc FILE\n  Frees every block no root reaches (an offline collection of a pobj heap) and reports it. Takes the lock.',
   export: 'makalu export FILE OUT\n  Every user root and everything it reaches, each object once, as NDJSON in the new file OUT\n' +
@@ -55,7 +59,7 @@ export function main(argv: string[], out: (s: string) => void = (s) => process.s
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: {
-      json: { type: 'boolean' }, repair: { type: 'boolean' }, limit: { type: 'string' },
+      json: { type: 'boolean' }, repair: { type: 'boolean' }, limit: { type: 'string' }, compact: { type: 'boolean' },
       types: { type: 'string' }, 'drop-unknown-fields': { type: 'boolean' }, size: { type: 'string' },
       help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
     },
@@ -99,8 +103,16 @@ export function main(argv: string[], out: (s: string) => void = (s) => process.s
       if (!arg) { out(`makalu backup: COPY is missing\n${USAGE}`); return 2 }
       const o = openHeap(file, { write: true })
       try {
-        const r = o.raw.backup(arg)
-        out(`${arg}: ${r.bytes} bytes in ${r.ms.toFixed(1)} ms`)
+        if (values.compact) {
+          if (!o.pobj) { out(`makalu backup --compact: ${file} is not a pobj heap (a raw allocator heap has no objects to copy)`); return 1 }
+          const bar = progressBar('backup')
+          const r = backupCompact(o.pobj, arg, { onProgress: (d, t) => bar.update(d, t) })
+          bar.done()
+          out(`${arg}: ${r.bytes} bytes, ${r.objects} objects, ${r.roots} roots (compacted) in ${r.ms.toFixed(0)} ms`)
+        } else {
+          const r = o.raw.backup(arg)
+          out(`${arg}: ${r.bytes} bytes in ${r.ms.toFixed(1)} ms`)
+        }
       } finally { closeHeap(o) }
       return 0
     }

@@ -144,4 +144,17 @@ describe('makalu CLI', function () {
     expect(heap.root('plan', Task)!.subtasks!.get(0)!.title).to.equal('write docs')
     heap.close()
   })
+
+  it('backup --compact: a copy of the objects the roots reach, in a smaller file', () => {
+    const copy = path.join(dir, 'compact.heap')
+    const r = makalu('backup', file, copy, '--compact')
+    expect(r.code, r.err).to.equal(0)
+    expect(r.out).to.match(/compact\.heap: \d+ bytes, \d+ objects, \d+ roots \(compacted\)/)
+    expect(fs.statSync(copy).size).to.be.at.most(fs.statSync(file).size)
+    const heap = PHeap.open(copy, { types: [Task] })
+    expect(heap.root('plan', Task)!.subtasks!.get(0)!.title).to.equal('write docs')
+    expect(heap.check().ok).to.equal(true)
+    heap.close()
+    expect(makalu('backup', file, copy, '--compact').code).to.equal(1) // COPY exists: refused
+  })
 })

@@ -30,5 +30,6 @@ export {
 export { hasLoneSurrogate } from '@makalu/allocator'
 export { exportHeap, exportLines, ExportOptions, ExportReport } from './heap-export'
 export { importHeap, ImportOptions, ImportReport } from './heap-import'
+export { backupCompact, CompactBackupReport } from './compact-backup'
 /** The whole-heap export format (NDJSON), for tools that read or write it. */
 export * as exportFormat from './export-format'
