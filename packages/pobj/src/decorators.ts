@@ -7,39 +7,75 @@
 import 'reflect-metadata'
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError } from './errors'
-import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class, Presence, EnumObject } from './metadata-args'
+import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class, Presence, EnumObject, FieldArgs } from './metadata-args'
 
 const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
 
+/**
+ * Both decorator dialects are served. Legacy decorators (`experimentalDecorators`) are called
+ * as (prototype, key) and read `design:type`; TC39 standard decorators (TypeScript 5's default)
+ * are called as (value, context) and carry no type, so they need explicit kinds. A standard
+ * field decorator runs before its class's decorator and knows no class: it leaves its record in
+ * the class's decorator metadata (`context.metadata`), and `@Persistent` takes them from there.
+ */
+type StandardContext = { kind: string; name: string | symbol; static?: boolean; private?: boolean; metadata?: Record<PropertyKey, unknown> }
+const isStandard = (c: unknown): c is StandardContext => c !== null && typeof c === 'object' && 'kind' in c
+
+// TypeScript's emit gives each class a metadata object only when Symbol.metadata exists (Node 20 has none).
+if (typeof (Symbol as { metadata?: symbol }).metadata !== 'symbol') {
+  Object.defineProperty(Symbol, 'metadata', { value: Symbol.for('Symbol.metadata'), configurable: true })
+}
+
+/** What standard field decorators leave for their class's @Persistent. */
+interface Pending { fields: Array<Omit<FieldArgs, 'target'>>; formerNames: Array<[string, string[]]> }
+const PENDING = Symbol('pobj.pending')
+
+function pendingOf(which: string, c: StandardContext): Pending {
+  const md = c.metadata
+  if (!md) throw new LayoutError(`pobj: ${which}: the decorator context has no metadata object (Symbol.metadata); compile with TypeScript ≥ 5.2`)
+  if (!Object.prototype.hasOwnProperty.call(md, PENDING)) md[PENDING] = { fields: [], formerNames: [] } satisfies Pending
+  return md[PENDING] as Pending
+}
+
+/** A field decorator of either dialect. */
+export interface FieldDecorator {
+  (prototype: object, key: string | symbol): void
+  (value: undefined, context: ClassFieldDecoratorContext): void
+}
+/** A class decorator of either dialect. */
+export interface ClassDecoratorOfBoth {
+  <T extends Function>(target: T): void
+  (target: Function, context: ClassDecoratorContext): void
+}
+
 /** Marks a class persistent; `stableName` (default: the class name) is what the heap stores. */
-export function Persistent(stableName?: string): ClassDecorator {
+export function Persistent(stableName?: string): ClassDecoratorOfBoth {
   return ((target: Function, context?: unknown) => {
-    refuseStandardDecorators('@Persistent', context)
+    if (isStandard(context)) {
+      if (context.kind !== 'class') throw new LayoutError(`pobj: @Persistent decorates classes, not a ${context.kind}`)
+      const p = pendingOf('@Persistent', context)
+      for (const f of p.fields) metadataArgs.addField({ target, ...f })
+      for (const [n, was] of p.formerNames) metadataArgs.addFormerNames(target, n, was)
+    }
     const name = stableName ?? target.name
     if (typeof name !== 'string' || name.length === 0 || name.length > 255 || name.startsWith('$') || hasLoneSurrogate(name)) {
       throw new LayoutError(`pobj: @Persistent on ${target.name || '<anonymous class>'}: stable name must be 1..255 characters ` +
         `of well-formed UTF-16 (no lone surrogate), not starting with '$'`)
     }
     for (const f of metadataArgs.ownFields(target)) {
-      if (f.kind === undefined) checkInferable(target, f.name, f.designType, f.presence)
+      if (f.kind === undefined) checkInferable(target, f.name, f.designType, f.presence, isStandard(context))
     }
     metadataArgs.addClass({ target, stableName: name })
-  }) as ClassDecorator
-}
-
-/**
- * TC39 standard decorators (TypeScript 5's default without experimentalDecorators) call a
- * decorator with a context object as the second argument; pobj's decorators are legacy ones.
- */
-function refuseStandardDecorators(which: string, second: unknown): void {
-  if (second !== null && typeof second === 'object' && 'kind' in second) {
-    throw new LayoutError(`pobj: ${which} is a legacy decorator: set "experimentalDecorators": true and ` +
-      '"emitDecoratorMetadata": true in tsconfig.json (TC39 standard decorators are not supported yet)')
-  }
+  }) as ClassDecoratorOfBoth
 }
 
 /** Raises the declaration-time error for a `@field()` without a usable `design:type`. */
-function checkInferable(target: Function, name: string, t: unknown, presence: Presence | undefined): void {
+function checkInferable(target: Function, name: string, t: unknown, presence: Presence | undefined, standard: boolean): void {
+  if (standard) {
+    throw new LayoutError(`pobj: ${target.name}.${name}: TC39 standard decorators carry no type, so @field() can not infer one; ` +
+      'give an explicit kind such as @field.string, @field.i32 or @field.ref(() => Class) ' +
+      '(or compile with "experimentalDecorators": true and "emitDecoratorMetadata": true to infer kinds)')
+  }
   if (t === undefined) {
     throw new LayoutError(`pobj: ${target.name}.${name}: no design:type metadata was emitted for @field(); compile with ` +
       '"experimentalDecorators": true and "emitDecoratorMetadata": true (tsc: esbuild and tsx do not emit it), ' +
@@ -55,9 +91,23 @@ function checkInferable(target: Function, name: string, t: unknown, presence: Pr
 
 interface Extra { refTarget?: ClassThunk; element?: NumberKind | ClassThunk; presence?: Presence; enumObject?: EnumObject }
 
-function record(kind: FieldKind | undefined, extra: Extra = {}): PropertyDecorator {
-  return (proto: object, key: string | symbol) => {
-    refuseStandardDecorators('@field', key)
+/** The field name a standard decorator context names; LayoutError for what can not be a persistent field. */
+function standardFieldName(which: string, c: StandardContext): string {
+  const what = typeof c.name === 'string' ? c.name : String(c.name)
+  if (c.kind !== 'field') throw new LayoutError(`pobj: ${which} on ${what}: only fields can be persistent (this is a ${c.kind})`)
+  if (typeof c.name !== 'string') throw new LayoutError(`pobj: ${which}: symbol-named fields can not be persistent`)
+  if (c.static) throw new LayoutError(`pobj: ${which} on ${c.name}: static fields can not be persistent`)
+  if (c.private) throw new LayoutError(`pobj: ${which} on ${c.name}: #private fields can not be persistent`)
+  return c.name
+}
+
+function record(kind: FieldKind | undefined, extra: Extra = {}): FieldDecorator {
+  return ((proto: object | undefined, key: string | symbol | StandardContext) => {
+    if (isStandard(key)) {
+      pendingOf('@field', key).fields.push({ name: standardFieldName('@field', key), kind, designType: undefined, ...extra })
+      return
+    }
+    proto = proto as object
     const owner = typeof proto === 'function' ? proto : proto.constructor
     if (typeof key !== 'string') {
       throw new LayoutError(`pobj: ${owner.name}: symbol-named fields can not be persistent`)
@@ -67,10 +117,8 @@ function record(kind: FieldKind | undefined, extra: Extra = {}): PropertyDecorat
     }
     const designType: unknown = Reflect.getMetadata('design:type', proto, key)
     metadataArgs.addField({ target: owner, name: key, kind, designType, ...extra })
-  }
+  }) as FieldDecorator
 }
-
-type FieldDecorator = PropertyDecorator
 
 /** `@field.optional...` and `@field.nullable...`: the kinds that can be absent. */
 interface PresenceKinds {
@@ -155,14 +203,15 @@ function formerNames(was: unknown): string[] {
  * with any `@field...`). Opening a heap whose objects have `mail` then reads them as this
  * field: a rename is an automatic schema change. `@field({ was: 'mail' })` says the same.
  */
-export function was(...names: string[]): PropertyDecorator {
+export function was(...names: string[]): FieldDecorator {
   const list = formerNames(names.length === 1 ? names[0] : names)
-  return (proto: object, key: string | symbol) => {
-    refuseStandardDecorators('@was', key)
+  return ((proto: object | undefined, key: string | symbol | StandardContext) => {
+    if (isStandard(key)) { pendingOf('@was', key).formerNames.push([standardFieldName('@was', key), list]); return }
+    proto = proto as object
     const owner = typeof proto === 'function' ? proto : proto.constructor
     if (typeof key !== 'string') throw new LayoutError(`pobj: ${owner.name}: symbol-named fields can not be persistent`)
     metadataArgs.addFormerNames(owner, key, list)
-  }
+  }) as FieldDecorator
 }
 
 const fieldFn = ((options?: FieldOptions) => {
@@ -170,7 +219,7 @@ const fieldFn = ((options?: FieldOptions) => {
   if (options === null || typeof options !== 'object') throw new LayoutError(`pobj: @field(options): expected an options object, got ${String(options)}`)
   const inner = record(undefined)
   const renamed = options.was === undefined ? undefined : was(...formerNames(options.was))
-  return (proto: object, key: string | symbol) => { inner(proto, key); renamed?.(proto, key) }
+  return ((a: never, b: never) => { inner(a, b); renamed?.(a, b) }) as FieldDecorator
 }) as unknown as { -readonly [K in keyof FieldFn]: FieldFn[K] } & (() => FieldDecorator)
 fieldFn.i32 = record('i32')
 fieldFn.u32 = record('u32')
