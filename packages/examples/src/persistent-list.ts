@@ -30,6 +30,7 @@
  */
 import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
+import { storeCollection } from './collection-field'
 import { AnyObject } from './persistent-map'
 import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 
@@ -561,3 +562,6 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
     return null
   }
 }
+
+// A field can hold a list: `@field.ref(() => PersistentList) log!: PersistentList<T> | null` stores its header.
+storeCollection(PersistentList, ListHeader, (heap, header) => PersistentList.of(heap, header))

@@ -58,6 +58,7 @@
  */
 import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
+import { storeCollection } from './collection-field'
 import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 import { objectFormat } from '@makalu/pobj'
 
@@ -748,3 +749,6 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     if (stamp) io.drain()
   }
 }
+
+// A field can hold a map: `@field.ref(() => PersistentMap) index!: PersistentMap<K, V> | null` stores its header.
+storeCollection(PersistentMap, MapHeader, (heap, header) => PersistentMap.of(heap, header))

@@ -2,7 +2,7 @@
 import 'reflect-metadata'
 import { expect } from 'chai'
 import { SimRegion } from '@makalu/allocator'
-import { PHeap, PArray, Persistent, field, reachable, settleHandles } from '@makalu/pobj'
+import { PHeap, PArray, Persistent, field, reachable, settleHandles, exportLines, importHeap } from '@makalu/pobj'
 import { PersistentMap, PersistentList, MapHeader, ListHeader } from '../src'
 
 @Persistent('test.Project')
@@ -13,6 +13,14 @@ class Project {
 }
 
 const TYPES = [Project]
+
+/** The same project, its collections declared as what they are. */
+@Persistent('test.Board')
+class Board {
+  @field() name!: string
+  @field.ref(() => PersistentMap) index!: PersistentMap<string, number> | null
+  @field.ref(() => PersistentList) log!: PersistentList<string> | null
+}
 
 describe('collections as fields', function () {
   this.timeout(120_000)
@@ -98,4 +106,41 @@ describe('collections as fields', function () {
       expect(crashes, writeBack).to.be.greaterThan(10)
     }
   })
+
+  it('a field declared as a PersistentMap or PersistentList holds one: set, read, reopen, collect, export', () => {
+    const region = new SimRegion(8 << 20)
+    const heap = PHeap.createIn(region, { types: [Board], gc: false })
+    const b = heap.new(Board, { name: 'b', index: PersistentMap.create<string, number>(heap), log: null })
+    heap.setRoot('board', b)
+    b.index!.set('a', 1)
+    b.log = PersistentList.create<string>(heap)
+    b.log.push('x', 'y')
+    expect(b.index).to.equal(b.index) // the same map object for the same header
+    expect(b.index).to.be.instanceOf(PersistentMap)
+    expect(() => { (b as { log: unknown }).log = new Map() }).to.throw(/a PersistentList field: expected a PersistentList or null, got Map/)
+    expect(() => { (b as { index: unknown }).index = b.log }).to.throw(/expected a PersistentMap or null, got PersistentList/)
+    expect(b.log.toArray()).to.deep.equal(['x', 'y'])
+    heap.close()
+    const h2 = PHeap.openIn(new SimRegion(region.durableImage()), { types: [Board], gc: false })
+    const b2 = h2.root('board', Board)!
+    expect(b2.index!.get('a')).to.equal(1)
+    expect(b2.log!.toArray()).to.deep.equal(['x', 'y'])
+    // Dropping the field's map makes it garbage; the list stays.
+    b2.index = null
+    h2.gc({ fromHandles: false })
+    expect(h2.check().ok).to.equal(true)
+    expect(h2.stats().used).to.equal(reachable(h2).bytes)
+    expect(h2.root('board', Board)!.log!.length).to.equal(2)
+    // Exported and imported like any object graph: the list's header and items come along.
+    const copy = PHeap.createIn(new SimRegion(8 << 20), { types: [Board], gc: false })
+    importHeap(copy, exportLines(h2), { types: [Board] })
+    expect(copy.root('board', Board)!.log!.toArray()).to.deep.equal(['x', 'y'])
+    expect(copy.root('board', Board)!.log!.check()).to.equal(undefined)
+    const plain = h2.toPlain(h2.root('board', Board))
+    const back = copy.fromPlain(Board, plain)
+    expect(back.log!.toArray()).to.deep.equal(['x', 'y'])
+    copy.close()
+    h2.close()
+  })
 })
+

@@ -7,7 +7,7 @@
 import 'reflect-metadata'
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError } from './errors'
-import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class, Presence, EnumObject, FieldArgs } from './metadata-args'
+import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class, Presence, EnumObject, FieldArgs, StoredAs } from './metadata-args'
 
 const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
 
@@ -157,8 +157,8 @@ interface FieldFn {
   readonly date: FieldDecorator
   /** A member of the TypeScript enum `e` (numeric or string); any other value throws FieldTypeError. */
   enum(e: object): FieldDecorator
-  /** A reference to an object of `target()` (or a subclass); null allowed. */
-  ref(target: () => Class): FieldDecorator
+  /** A reference to an object of `target()` (or a subclass), or to an instance of a class registered with storeAs; null allowed. */
+  ref(target: () => Function): FieldDecorator
   /** A persistent array of a number kind or of refs to `() => Class`; null allowed. */
   array(element: NumberKind | (() => Class)): FieldDecorator
   /** Fields that may be absent, read back as undefined: `@field.optional.i32 estimate?: number`. */
@@ -229,9 +229,9 @@ fieldFn.bool = record('bool')
 fieldFn.string = record('string')
 fieldFn.date = record('date')
 fieldFn.enum = (e: object) => record('enum', enumArg(e, 'required'))
-fieldFn.ref = (target: () => Class) => {
+fieldFn.ref = (target: () => Function) => {
   if (typeof target !== 'function') throw new LayoutError('pobj: @field.ref needs a thunk, e.g. @field.ref(() => Node)')
-  return record('ref', { refTarget: target })
+  return record('ref', { refTarget: target as () => Class })
 }
 fieldFn.array = (element: NumberKind | (() => Class)) => {
   if (typeof element !== 'function' && !NUMBER_KINDS.includes(element)) {
@@ -247,3 +247,17 @@ fieldFn.nullable = presenceFn('nullable')
  * `@field.array('f64')`, and `@field.optional.<kind>` / `@field.nullable.<kind>` for values that may be absent.
  */
 export const field: FieldFn = fieldFn
+
+/**
+ * Lets ref fields hold instances of `cls`, a class that is not @Persistent, stored as one
+ * @Persistent object of `how.stored` (its header): `@field.ref(() => cls)` then reads `wrap(heap,
+ * object)` and writes `unwrap(value)`. For data structures built on pobj (PersistentMap is stored
+ * as its MapHeader). `unwrap` must throw for a value that is not an instance.
+ */
+export function storeAs<T, S extends object>(cls: Function, how: StoredAs<T, S>): void {
+  if (typeof cls !== 'function' || metadataArgs.classes.has(cls)) throw new LayoutError(`pobj: storeAs: ${String((cls as Function)?.name ?? cls)} must be a class that is not @Persistent`)
+  if (!how || typeof how.wrap !== 'function' || typeof how.unwrap !== 'function' || !metadataArgs.classes.has(how.stored)) {
+    throw new LayoutError(`pobj: storeAs(${cls.name}): give { stored: a @Persistent class, wrap(heap, object), unwrap(value) }`)
+  }
+  metadataArgs.storedAs.set(cls, how as StoredAs)
+}

@@ -366,6 +366,20 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
     }
     case 'ref': {
       const target = f.targetClass as Class
+      const sa = f.storedAs
+      if (sa) return { // a class stored as an object of another (storeAs): the field holds that object
+        get() {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const q = this._$heap.dv.getUint32(p + off, true)
+          return q === 0 ? null : sa.wrap(this._$heap, this._$heap.handleAt(q))
+        },
+        set(v) {
+          const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+          const h = this._$heap
+          const stored = v === null || v instanceof target ? v : sa.unwrap(v) // the stored object itself is taken as is
+          h.writePtrField(p, p + off, h.refPtr(stored, target, where))
+        },
+      }
       return {
         get() {
           const p = this._$ptr; if (p === 0) this._$heap.unusable(this)

@@ -2,14 +2,14 @@
  * @makalu/pobj: @Persistent classes whose objects live in a crash-safe heap.
  */
 import 'reflect-metadata'
-export { Persistent, field, was, FieldOptions } from './decorators'
+export { Persistent, field, was, storeAs, FieldOptions } from './decorators'
 export { Migration, MigrationInfo, Progress } from './migration'
 export { UpgradePlan, Source } from './schema-evolution'
 export {
   PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport, Init,
 } from './pheap'
 export { PArray } from './handles'
-export { Class, FieldKind, ElementKind, NumberKind, ScalarKind } from './metadata-args'
+export { Class, FieldKind, ElementKind, NumberKind, ScalarKind, StoredAs } from './metadata-args'
 export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
 export { TypeTable, TypeEntry, TableField } from './type-table'
 export { pobjTracer, PreciseTracer } from './tracer'

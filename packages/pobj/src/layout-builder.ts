@@ -16,7 +16,7 @@
  */
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError, UnknownTypeError } from './errors'
-import { metadataArgs, Class, ClassThunk, FieldArgs, FieldKind, ElementKind, NumberKind, Presence, EnumObject } from './metadata-args'
+import { metadataArgs, Class, ClassThunk, FieldArgs, FieldKind, ElementKind, NumberKind, Presence, EnumObject, StoredAs } from './metadata-args'
 import {
   KIND_CODE, OBJECT_HEADER_SIZE, ABSENT_REQUIRED, ABSENT_UNDEFINED, ABSENT_NULL, alignUp, isPointerKind, fieldSize, isAbsentSlot,
 } from './object-format'
@@ -40,6 +40,8 @@ export interface FieldLayout {
   readonly members: readonly (number | string)[] | undefined
   /** Names the field had in earlier versions of its class (`@was`), most recent first as declared. */
   readonly was: readonly string[]
+  /** 'ref' to a class stored as another (storeAs): its values are wrapped and unwrapped; targetClass is the stored class. */
+  readonly storedAs: StoredAs | undefined
 }
 
 /** The type table's `absent` code of a presence. */
@@ -144,6 +146,7 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
   let element: ElementKind | undefined
   let enumType: 'number' | 'string' | undefined
   let members: readonly (number | string)[] | undefined
+  let storedAs: StoredAs | undefined
   const presence: Presence = args.presence ?? 'required'
   if (kind === undefined) {
     const t = args.designType
@@ -153,6 +156,7 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
     else if (t === BigInt) kind = 'i64'
     else if (t === Date) kind = 'date'
     else if (isPersistentClass(t)) { kind = 'ref'; targetClass = t }
+    else if (typeof t === 'function' && metadataArgs.storedAs.has(t)) { kind = 'ref'; storedAs = metadataArgs.storedAs.get(t); targetClass = storedAs!.stored }
     else if (t === Array) throw new LayoutError(`pobj: ${where}: an array field needs @field.array(kind or () => Class)`)
     else if (typeof t === 'function' && t !== Object && t !== Function) {
       throw new LayoutError(`pobj: ${where}: its type ${t.name} is not a @Persistent class; decorate it or use an explicit kind`)
@@ -160,7 +164,9 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
       throw new LayoutError(`pobj: ${where}: the field type is not inferable (a union such as \`T | null\`, an interface, any or Object); use an explicit kind such as @field.i32, @field.optional.string or @field.ref(() => Class)`)
     }
   } else if (kind === 'ref') {
-    targetClass = resolveThunk(where, args.refTarget)
+    const t = thunkValue(where, args.refTarget)
+    storedAs = typeof t === 'function' ? metadataArgs.storedAs.get(t) : undefined
+    targetClass = storedAs ? storedAs.stored : asPersistent(where, t)
   } else if (kind === 'array') {
     if (typeof args.element === 'function') { element = 'ref'; targetClass = resolveThunk(where, args.element) }
     else element = args.element as NumberKind
@@ -174,7 +180,7 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
   const size = fieldSize(kind, absentCode(presence), elemCode({ kind, element, enumType }))
   return Object.freeze({
     name: args.name, kind, offset: alignUp(end, size), size, targetClass, element, declaredIn: cls, presence, enumType, members,
-    was: Object.freeze([...metadataArgs.formerNamesOf(cls, args.name)]),
+    was: Object.freeze([...metadataArgs.formerNamesOf(cls, args.name)]), storedAs,
   })
 }
 
@@ -206,10 +212,16 @@ function enumMembers(where: string, e: EnumObject): { enumType: 'number' | 'stri
 }
 
 function resolveThunk(where: string, thunk: ClassThunk | undefined): Class {
-  let t: unknown
-  try { t = thunk?.() } catch (e) {
+  return asPersistent(where, thunkValue(where, thunk))
+}
+
+function thunkValue(where: string, thunk: ClassThunk | undefined): unknown {
+  try { return thunk?.() } catch (e) {
     throw new LayoutError(`pobj: ${where}: the class thunk threw: ${(e as Error).message}`)
   }
+}
+
+function asPersistent(where: string, t: unknown): Class {
   if (!isPersistentClass(t)) {
     const n = typeof t === 'function' ? t.name : String(t)
     throw new LayoutError(`pobj: ${where}: the target ${n} is not a @Persistent class`)

@@ -20,6 +20,17 @@ export type Class<T = any> = abstract new (...args: any[]) => T
 /** A thunk naming a class, so a field can point at a class declared later. */
 export type ClassThunk = () => Class
 
+/**
+ * How instances of a class that is not itself @Persistent are stored in a ref field: as one
+ * @Persistent object of `stored` (e.g. a collection as its header object). `wrap` makes the
+ * instance from that object; `unwrap` gives the object of an instance (and throws for anything else).
+ */
+export interface StoredAs<T = unknown, S extends object = object> {
+  readonly stored: Class<S>
+  wrap(heap: unknown, object: S): T
+  unwrap(value: T): S
+}
+
 /** One `@field...` as written. */
 export interface FieldArgs {
   readonly target: Function
@@ -49,6 +60,8 @@ export interface ClassArgs {
 export class MetadataArgsStorage {
   readonly fields = new Map<Function, FieldArgs[]>()
   readonly classes = new Map<Function, ClassArgs>()
+  /** Classes stored as an object of another class (storeAs). */
+  readonly storedAs = new Map<Function, StoredAs>()
   /** Former names of fields (`@field({ was })`, `@was(...)`), per class and field. */
   readonly formerNames = new Map<Function, Map<string, readonly string[]>>()
 

@@ -77,7 +77,8 @@ export function exportGraph(_heap: PHeap, obj: object | null): PlainGraph {
     const layout = layoutOf(o.constructor)
     const detached = Object.create(layout.cls.prototype) as Record<string, unknown>
     for (const f of layout.fields) {
-      const v = (o as Record<string, unknown>)[f.name]
+      let v = (o as Record<string, unknown>)[f.name]
+      if (f.storedAs && v !== null) v = f.storedAs.unwrap(v) // a collection is its header object
       detached[f.name] = f.kind === 'ref' || f.kind === 'array' ? idOf(v as object | null) : exportValue(f, v)
     }
     nodes.push({ $id: id, $type: layout.stableName, ...instanceToPlain(detached) })
@@ -401,7 +402,7 @@ function writeGraph(heap: PHeap, plan: GraphPlan): object {
         for (let i = 0; i < n.items.length; i++) a.set(i, n.refs ? handle(n.items[i]) : n.items[i])
         continue
       }
-      for (const [f, v] of n.values) target[f.name] = f.kind === 'ref' || f.kind === 'array' ? handle(v) : v
+      for (const [f, v] of n.values) target[f.name] = f.kind === 'ref' || f.kind === 'array' ? handle(v) : v // a storeAs field takes its stored object
     }
     return made.get(plan.root) as object
   })
