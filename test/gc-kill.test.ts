@@ -7,12 +7,11 @@
  */
 import { expect } from 'chai'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { mulberry32 } from '@makalu/allocator'
 import { PHeap, reachable } from '@makalu/pobj'
 import { ChainItem, modelLabels, readLabels } from './gc-kill-workload'
-import { runUntilKilled } from './kill-kit'
+import { runUntilKilled, tempDir } from './kill-kit'
 
 const CHILD = path.join(__dirname, 'gc-kill-child.js')
 const KILLS = Number(process.env.MAKALU_GC_KILLS || (process.env.MAKALU_SOAK === '1' ? 200 : 24))
@@ -32,14 +31,12 @@ async function runAndKill(file: string, backend: string, seed: number, start: nu
 
 describe('SIGKILL during online collection (gc)', function () {
   this.timeout(0)
-  let dir: string
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-gc-kill-')) })
-  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir('makalu-gc-kill-')
 
   for (const backend of ['mmap', 'file'] as const) {
     it(`${backend}: ${KILLS} kills, most of them inside a collection; recovery keeps exactly what is reachable`, async () => {
       const seed = backend === 'mmap' ? 11 : 12
-      const file = path.join(dir, `${backend}.heap`)
+      const file = path.join(dir(), `${backend}.heap`)
       const rand = mulberry32(seed)
       let done = 0
       let duringGc = 0

@@ -4,6 +4,9 @@
  * A child that ends by itself (not killed) rejects, unless `mayExit`.
  */
 import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 
 export interface KillRun { lines: string[]; killed: boolean }
 
@@ -35,4 +38,12 @@ export function runUntilKilled(script: string, args: string[], onLine: (line: st
       resolve({ lines, killed })
     })
   })
+}
+
+/** A fresh temporary directory for the enclosing describe (made before its tests, removed after): call the result for its path. */
+export function tempDir(prefix: string): () => string {
+  let dir = ''
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix)) })
+  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return () => dir
 }

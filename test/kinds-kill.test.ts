@@ -6,26 +6,23 @@
  */
 import { expect } from 'chai'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { mulberry32 } from '@makalu/allocator'
 import { PHeap, reachable } from '@makalu/pobj'
 import { Rec, model, read } from './kinds-kill-workload'
-import { runUntilKilled } from './kill-kit'
+import { runUntilKilled, tempDir } from './kill-kit'
 
 const CHILD = path.join(__dirname, 'kinds-kill-child.js')
 const KILLS = Number(process.env.MAKALU_KINDS_KILLS || (process.env.MAKALU_SOAK === '1' ? 100 : 12))
 
 describe('SIGKILL while every value kind is written', function () {
   this.timeout(0)
-  let dir: string
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-kinds-kill-')) })
-  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir('makalu-kinds-kill-')
 
   for (const backend of ['mmap', 'file'] as const) {
     it(`${backend}: ${KILLS} kills; each heap reads the model after the acked ops or the op in flight, value for value`, async () => {
-      const file = path.join(dir, `${backend}.heap`)
+      const file = path.join(dir(), `${backend}.heap`)
       const rand = mulberry32(backend === 'mmap' ? 3 : 4)
       let done = 0
       let inFlight = 0

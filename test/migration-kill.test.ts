@@ -7,12 +7,11 @@
  */
 import { expect } from 'chai'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { mulberry32 } from '@makalu/allocator'
 import { PHeap, SchemaMismatchError, reachable } from '@makalu/pobj'
 import { ItemV1, ItemV2, CatalogV1, CatalogV2, writeV1, migration, priceOf } from './migration-kill-workload'
-import { runUntilKilled } from './kill-kit'
+import { runUntilKilled, tempDir } from './kill-kit'
 
 const CHILD = path.join(__dirname, 'migration-kill-child.js')
 const N = Number(process.env.MAKALU_MIGRATION_KILL_N || (process.env.MAKALU_SOAK === '1' ? 100_000 : 20_000))
@@ -56,20 +55,18 @@ function verify(file: string, backend: 'mmap' | 'file'): 'old' | 'new' {
 
 describe('SIGKILL during a migration', function () {
   this.timeout(0)
-  let dir: string
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-migration-kill-')) })
-  after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir('makalu-migration-kill-')
 
   for (const backend of ['mmap', 'file'] as const) {
     it(`${backend}: ${KILLS} kills of a ${N}-object migration: each file is the old heap or the migrated one`, async () => {
-      const original = path.join(dir, `${backend}-v1.heap`)
+      const original = path.join(dir(), `${backend}-v1.heap`)
       const h = PHeap.create(original, { backend, size: 32 << 20, maxSize: 512 << 20, types: [CatalogV1, ItemV1], gc: false })
       writeV1(h, N)
       h.close()
       const rand = mulberry32(backend === 'mmap' ? 5 : 6)
       const seen = { old: 0, new: 0 }
       for (let k = 0; k < KILLS; k++) {
-        const file = path.join(dir, `${backend}-${k}.heap`)
+        const file = path.join(dir(), `${backend}-${k}.heap`)
         fs.copyFileSync(original, file)
         // Kill at a random progress line, or (1 in 4) right after the migration's last one.
         const at = rand() < 0.25 ? N : Math.floor(rand() * N)
