@@ -7,10 +7,11 @@
  *   makalu dump FILE [ROOT] [--json] [--limit N] the objects reachable from a root (or all roots)
  *   makalu backup FILE COPY [--compact]          a consistent copy (takes the lock: the heap must not be open)
  *   makalu gc FILE                               an offline collection of a pobj heap, and its report
+ *   makalu migrate FILE --types MODULE           class changes and migrations applied now, with a progress bar
  *   makalu export FILE OUT                       every root and what it reaches, as NDJSON (no class needed)
  *   makalu import IN FILE [--types MODULE]       an export into a new (or existing) heap, all roots at once
  *
- * Every command but `check --repair`, `backup`, `gc` and `import` opens the file read-only: no lock, nothing
+ * Every command but `check --repair`, `backup`, `gc`, `migrate` and `import` opens the file read-only: no lock, nothing
  * written, a recovery (if the heap is dirty) runs in a private copy.
  */
 import 'reflect-metadata'
@@ -26,6 +27,7 @@ const VERSION: string = require('../../package.json').version
 import { dump, dumpText } from './dump'
 import { exportCommand, importCommand } from './transfer'
 import { progressBar } from './progress'
+import { migrateCommand } from './migrate'
 import { backupCompact } from '@makalu/pobj'
 
 const HELP: Record<string, string> = {
@@ -37,6 +39,9 @@ const HELP: Record<string, string> = {
     '  newest layout, no free space; a progress bar on a terminal.',
   picture: 'makalu picture FILE OUT.svg\n  An SVG of the chunk map (runs by block size and fill, large objects, free chunks) and the bytes\n  per type against the free space. Read-only.',
   gc: 'makalu gc FILE\n  Frees every block no root reaches (an offline collection of a pobj heap) and reports it. Takes the lock.',
+  migrate: 'makalu migrate FILE --types MODULE\n  Opens FILE with the @Persistent classes MODULE (a .js file) exports and the migrations it exports as\n' +
+    '  `migrations`: automatic class changes are recorded (no object rewritten), migrations rewrite their\n' +
+    '  objects now, crash-atomically, with a progress bar on a terminal. Takes the lock.',
   export: 'makalu export FILE OUT\n  Every user root and everything it reaches, each object once, as NDJSON in the new file OUT\n' +
     '  (pobj\'s export format: a header with the type table and the roots, then one line per object).\n' +
     '  Read-only; needs none of the application classes. A progress bar on stderr when it is a terminal.',
@@ -135,6 +140,11 @@ export function main(argv: string[], out: (s: string) => void = (s) => process.s
     case 'export': {
       if (!arg) { out(`makalu export: OUT is missing\n${HELP.export}`); return 2 }
       out(exportCommand(file, arg))
+      return 0
+    }
+    case 'migrate': {
+      if (!values.types) { out(`makalu migrate: --types MODULE is missing\n${HELP.migrate}`); return 2 }
+      out(migrateCommand(file, values.types))
       return 0
     }
     case 'import': {

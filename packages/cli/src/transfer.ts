@@ -27,10 +27,15 @@ export function exportCommand(file: string, out: string): string {
 
 export interface ImportCommandOptions { typesModule?: string; dropUnknownFields?: boolean; size?: number }
 
-/** The @Persistent classes exported by a module (its exports, and one level of objects in them). */
-function classesOf(module: string): Class[] {
+/** The exports of a module given on the command line (a .js file). */
+export function loadModule(module: string): Record<string, unknown> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const m = require(path.resolve(module)) as Record<string, unknown>
+  return require(path.resolve(module)) as Record<string, unknown>
+}
+
+/** The @Persistent classes exported by a module (its exports, and one level of objects in them). */
+export function classesOf(module: string): Class[] {
+  const m = loadModule(module)
   const out = new Set<Class>()
   for (const v of [m, ...Object.values(m)]) {
     if (isPersistentClass(v)) out.add(v)

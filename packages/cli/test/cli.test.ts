@@ -1,13 +1,12 @@
 /** The makalu CLI, run as a child process (it has none of the classes below) on real heap files. */
 import 'reflect-metadata'
 import { expect } from 'chai'
-import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { Heap, format as F } from '@makalu/allocator'
 import { PHeap, PArray, Persistent, field } from '@makalu/pobj'
+import { makalu, sha } from './run-cli'
 
 enum Status { Open = 'open', Done = 'done' }
 
@@ -21,12 +20,6 @@ class Task {
   @field.array(() => Task) subtasks!: PArray<Task | null> | null
 }
 
-const MAIN = path.join(__dirname, '..', 'src', 'main.js')
-function makalu(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' })
-  return { code: r.status, out: r.stdout, err: r.stderr }
-}
-const sha = (p: string): string => crypto.createHash('sha1').update(fs.readFileSync(p)).digest('hex')
 
 describe('makalu CLI', function () {
   this.timeout(60_000)

@@ -1,12 +1,12 @@
 /** `makalu export` and `makalu import`, run as child processes on real heap files. */
 import 'reflect-metadata'
 import { expect } from 'chai'
-import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { PHeap, PArray, Persistent, field } from '@makalu/pobj'
+import { MAIN, makalu, sha } from './run-cli'
 
 @Persistent('xfer.Person')
 class Person {
@@ -21,13 +21,7 @@ class Note {
   @field.array(() => Note) replies!: PArray<Note | null> | null
 }
 
-const MAIN = path.join(__dirname, '..', 'src', 'main.js')
 const V2 = path.join(__dirname, 'fixtures', 'notes-v2.js')
-function makalu(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' })
-  return { code: r.status, out: r.stdout, err: r.stderr }
-}
-const sha = (p: string): string => crypto.createHash('sha1').update(fs.readFileSync(p)).digest('hex')
 
 describe('makalu export / import', function () {
   this.timeout(60_000)
