@@ -7,9 +7,9 @@
 import 'reflect-metadata'
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError } from './errors'
-import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class, Presence, EnumObject } from './metadata-args'
+import { metadataArgs, ClassThunk, FieldKind, Class, Presence, EnumObject, ArrayValueKind } from './metadata-args'
 
-const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
+const ARRAY_VALUE_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64', 'string']
 
 /** Marks a class persistent; `stableName` (default: the class name) is what the heap stores. */
 export function Persistent(stableName?: string): ClassDecorator {
@@ -53,7 +53,7 @@ function checkInferable(target: Function, name: string, t: unknown, presence: Pr
   }
 }
 
-interface Extra { refTarget?: ClassThunk; element?: NumberKind | ClassThunk; presence?: Presence; enumObject?: EnumObject }
+interface Extra { refTarget?: ClassThunk; element?: ArrayValueKind | ClassThunk; presence?: Presence; enumObject?: EnumObject }
 
 function record(kind: FieldKind | undefined, extra: Extra = {}): PropertyDecorator {
   return (proto: object, key: string | symbol) => {
@@ -105,8 +105,8 @@ interface FieldFn {
   enum(e: object): FieldDecorator
   /** A reference to an object of `target()` (or a subclass); null allowed. */
   ref(target: () => Class): FieldDecorator
-  /** A persistent array of a number kind or of refs to `() => Class`; null allowed. */
-  array(element: NumberKind | (() => Class)): FieldDecorator
+  /** A persistent (growable) array of a number kind, of strings, or of refs to `() => Class`; null allowed. */
+  array(element: ArrayValueKind | (() => Class)): FieldDecorator
   /** Fields that may be absent, read back as undefined: `@field.optional.i32 estimate?: number`. */
   readonly optional: OptionalFieldFn
   /** Fields that may be absent, read back as null: `@field.nullable.string note!: string | null`. */
@@ -148,9 +148,9 @@ fieldFn.ref = (target: () => Class) => {
   if (typeof target !== 'function') throw new LayoutError('pobj: @field.ref needs a thunk, e.g. @field.ref(() => Node)')
   return record('ref', { refTarget: target })
 }
-fieldFn.array = (element: NumberKind | (() => Class)) => {
-  if (typeof element !== 'function' && !NUMBER_KINDS.includes(element)) {
-    throw new LayoutError(`pobj: @field.array('${String(element)}'): the element must be one of ${NUMBER_KINDS.join(', ')} or () => Class`)
+fieldFn.array = (element: ArrayValueKind | (() => Class)) => {
+  if (typeof element !== 'function' && !ARRAY_VALUE_KINDS.includes(element)) {
+    throw new LayoutError(`pobj: @field.array('${String(element)}'): the element must be one of ${ARRAY_VALUE_KINDS.join(', ')} or () => Class`)
   }
   return record('array', { element })
 }

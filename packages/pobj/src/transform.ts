@@ -39,10 +39,10 @@
  */
 import { instanceToPlain, plainToInstance } from 'class-transformer'
 import { ImportError, TypeMismatchError } from './errors'
-import { Class, ElementKind, NumberKind } from './metadata-args'
+import { Class, ElementKind, NumberKind, ArrayValueKind } from './metadata-args'
 import { FieldLayout, Layout, layoutOf, stableNameOf, isPersistentClass } from './layout-builder'
 import { ELEMENT_SIZE } from './object-format'
-import { PArray } from './handles'
+import { PArray } from './persistent-array'
 import type { PHeap } from './pheap'
 
 export const GRAPH_FORMAT = 'makalu-pobj-graph/1'
@@ -103,7 +103,7 @@ export function importGraph<T extends object>(heap: PHeap, cls: Class<T> | typeo
 /** A node ready to write: converted values, refs as node ids (null for null). */
 type NodePlan =
   | { kind: 'object'; id: number; layout: Layout; values: Array<[FieldLayout, unknown]> }
-  | { kind: 'array'; id: number; element: NumberKind | Class; refs: boolean; items: unknown[] }
+  | { kind: 'array'; id: number; element: ArrayValueKind | Class; refs: boolean; items: unknown[] }
 
 interface GraphPlan { nodes: NodePlan[]; root: number }
 
@@ -198,6 +198,11 @@ function checkGraph(graph: unknown, cls: Class | typeof PArray, resolve: (name: 
       const items = new Array<unknown>(src.length)
       for (let j = 0; j < src.length; j++) {
         const at = `${p}.items[${j}]`
+        if (h.element === 'string') {
+          if (typeof src[j] !== 'string') fail(at, `expected a string, got ${describe(src[j])}`)
+          items[j] = src[j]
+          continue
+        }
         if (h.element !== 'ref') { items[j] = convertNumber(h.element, src[j], at); continue }
         const t = refTo(src[j], at, out)
         if (t !== null && !(t.kind === 'object' && isSubclass(t.cls, h.elementClass as Class))) {
