@@ -264,7 +264,9 @@ function arrayWorkload(name: string, txEvery: number, ops: number): Workload<Bag
           case 5: if (n > 0) a.set(Math.floor(at * n), v(1)); break
         }
       }
-      if (k % txEvery === txEvery - 1) heap.transaction(() => { act(0); act(1); act(2) })
+      // In a transaction, also a pop then a push: the pushed slot held a live element when the transaction began.
+      const popPush = (a: PArray<unknown>, x: unknown): void => { if (a.length > 0) { a.pop(); a.push(x) } }
+      if (k % txEvery === txEvery - 1) heap.transaction(() => { act(0); act(1); act(2); popPush(bag.nums!, -k); popPush(bag.strs!, `pp${k}`) })
       else act(k % 3)
       if (k % 8 === 7) heap.gc({ fromHandles: false })
     },
