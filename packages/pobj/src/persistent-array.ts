@@ -58,6 +58,8 @@ export class PArray<T = unknown> implements Iterable<T> {
   readonly elementClass: Class | undefined
   /** False for a fixed array (`heap.newFixedArray`, or a block API's): push, pop, splice and `length =` throw FixedArrayError. */
   readonly growable: boolean
+  /** Bytes per element. */
+  private readonly esz: number
   /** The elements block whose capacity is cached (-1: none). */
   private capBlock = -1
   private capValue = 0
@@ -69,6 +71,7 @@ export class PArray<T = unknown> implements Iterable<T> {
     this.element = element
     this.elementClass = elementClass
     this.growable = growable
+    this.esz = ELEMENT_SIZE[element]
   }
 
   // ── reading ──────────────────────────────────────────────────────────────
@@ -93,11 +96,19 @@ export class PArray<T = unknown> implements Iterable<T> {
   }
 
   get(i: number): T {
-    const b = this.block()
+    const p = this._$ptr
+    if (p === 0) this._$heap.unusable(this as unknown as Handle)
     const dv = this._$heap.dv
+    const b = this.growable ? dv.getUint32(p + ARR_ELEMENTS, true) : p
     const n = b === 0 ? 0 : dv.getUint32(b + ARR_LENGTH, true)
-    if (!(i >= 0 && i < n && Number.isInteger(i))) throw new IndexRangeError(`pobj: array index ${String(i)} outside [0, ${n})`)
-    return this.read(dv, b + ARRAY_HEADER_SIZE + i * ELEMENT_SIZE[this.element])
+    // i >>> 0 === i: an integer in [0, 2^32) (NaN, negatives and fractions fail).
+    if (!(i >>> 0 === i && i < n)) throw new IndexRangeError(`pobj: array index ${String(i)} outside [0, ${n})`)
+    const at = b + ARRAY_HEADER_SIZE + i * this.esz
+    switch (this.element) {
+      case 'f64': return dv.getFloat64(at, true) as T
+      case 'i32': return dv.getInt32(at, true) as T
+      default: return this.read(dv, at)
+    }
   }
 
   private read(dv: DataView, a: number): T {
