@@ -17,6 +17,7 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
   const ids = new Map<number, string>()
   const queue: number[] = []
   const idOf = (p: number): string => {
+    p = O.resolveForwarders(dv, p) // an upgraded object is its newest block
     let id = ids.get(p)
     if (id === undefined) { ids.set(p, (id = `#${ids.size + 1}`)); queue.push(p) }
     return id

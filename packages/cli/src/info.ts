@@ -19,9 +19,9 @@ export function info(o: Opened, file: string): Record<string, unknown> {
   if (o.pobj) {
     const ps = o.pobj.stats()
     out.types = o.pobj.types.all.map((e) => ({
-      typeId: e.typeId, name: e.name, size: e.size,
+      typeId: e.typeId, name: e.name, layoutVersion: e.layoutVersion, ...(e.retired ? { retired: true } : {}), size: e.size,
       fields: e.fields.map((f) => `${f.name}: ${f.kind}${f.element ? `<${f.element}>` : ''}${f.target ? ` → ${f.target}` : ''} @${f.offset}`),
-      objects: ps.types[e.name]?.count ?? 0, bytes: ps.types[e.name]?.bytes ?? 0,
+      objects: ps.types[e.name]?.count ?? 0, bytes: ps.types[e.name]?.bytes ?? 0, // per stable name, all its versions
     }))
     out.strings = ps.strings
     out.arrays = ps.arrays

@@ -7,8 +7,10 @@
  *   makalu dump FILE [ROOT] [--json] [--limit N] the objects reachable from a root (or all roots)
  *   makalu backup FILE COPY                      a consistent copy (takes the lock: the heap must not be open)
  *   makalu gc FILE                               an offline collection of a pobj heap, and its report
+ *   makalu export FILE OUT                       every root and what it reaches, as NDJSON (no class needed)
+ *   makalu import IN FILE [--types MODULE]       an export into a new (or existing) heap, all roots at once
  *
- * Every command but `check --repair` and `backup` opens the file read-only: no lock, nothing
+ * Every command but `check --repair`, `backup`, `gc` and `import` opens the file read-only: no lock, nothing
  * written, a recovery (if the heap is dirty) runs in a private copy.
  */
 import 'reflect-metadata'
@@ -22,6 +24,7 @@ import * as path from 'node:path'
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION: string = require('../../package.json').version
 import { dump, dumpText } from './dump'
+import { exportCommand, importCommand } from './transfer'
 
 const HELP: Record<string, string> = {
   info: 'makalu info FILE [--json]\n  Format, owner, sizes, state, roots, the type table, objects and bytes per type. Read-only.',
@@ -30,6 +33,16 @@ const HELP: Record<string, string> = {
   backup: 'makalu backup FILE COPY\n  A consistent copy of FILE in the new file COPY (heap.backup). Takes the lock: FILE must not be open.',
   picture: 'makalu picture FILE OUT.svg\n  An SVG of the chunk map (runs by block size and fill, large objects, free chunks) and the bytes\n  per type against the free space. Read-only.',
   gc: 'makalu gc FILE\n  Frees every block no root reaches (an offline collection of a pobj heap) and reports it. Takes the lock.',
+  export: 'makalu export FILE OUT\n  Every user root and everything it reaches, each object once, as NDJSON in the new file OUT\n' +
+    '  (pobj\'s export format: a header with the type table and the roots, then one line per object).\n' +
+    '  Read-only; needs none of the application classes. A progress bar on stderr when it is a terminal.',
+  import: 'makalu import IN FILE [--types MODULE] [--drop-unknown-fields] [--size BYTES]\n' +
+    '  Imports the export IN into FILE (created if missing, sized from IN, growing to 16 times that; an existing\n' +
+    '  heap must not have roots of the same names). Without --types the classes are recreated from the\n' +
+    '  type table in IN, so `export` then `import` is a full, compacted copy. With --types, the @Persistent\n' +
+    '  classes MODULE exports (a .js file) take the data, fields matched by name: a field the data lacks\n' +
+    '  reads its default; one the class lacks is an error unless --drop-unknown-fields. Every root is\n' +
+    '  published in one transaction at the end: a crash or an error leaves none of them.',
 }
 const USAGE = `usage (exit codes: 0 ok, 1 a heap error or a failed check, 2 a usage error):\n${Object.values(HELP).map((h) => '  ' + h.split('\n')[0]).join('\n')}\n  makalu --version\n  makalu help COMMAND`
 
@@ -43,6 +56,7 @@ export function main(argv: string[], out: (s: string) => void = (s) => process.s
     args: argv, allowPositionals: true,
     options: {
       json: { type: 'boolean' }, repair: { type: 'boolean' }, limit: { type: 'string' },
+      types: { type: 'string' }, 'drop-unknown-fields': { type: 'boolean' }, size: { type: 'string' },
       help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
     },
   })
@@ -104,6 +118,18 @@ export function main(argv: string[], out: (s: string) => void = (s) => process.s
         const r = o.pobj.gc({ fromHandles: false })
         out(`${file}: ${r.markedBlocks} blocks reachable, ${r.freedBlocks} freed (${r.freedBytes} bytes) in ${r.ms.toFixed(1)} ms`)
       } finally { closeHeap(o) }
+      return 0
+    }
+    case 'export': {
+      if (!arg) { out(`makalu export: OUT is missing\n${HELP.export}`); return 2 }
+      out(exportCommand(file, arg))
+      return 0
+    }
+    case 'import': {
+      if (!arg) { out(`makalu import: FILE (the heap to import into) is missing\n${HELP.import}`); return 2 }
+      const size = values.size === undefined ? undefined : Number(values.size)
+      if (size !== undefined && !(Number.isSafeInteger(size) && size > 0)) { out(`makalu import: --size must be a number of bytes, got ${values.size}`); return 2 }
+      out(importCommand(file, arg, { typesModule: values.types, dropUnknownFields: values['drop-unknown-fields'] === true, size }))
       return 0
     }
     default:

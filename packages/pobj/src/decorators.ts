@@ -89,9 +89,15 @@ interface OptionalFieldFn extends PresenceKinds {
   (): FieldDecorator
 }
 
+/** Options of `@field(options)`. */
+export interface FieldOptions {
+  /** The field's name(s) in earlier versions of the class: a rename is then an automatic schema change. */
+  was?: string | readonly string[]
+}
+
 interface FieldFn {
   /** Infers the kind from `design:type`: number → f64, boolean → bool, string → string, bigint → i64, Date → date, a @Persistent class → ref. */
-  (): FieldDecorator
+  (options?: FieldOptions): FieldDecorator
   readonly i32: FieldDecorator
   readonly u32: FieldDecorator
   readonly f64: FieldDecorator
@@ -135,7 +141,37 @@ function presenceFn(presence: Presence): PresenceKinds {
   return f
 }
 
-const fieldFn = (() => record(undefined)) as unknown as { -readonly [K in keyof FieldFn]: FieldFn[K] } & (() => FieldDecorator)
+/** Checks former names: well-formed, non-empty strings. */
+function formerNames(was: unknown): string[] {
+  const list = typeof was === 'string' ? [was] : Array.isArray(was) ? was : undefined
+  if (!list || list.length === 0 || list.some((n) => typeof n !== 'string' || n.length === 0 || hasLoneSurrogate(n))) {
+    throw new LayoutError(`pobj: was: expected a field name or a non-empty list of names, got ${JSON.stringify(was)}`)
+  }
+  return list as string[]
+}
+
+/**
+ * `@was('mail')`: the field was called `mail` in an earlier version of the class (stack it
+ * with any `@field...`). Opening a heap whose objects have `mail` then reads them as this
+ * field: a rename is an automatic schema change. `@field({ was: 'mail' })` says the same.
+ */
+export function was(...names: string[]): PropertyDecorator {
+  const list = formerNames(names.length === 1 ? names[0] : names)
+  return (proto: object, key: string | symbol) => {
+    refuseStandardDecorators('@was', key)
+    const owner = typeof proto === 'function' ? proto : proto.constructor
+    if (typeof key !== 'string') throw new LayoutError(`pobj: ${owner.name}: symbol-named fields can not be persistent`)
+    metadataArgs.addFormerNames(owner, key, list)
+  }
+}
+
+const fieldFn = ((options?: FieldOptions) => {
+  if (options === undefined) return record(undefined)
+  if (options === null || typeof options !== 'object') throw new LayoutError(`pobj: @field(options): expected an options object, got ${String(options)}`)
+  const inner = record(undefined)
+  const renamed = options.was === undefined ? undefined : was(...formerNames(options.was))
+  return (proto: object, key: string | symbol) => { inner(proto, key); renamed?.(proto, key) }
+}) as unknown as { -readonly [K in keyof FieldFn]: FieldFn[K] } & (() => FieldDecorator)
 fieldFn.i32 = record('i32')
 fieldFn.u32 = record('u32')
 fieldFn.f64 = record('f64')

@@ -41,6 +41,11 @@ export interface HandleHost {
   /** The handle of the block at `p` (the same one while it lives). */
   handleAt(p: number): object
   readString(p: number): string
+  /**
+   * Rewrites the object of handle `h`, stored in an older layout version of its class, in the
+   * current one (schema-evolution.ts); afterwards `h` is a handle of the current layout.
+   */
+  upgrade(h: Handle): void
   /** Replaces a string field: null stores 0 (absent), "" stores 0 too unless `emptyAsBlock` (optional fields). */
   writeStringField(block: number, addr: number, s: string | null, emptyAsBlock?: boolean): void
 }
@@ -58,6 +63,14 @@ export function handleCtorOf(layout: Layout): HandleCtor {
 }
 
 function makeHandleCtor(layout: Layout): HandleCtor {
+  return makeHandleCtorWith(layout, (f) => accessorsOf(layout, f))
+}
+
+/**
+ * A handle constructor of `layout`'s class whose field accessors come from `accessors`
+ * (schema-evolution.ts makes those of objects stored in an older layout version).
+ */
+export function makeHandleCtorWith(layout: Layout, accessors: (f: FieldLayout) => Accessors): HandleCtor {
   // A named constructor so stack traces and console.log show the user's class.
   const H = function (this: Handle, host: HandleHost, ptr: number) { this._$heap = host; this._$ptr = ptr } as unknown as HandleCtor
   Object.defineProperty(H, 'name', { value: layout.cls.name })
@@ -66,7 +79,7 @@ function makeHandleCtor(layout: Layout): HandleCtor {
   H.prototype = proto
   Object.defineProperty(proto, 'constructor', { value: layout.cls, writable: true, configurable: true, enumerable: false })
   for (const f of layout.fields) {
-    Object.defineProperty(proto, f.name, { ...accessorsOf(layout, f), enumerable: true, configurable: false })
+    Object.defineProperty(proto, f.name, { ...accessors(f), enumerable: true, configurable: false })
   }
   // JSON.stringify and console.log would otherwise walk `_$heap` (the whole heap).
   if (!('toJSON' in layout.cls.prototype)) {
@@ -174,7 +187,7 @@ export function enumCheck(f: FieldLayout, where: string): (v: unknown) => number
   return (v) => { if (!set.has(v)) badValue(where, `a member of the enum (${list})`, v); return v as number | string }
 }
 
-type Accessors = { get(this: Handle): unknown; set(this: Handle, v: unknown): void }
+export type Accessors = { get(this: Handle): unknown; set(this: Handle, v: unknown): void }
 
 /**
  * Accessors of an optional or nullable field (object-format.ts, "Optional and nullable

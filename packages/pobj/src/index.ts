@@ -2,7 +2,9 @@
  * @makalu/pobj: @Persistent classes whose objects live in a crash-safe heap.
  */
 import 'reflect-metadata'
-export { Persistent, field } from './decorators'
+export { Persistent, field, was, FieldOptions } from './decorators'
+export { Migration, MigrationInfo, Progress } from './migration'
+export { UpgradePlan, Source } from './schema-evolution'
 export {
   PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport, Init,
 } from './pheap'
@@ -24,3 +26,7 @@ export {
   HeapClosedError, HeapFullError, HeapLockedError, HeapFormatError, HeapCorruptError, HeapFailedError, CommitFailedError,
   TransactionError, ArgumentError, MakaluError,
 } from '@makalu/allocator'
+export { exportHeap, exportLines, ExportOptions, ExportReport } from './heap-export'
+export { importHeap, ImportOptions, ImportReport } from './heap-import'
+/** The whole-heap export format (NDJSON), for tools that read or write it. */
+export * as exportFormat from './export-format'

@@ -38,6 +38,8 @@ export interface FieldLayout {
   readonly enumType: 'number' | 'string' | undefined
   /** 'enum': the member values, sorted (numbers ascending, strings by code unit). */
   readonly members: readonly (number | string)[] | undefined
+  /** Names the field had in earlier versions of its class (`@was`), most recent first as declared. */
+  readonly was: readonly string[]
 }
 
 /** The type table's `absent` code of a presence. */
@@ -172,6 +174,7 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
   const size = fieldSize(kind, absentCode(presence), elemCode({ kind, element, enumType }))
   return Object.freeze({
     name: args.name, kind, offset: alignUp(end, size), size, targetClass, element, declaredIn: cls, presence, enumType, members,
+    was: Object.freeze([...metadataArgs.formerNamesOf(cls, args.name)]),
   })
 }
 

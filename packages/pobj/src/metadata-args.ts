@@ -52,6 +52,20 @@ export interface ClassArgs {
 export class MetadataArgsStorage {
   readonly fields = new Map<Function, FieldArgs[]>()
   readonly classes = new Map<Function, ClassArgs>()
+  /** Former names of fields (`@field({ was })`, `@was(...)`), per class and field. */
+  readonly formerNames = new Map<Function, Map<string, readonly string[]>>()
+
+  /** Records the names a field had in earlier versions of its class. */
+  addFormerNames(target: Function, name: string, was: readonly string[]): void {
+    let m = this.formerNames.get(target)
+    if (!m) this.formerNames.set(target, (m = new Map()))
+    m.set(name, [...(m.get(name) ?? []), ...was])
+  }
+
+  /** The former names of `target`'s own field `name` ([] if none). */
+  formerNamesOf(target: Function, name: string): readonly string[] {
+    return this.formerNames.get(target)?.get(name) ?? []
+  }
 
   /** Records a field; a second decorator on the same field replaces the first. */
   addField(args: FieldArgs): void {

@@ -7,8 +7,8 @@
  *
  * Tags:  0 = not initialised (a fresh zero-filled block)
  *        1 = string   2 = array (fixed, or a growable array's elements)   3 = type table
- *        4 = string (UTF-16)   6 = growable array header
- *        ≥ 16 = object of type id `tag`
+ *        4 = string (UTF-16)   5 = forwarder   6 = growable array header
+ *        ≥ 16 = object of type id `tag` (one id per layout version of a class)
  *
  * Object block (usable size ≥ layout.size):
  *
@@ -19,6 +19,17 @@
  *    Fields are naturally aligned (no field crosses an 8-byte word, so a field
  *    store is never torn), in declaration order, base class first.
  *
+ * Forwarder (an object upgraded to a newer layout version of its class; schema-evolution.ts):
+ *
+ *    0        4          8
+ *    ┌────────┬──────────┬──────────────────────────────────────┐
+ *    │ 5      │ target   │ the old fields: dead, never read      │
+ *    └────────┴──────────┴──────────────────────────────────────┘
+ *    The header word of the object's first block, replaced by ONE aligned 8-byte store (the
+ *    commit of an upgrade) once the target block, the object in its new layout, is durable.
+ *    References made before the upgrade keep pointing here; a reference to a forwarder is a
+ *    reference to its target (one object, one handle). The tracer follows `target` only.
+
  * String block (pointer-free; never scanned):
  *
  *    0        4          8
@@ -84,15 +95,25 @@
  *    count and used share one aligned 8-byte word: the single store that
  *    commits an appended entry (the entry bytes are made durable first).
  *
- *    entry:  0        4        8         10        12
- *            ┌────────┬────────┬─────────┬─────────┬─────────────────┬────────┐
- *            │ typeId │ size   │ nameLen │ nFields │ name, pad to 4  │ fields │
- *            └────────┴────────┴─────────┴─────────┴─────────────────┴────────┘
- *    field:  0      1      2         4        8        10       11  12         14  16
- *            ┌──────┬──────┬─────────┬────────┬────────┬────────┬───┬──────────┬───┬───────────────────────────────────┐
- *            │ kind │ elem │ nameLen │ offset │ tgtLen │ absent │ 0 │ membLen  │ 0 │ name, target, members, pad to 4   │
- *            └──────┴──────┴─────────┴────────┴────────┴────────┴───┴──────────┴───┴───────────────────────────────────┘
+ *    entry:  0        4        8         10        12        14        16        18   20
+ *            ┌────────┬────────┬─────────┬─────────┬─────────┬─────────┬─────────┬────┬──────────────────────────┬────────┐
+ *            │ typeId │ size   │ nameLen │ nFields │ layoutV │ flags   │ succLen │ 0  │ name, successor, pad to 4│ fields │
+ *            └────────┴────────┴─────────┴─────────┴─────────┴─────────┴─────────┴────┴──────────────────────────┴────────┘
+ *    A stable name may have several entries: its layout versions, layoutV = 1, 2, … in table
+ *    order; the last is the current one (new objects get its type id). flags bit 0 RETIRED: no
+ *    object of this version is left (set by a committed migration, a 2-byte store in place).
+ *    successor (succLen bytes, retired entries only): the stable name of the class a migration
+ *    renamed this one to, so that old refs declared to this name are known to lead there.
+ *    A table of version 2 (12-byte entries: no layoutV, no flags; one entry per name) is read
+ *    as all version 1, and is rewritten as version 3 at its first change.
+ *    field:  0      1      2         4        8        10       11  12         14         16
+ *            ┌──────┬──────┬─────────┬────────┬────────┬────────┬───┬──────────┬──────────┬───────────────────────────────────────┐
+ *            │ kind │ elem │ nameLen │ offset │ tgtLen │ absent │ 0 │ membLen  │ prevLen  │ name, target, members, prev, pad to 4 │
+ *            └──────┴──────┴─────────┴────────┴────────┴────────┴───┴──────────┴──────────┴───────────────────────────────────────┘
  *    target is the stable name of a ref's (or ref array's) declared class, else empty.
+ *    prev (version 3): the field's name in the previous layout version of its class when it
+ *    was renamed (`@was`), else empty: the lineage that lets an object of any older version
+ *    be read as the current one (schema-evolution.ts).
  *    elem: an array's element kind code; an enum's storage (KIND_CODE.i32: numeric
  *    enum, KIND_CODE.string: string enum); else 0.
  *    absent: ABSENT_REQUIRED, ABSENT_UNDEFINED (optional) or ABSENT_NULL (nullable).
@@ -133,6 +154,7 @@ export const TAG_STRING = 1
 export const TAG_ARRAY = 2
 export const TAG_TYPE_TABLE = 3
 export const TAG_STRING16 = 4
+export const TAG_FORWARD = 5
 /** A growable array's header (its elements are a TAG_ARRAY block). Tag 5 is taken by another block kind. */
 export const TAG_ARRAY_HEAD = 6
 /** Type ids of objects start here; smaller tags are the block kinds above. */
@@ -145,12 +167,27 @@ export const ARRAY_HEADER_SIZE = 16
 /** Bytes of a growable array's header block. */
 export const ARRAY_HEAD_SIZE = 24
 export const TABLE_HEADER_SIZE = 16
-export const TABLE_ENTRY_FIXED = 12
+export const TABLE_ENTRY_FIXED = 20
+export const TABLE_ENTRY_FIXED_V2 = 12
 export const TABLE_FIELD_FIXED = 16
-export const TYPE_TABLE_VERSION = 2
+export const TYPE_TABLE_VERSION = 3
+export const TYPE_TABLE_VERSION_V2 = 2
+/** Offsets inside a table entry. */
+export const ENT_LAYOUT_VERSION = 12
+export const ENT_FLAGS = 14
+export const ENT_SUCCESSOR_LEN = 16
+/** Entry flag: no object of this layout version is left in the heap. */
+export const ENTRY_RETIRED = 1
 
 /** The reserved root holding the type table; every root name starting "pobj." is reserved. */
 export const TYPE_TABLE_ROOT = 'pobj.types'
+/**
+ * The reserved root of a committed migration (schema-evolution.ts), present only while one is
+ * being applied. It holds a ref array block:
+ *    [ retired ─▶ u32 array (type id to retire, type id it became)…, old₀, new₀, old₁, new₁, … ]
+ * each old block to become a forwarder to its new block. Setting this root is the commit.
+ */
+export const MIGRATION_ROOT = 'pobj.migration'
 export const RESERVED_ROOT_PREFIX = 'pobj.'
 
 /** Byte offsets inside the headers. */
@@ -229,6 +266,17 @@ export function arrayLength(dv: DataView, ptr: number): number { return dv.getUi
 export function arrayElemType(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEM_TYPE, true) }
 /** The elements block of the growable array header at `ptr` (0: none yet). */
 export function arrayElements(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEMENTS, true) }
+/** The target of the forwarder at `ptr`. */
+export function forwardTarget(dv: DataView, ptr: number): number { return dv.getUint32(ptr + 4, true) }
+/** The block holding the object that a reference to `ptr` means: `ptr`, or the end of its forwarders. */
+export function resolveForwarders(dv: DataView, ptr: number): number {
+  while (ptr !== 0 && dv.getUint32(ptr, true) === TAG_FORWARD) ptr = dv.getUint32(ptr + 4, true)
+  return ptr
+}
+/** Makes `ptr` a forwarder to `target`: one aligned 8-byte store (tag and target in one word). */
+export function writeForwarder(dv: DataView, ptr: number, target: number): void {
+  dv.setBigUint64(ptr, BigInt(TAG_FORWARD) | (BigInt(target) << 32n), true)
+}
 /** Reads the pointer at `addr` (the high word is ignored: pointers are < 2^32). */
 export function readPtr(dv: DataView, addr: number): number { return dv.getUint32(addr, true) }
 /** Writes a pointer word. The high half is always 0 (pointers < 2^32), so only the low half changes: never torn. */

@@ -22,19 +22,23 @@
  */
 import * as fs from 'fs'
 import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError, hasLoneSurrogate } from '@makalu/allocator'
-import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError } from './errors'
+import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, SchemaMismatchError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
 import { Class, ElementKind, ArrayValueKind } from './metadata-args'
-import { Layout, layoutOf, isPersistentClass } from './layout-builder'
+import { Layout, layoutOf, isPersistentClass, stableNameOf } from './layout-builder'
 import { TypeTable, TableHost } from './type-table'
 import { TypeRegistry } from './type-registry'
 import { Handle, HandleCtor, HandleHost, handleCtorOf, badValue } from './handles'
 import { PArray, ArrayHost, createArray, createFixedArray, arrayBlockInfo, arrayDataSize, checkArrays } from './persistent-array'
+import { UpgradePlan, ViewHost, viewCtorOf, convertValue } from './schema-evolution'
+import { Migration, Progress, RecordHost, applyRecord, commitRecord } from './migration'
+import { readFieldValue } from './stored-values'
 import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, FIRST_TYPE_ID, STRING_HEADER_SIZE,
-  STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
+  CODE_KIND, ARR_ELEM, ARR_LENGTH, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr, arrayElements,
+  TAG_FORWARD, forwardTarget, writeForwarder,
 } from './object-format'
 
 /** What `new` accepts: the class's own data members, each optional (methods are not fields). */
@@ -45,6 +49,14 @@ export interface PHeapOptions {
   types?: Class[]
   /** Automatic collection: a policy, or false for none (then only gc() collects). Default: {}. */
   gc?: GcPolicy | false
+  /**
+   * Rewrites, before open returns, the objects stored in older layout versions of these
+   * classes (changes the automatic rules can not make: migration.ts). Crash-atomic.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  migrations?: Migration<any>[]
+  /** Called as long work (a migration) advances. */
+  onProgress?: (p: Progress) => void
 }
 
 /**
@@ -97,6 +109,8 @@ export interface PHeapStats extends AllocHeapStats {
   strings: TypeStats
   arrays: TypeStats
   typeTable: TypeStats
+  /** Old blocks of objects upgraded to a newer layout version (each forwards to the object's block). */
+  forwarders: TypeStats
   gc: GcStats
 }
 
@@ -127,6 +141,10 @@ export class PHeap implements HandleHost, ArrayHost {
   private initBlock = 0
   /** A block was flushed but not drained since: drain before publishing a pointer. */
   private pendingInit = false
+  /** While a migration runs: the blocks it made, the only ones it may write (else null). */
+  private migrationBlocks: Set<number> | null = null
+  /** Objects upgraded in the open transaction: undone in memory if it rolls back. */
+  private readonly txUpgrades: Array<{ h: Handle; from: number; to: number; proto: object }> = []
 
   /**
    * The owner tag pobj formats its heaps with: PHeap opens no other heap (a raw allocator
@@ -137,13 +155,13 @@ export class PHeap implements HandleHost, ArrayHost {
 
   /** Creates a heap file and opens it. */
   static create(path: string, opts: PHeapCreateOptions): PHeap {
-    const { types, gc, ...heapOpts } = opts
+    const { types, gc, migrations, onProgress, ...heapOpts } = opts
     // Refuse bad classes and options before a file exists; a later refusal removes the file.
     checkGcPolicy(gc)
     for (const c of types ?? []) checkPersistentClass(c)
     const heap = Heap.create(path, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer })
     try {
-      return PHeap.wrap(heap, types, gc)
+      return PHeap.wrap(heap, { types, gc, migrations, onProgress })
     } catch (e) {
       if (!heap.closed) heap.close()
       fs.rmSync(path, { force: true })
@@ -152,46 +170,65 @@ export class PHeap implements HandleHost, ArrayHost {
   }
   /** Opens a heap file, recovering it with the precise tracer if it was not closed cleanly. */
   static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
-    const { types, gc, ...heapOpts } = opts
-    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer, owner: PHeap.OWNER }), types, gc)
+    const { types, gc, migrations, onProgress, ...heapOpts } = opts
+    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer, owner: PHeap.OWNER }), { types, gc, migrations, onProgress })
   }
   /** Formats a new heap over a region (a SimRegion in tests). */
   static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {
-    const { types, gc, ...heapOpts } = opts
-    return PHeap.wrap(Heap.createIn(region, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), types, gc)
+    const { types, gc, migrations, onProgress, ...heapOpts } = opts
+    return PHeap.wrap(Heap.createIn(region, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), { types, gc, migrations, onProgress })
   }
   /** Opens the heap of a region, recovering it with the precise tracer if needed. */
   static openIn(region: Region, opts: PHeapOpenInOptions = {}): PHeap {
-    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer, owner: PHeap.OWNER }), opts.types, opts.gc)
+    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer, owner: PHeap.OWNER }), opts)
   }
   /** Wraps an open allocator heap; on a typed error the heap is closed again. A heap pobj did not format is refused, left open. */
-  static wrap(heap: AllocHeap, types: Class[] = [], gc: GcPolicy | false = {}): PHeap {
+  static wrap(heap: AllocHeap, opts: PHeapOptions = {}): PHeap {
     if (heap.owner !== PHeap.OWNER) {
       throw new HeapFormatError(`pobj: the heap belongs to ${heap.owner ? `'${heap.owner}'` : 'no layer (a raw allocator heap)'}, not to '${PHeap.OWNER}'`)
     }
     try {
-      return new PHeap(heap, types, gc)
+      return new PHeap(heap, opts)
     } catch (e) {
       if (!heap.closed && !heap.inTransaction) heap.close()
       throw e
     }
   }
 
-  private constructor(readonly raw: AllocHeap, types: Class[], gc: GcPolicy | false) {
-    this.gcPolicy = checkGcPolicy(gc)
+  private constructor(readonly raw: AllocHeap, opts: PHeapOptions) {
+    this.gcPolicy = checkGcPolicy(opts.gc ?? {})
     this.liveAfterGc = raw.usedBytes
     this.refresh()
     raw.onGrow(() => this.refresh()) // a grow by anyone's alloc (raw users too) replaces the buffer
     this.table = TypeTable.load(this.tableHost())
-    this.registry = new TypeRegistry(this.table)
+    this.registry = new TypeRegistry(this.table, (ids) => this.countObjects(ids), (ids) => this.table.retire(ids))
+    // A migration committed before a crash is finished first (migration.ts, step 5).
+    // The old blocks' own strings were kept by recovery (the record traced them): collect them.
+    if (!raw.readOnly && applyRecord(this.recordHost()) > 0) this.collectFromRoots()
+    const migrations = checkMigrations(opts.migrations)
+    for (const m of migrations) if (m.from !== undefined) this.registry.alias(m.from, m.to)
+    const types = [...(opts.types ?? []), ...migrations.map((m) => m.to).filter((c) => !(opts.types ?? []).includes(c))]
     // Check every class first, so a mismatch leaves the heap as it was.
-    const layouts = types.map((c) => {
-      const l = checkPersistentClass(c)
-      this.registry.claim(l)
-      this.table.check(l)
-      return l
-    })
-    for (const l of layouts) this.typeIdOf(l)
+    // The classes of `types` and those they refer to (refs, ref arrays), transitively.
+    const layouts = withTargets(types.map(checkPersistentClass))
+    for (const l of layouts) this.registry.claim(l)
+    const migrating = new Set(migrations.map((m) => m.from ?? stableNameOf(m.to)))
+    const toMigrate: UpgradePlan[] = []
+    const empty: number[] = []
+    for (const l of layouts) {
+      const v = this.registry.vet(l, migrating.has(l.stableName))
+      toMigrate.push(...v.toMigrate)
+      empty.push(...v.empty)
+    }
+    for (const m of migrations) {
+      if (m.from === undefined || m.from === stableNameOf(m.to)) continue
+      const l = layoutOf(m.to)
+      for (const e of this.table.versionsOf(m.from)) if (!e.retired) toMigrate.push(this.registry.planFor(e, l))
+    }
+    // Then write: retire versions with no object left, register the current layouts, migrate.
+    if (empty.length > 0) this.table.retire(empty)
+    for (const l of layouts) { this.registry.markVetted(l.stableName); this.typeIdOf(l) }
+    if (toMigrate.length > 0) this.migrate(toMigrate, migrations, opts.onProgress)
   }
 
   // ── objects ──────────────────────────────────────────────────────────────
@@ -310,6 +347,7 @@ export class PHeap implements HandleHost, ArrayHost {
   transaction<T>(fn: () => T): T {
     this.checkOpen()
     if (this.inTx) return fn()
+    if (this.migrationBlocks !== null) throw new TransactionError('pobj: transaction() inside a migration (a migration is atomic as a whole)')
     this.inTx = true
     let ok = false
     let r: T
@@ -326,7 +364,15 @@ export class PHeap implements HandleHost, ArrayHost {
   private endTransaction(committed: boolean): void {
     this.inTx = false
     if (!committed) {
-      // The heap restored the logged bytes and freed the blocks allocated inside.
+      // The heap restored the logged bytes (an upgraded object's old header among them) and
+      // freed the blocks allocated inside (its new block among them).
+      for (let i = this.txUpgrades.length - 1; i >= 0; i--) {
+        const u = this.txUpgrades[i]
+        Object.setPrototypeOf(u.h, u.proto)
+        u.h._$ptr = u.from
+        this.live.delete(u.to)
+        this.live.set(u.from, new WeakRef(u.h))
+      }
       for (const p of this.txCreated) {
         const h = this.live.get(p)?.deref() as Handle | undefined
         if (h) h._$ptr = 0
@@ -337,6 +383,7 @@ export class PHeap implements HandleHost, ArrayHost {
     this.txLogged.clear()
     this.txCreated.length = 0
     this.txNotes.clear()
+    this.txUpgrades.length = 0
   }
 
   // ── roots ────────────────────────────────────────────────────────────────
@@ -347,6 +394,7 @@ export class PHeap implements HandleHost, ArrayHost {
       throw new ArgumentError(`pobj: root name ${JSON.stringify(name)} is reserved or not a string`)
     }
     const p = obj === null ? 0 : this.ptrOf(obj, 'setRoot')
+    if (this.migrationBlocks !== null) this.refuseMigrationWrite(0)
     this.raw.setRoot(name, p)
     if (!this.inTx) this.pendingInit = false // setRoot drained first
   }
@@ -451,14 +499,15 @@ export class PHeap implements HandleHost, ArrayHost {
     this.checkOpen()
     const s: PHeapStats = {
       ...this.raw.stats(), types: {}, strings: { count: 0, bytes: 0 }, arrays: { count: 0, bytes: 0 }, typeTable: { count: 0, bytes: 0 },
-      gc: { ...this.gcStats },
+      forwarders: { count: 0, bytes: 0 }, gc: { ...this.gcStats },
     }
     for (const e of this.table.all) s.types[e.name] = { count: 0, bytes: 0 }
     this.raw.forEachBlock((p, size) => {
       const tag = this.dv.getUint32(p, true)
       const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
+        : tag === TAG_FORWARD ? s.forwarders
         : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
-      t.count++
+      t.count += tag === TAG_ARRAY_HEAD && arrayElements(this.dv, p) !== 0 ? 0 : 1 // an array is counted once: by its elements block
       t.bytes += size
     })
     return s
@@ -516,6 +565,7 @@ export class PHeap implements HandleHost, ArrayHost {
 
   /** @internal Logs the block (small) or the field (large) at its first write in a transaction. */
   beforeWrite(block: number, addr: number, len: number): void {
+    if (this.migrationBlocks !== null && !this.migrationBlocks.has(block)) this.refuseMigrationWrite(block)
     if (!this.inTx || this.txLogged.has(block) || this.txLogged.has(addr)) return
     const size = this.blockDataSize(block)
     if (size <= WHOLE_BLOCK_LOG) { this.raw.snapshot(block, size); this.txLogged.add(block) }
@@ -529,6 +579,7 @@ export class PHeap implements HandleHost, ArrayHost {
 
   /** @internal */
   writePtrField(block: number, addr: number, p: number): void {
+    if (this.migrationBlocks !== null && !this.migrationBlocks.has(block)) this.refuseMigrationWrite(block)
     if (this.inTx) {
       this.beforeWrite(block, addr, 8)
       writePtr(this.dv, addr, p)
@@ -577,7 +628,11 @@ export class PHeap implements HandleHost, ArrayHost {
     const tag = dv.getUint32(p, true)
     let h: object
     if (tag >= FIRST_TYPE_ID) {
-      h = new (handleCtorOf(this.registry.layoutForTypeId(tag)))(this, p)
+      const layout = this.registry.layoutForTypeId(tag)
+      const plan = this.registry.planOf(tag)
+      h = new (plan ? viewCtorOf(plan, this.viewHost) : handleCtorOf(layout))(this, p)
+    } else if (tag === TAG_FORWARD) {
+      return this.handleAt(forwardTarget(dv, p)) // an upgraded object: one object, one handle (its new block's)
     } else if (tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD) {
       const a = arrayBlockInfo(dv, p)
       if (!a) throw new FreedObjectError(`pobj: the array at ${p} has element kind code ${dv.getUint8(p + 4)}: the heap is damaged`)
@@ -603,6 +658,7 @@ export class PHeap implements HandleHost, ArrayHost {
    * (a crash before the free leaves it unreachable: recovery reclaims it).
    */
   writeStringField(block: number, addr: number, s: string | null, emptyAsBlock = false): void {
+    if (this.migrationBlocks !== null && !this.migrationBlocks.has(block)) this.refuseMigrationWrite(block)
     const old = this.dv.getUint32(addr, true)
     const { ptr: q, size } = s !== null && (s.length > 0 || emptyAsBlock) ? this.stringBlock(s) : { ptr: 0, size: 0 }
     if (this.inTx) {
@@ -657,6 +713,183 @@ export class PHeap implements HandleHost, ArrayHost {
     return init
   }
 
+  // ── schema evolution (schema-evolution.ts, migration.ts) ──────────────────
+  /**
+   * @internal Upgrades the object of `h`, stored in an older layout version, to the current
+   * one (the steps are in schema-evolution.ts); `h` becomes a handle of the new block.
+   */
+  upgrade(h: Handle): void {
+    const p = h._$ptr
+    const plan = this.registry.planOf(this.dv.getUint32(p, true))
+    if (!plan) return
+    if (plan.refusals.length > 0) {
+      throw new SchemaMismatchError(`pobj: this ${plan.layout.cls.name} is stored in layout version ${plan.entry.layoutVersion}, ` +
+        `which needs a migration (${plan.refusals.join('; ')}): it can not be written`, plan.layout.cls.name, plan.refusals.map((r) => r.slice(0, r.indexOf(':'))))
+    }
+    if (this.migrationBlocks !== null && !this.migrationBlocks.has(p)) this.refuseMigrationWrite(p)
+    const size = plan.layout.size
+    // 1. the object in the current layout, in a new block, durable before it is published
+    const q = this.rewrite(p, plan)
+    if (!this.inTx) { this.raw.flush(q, size); this.raw.drain(); this.pendingInit = false }
+    // 2. COMMIT: p's header word := (FORWARD, q)
+    this.beforeWrite(p, p, 8)
+    const dropped = this.droppedStrings(p, plan, q)
+    writeForwarder(this.dv, p, q)
+    if (!this.inTx) this.raw.persist(p, 8)
+    for (const b of dropped) this.raw.free(b) // strings of removed fields (inside a transaction: at commit)
+    // 3. the same handle, now of q
+    const proto = Object.getPrototypeOf(h) as object
+    Object.setPrototypeOf(h, handleCtorOf(plan.layout).prototype)
+    h._$ptr = q
+    this.live.delete(p)
+    this.live.set(q, new WeakRef(h))
+    if (this.inTx) this.txUpgrades.push({ h, from: p, to: q, proto })
+  }
+
+  /**
+   * A new block holding the object at `p` (of plan.entry's version) in the current layout:
+   * initialised like `new`, then each field copied (same encoding) or converted. Not flushed.
+   * A string changing presence keeps its block (an empty required string becomes an empty block).
+   */
+  private rewrite(p: number, plan: UpgradePlan): number {
+    const layout = plan.layout
+    const q = this.allocBlock(layout.size)
+    const dv = this.dv
+    dv.setUint32(q, this.typeIdOf(layout), true)
+    dv.setUint32(q + 4, 0, true)
+    for (const off of layout.absentSlots) dv.setFloat64(q + off, ABSENT_F64, true)
+    for (const [off, v] of layout.enumDefaults) dv.setInt32(q + off, v, true)
+    const nh = new (handleCtorOf(layout))(this, q) as unknown as Record<string, unknown>
+    const prev = this.initBlock
+    this.initBlock = q
+    try {
+      plan.sources.forEach((src, i) => {
+        const f = layout.fields[i]
+        if (src.how === 'copy') this.u8.copyWithin(q + f.offset, p + src.from.offset, p + src.from.offset + f.size)
+        else if (src.how === 'convert') {
+          const v = readFieldValue(this.u8, p, src.from)
+          if (f.kind === 'string' && dv.getUint32(p + src.from.offset, true) !== 0) writePtr(dv, q + f.offset, dv.getUint32(p + src.from.offset, true))
+          else nh[f.name] = convertValue(v, f)
+        }
+      })
+    } catch (e) {
+      this.raw.free(q)
+      throw e
+    } finally {
+      this.initBlock = prev
+    }
+    return q
+  }
+
+  /** The string blocks of the old object at `p` that its new block `q` does not hold (removed or replaced fields). */
+  private droppedStrings(p: number, plan: UpgradePlan, q: number): number[] {
+    const dv = this.dv
+    const kept = new Set(plan.layout.fields.filter((f) => f.kind === 'string').map((f) => dv.getUint32(q + f.offset, true)))
+    return plan.entry.fields.filter((f) => f.kind === 'string').map((f) => dv.getUint32(p + f.offset, true)).filter((b) => b !== 0 && !kept.has(b))
+  }
+
+  /** Rewrites every object of the plans' versions and commits them at once (migration.ts, steps 1-5). */
+  private migrate(plans: readonly UpgradePlan[], migrations: readonly Migration[], onProgress?: (p: Progress) => void): void {
+    const byId = new Map(plans.map((pl) => [pl.entry.typeId, pl]))
+    const migrationOf = (pl: UpgradePlan) => migrations.find((m) => (m.from ?? stableNameOf(m.to)) === pl.entry.name) as Migration
+    const raw = this.raw
+    this.collectFromRoots() // 1. only reachable objects
+    const olds: number[] = []
+    raw.forEachBlock((p) => { if (byId.has(this.dv.getUint32(p, true))) olds.push(p) })
+    const made = new Set<number>()
+    const pairs: number[] = []
+    const dropped: number[] = []
+    const total = olds.length
+    const every = Math.max(1, Math.floor(total / 100))
+    this.migrationBlocks = made
+    let last = ''
+    try {
+      for (let i = 0; i < total; i++) {
+        const p = olds[i]
+        const plan = byId.get(this.dv.getUint32(p, true)) as UpgradePlan
+        if (onProgress && (i % every === 0 || plan.entry.name !== last)) onProgress({ phase: 'migrate', stableName: plan.entry.name, done: i, total })
+        last = plan.entry.name
+        // 2. the new block, filled by the automatic rules, then by the migration
+        const q = this.rewrite(p, plan)
+        made.add(q)
+        const obj = new (handleCtorOf(plan.layout))(this, q)
+        this.remember(q, obj)
+        const old: Record<string, unknown> = {}
+        for (const f of plan.entry.fields) {
+          const v = readFieldValue(this.u8, p, f)
+          old[f.name] = (f.kind === 'ref' || f.kind === 'array') && v !== null ? this.handleAt(v as number) : v
+        }
+        const prev = this.initBlock
+        this.initBlock = q
+        try { migrationOf(plan).migrate(Object.freeze(old), obj, { heap: this, stableName: plan.entry.name, layoutVersion: plan.entry.layoutVersion }) }
+        finally { this.initBlock = prev }
+        raw.flush(q, plan.layout.size)
+        pairs.push(p, q)
+        dropped.push(...this.droppedStrings(p, plan, q))
+      }
+      // 3-4. the record, durable with every new block; its root store commits
+      commitRecord(this.recordHost(), pairs, [...byId.values()].flatMap((pl) => [pl.entry.typeId, this.typeIdOf(pl.layout)]))
+    } catch (e) {
+      for (const b of made) if (raw.isAllocated(b)) raw.free(b)
+      throw e
+    } finally {
+      this.migrationBlocks = null
+      // Handles met during the migration are not usable after it (see Migration.migrate).
+      for (const w of this.live.values()) { const h = w.deref() as Handle | undefined; if (h) h._$ptr = 0 }
+      this.live.clear()
+      this.pendingInit = false
+    }
+    applyRecord(this.recordHost()) // 5.
+    for (const b of dropped) raw.free(b) // unreachable since 5 (a crash first leaves them to recovery)
+    onProgress?.({ phase: 'migrate', stableName: last, done: total, total })
+    this.liveAfterGc = raw.usedBytes
+  }
+
+  /** A collection from the named roots alone (at open: no handle exists yet). */
+  private collectFromRoots(): void {
+    const raw = this.raw
+    raw.collect({ tracer: pobjTracer({ bytes: raw.bytes, getRoot: (n) => raw.getRoot(n) }) })
+  }
+
+  private refuseMigrationWrite(block: number): never {
+    throw new TransactionError(`pobj: a migration may write only to the object it migrates and to objects it creates` +
+      (block === 0 ? ' (not to roots)' : ` (this write is to block ${block})`))
+  }
+
+  /** Allocated objects per type id (a whole-heap scan). */
+  private countObjects(ids: readonly number[]): Map<number, number> {
+    const want = new Set(ids)
+    const out = new Map<number, number>()
+    this.raw.forEachBlock((p) => { const t = this.dv.getUint32(p, true); if (want.has(t)) out.set(t, (out.get(t) ?? 0) + 1) })
+    return out
+  }
+
+  private recordHost(): RecordHost {
+    const raw = this.raw
+    const self = this
+    return {
+      get dv() { return self.dv },
+      alloc: (n) => { const p = raw.alloc(n); this.refresh(); return p },
+      free: (p) => raw.free(p),
+      flush: (p, n) => raw.flush(p, n),
+      drain: () => raw.drain(),
+      getRoot: (n) => raw.getRoot(n),
+      setRoot: (n, p) => raw.setRoot(n, p),
+      retire: (ids, into) => {
+        const successors = new Map<number, string>()
+        ids.forEach((id, i) => {
+          const from = this.table.byTypeId(id)?.name
+          const to = this.table.byTypeId(into[i])?.name
+          if (from !== undefined && to !== undefined && to !== from) successors.set(id, to)
+        })
+        this.table.retire(ids, successors)
+      },
+    }
+  }
+
+  /** What view handles of older versions read through (schema-evolution.ts). */
+  private readonly viewHost: ViewHost = ((self: PHeap) => ({ get bytes() { return self.u8 }, handleAt: (p: number) => self.handleAt(p) }))(this)
+
   // ── internals ────────────────────────────────────────────────────────────
   private checkOpen(): void {
     if (this.raw.closed) throw new HeapClosedError('pobj: the heap is closed')
@@ -675,6 +908,7 @@ export class PHeap implements HandleHost, ArrayHost {
     const p = this.raw.alloc(size)
     this.refresh()
     if (this.inTx) { this.txLogged.add(p); this.txCreated.push(p) }
+    this.migrationBlocks?.add(p)
     return p
   }
 
@@ -746,6 +980,11 @@ export class PHeap implements HandleHost, ArrayHost {
     const tag = this.dv.getUint32(p, true)
     if (tag >= FIRST_TYPE_ID) return this.registry.layoutForTypeId(tag).size
     return arrayDataSize(this.dv, p) ?? Infinity
+    if (tag >= FIRST_TYPE_ID) return this.table.byTypeId(tag)?.size ?? Infinity // the size of the object's own layout version
+    if (tag === TAG_ARRAY) {
+      return ARRAY_HEADER_SIZE + this.dv.getUint32(p + ARR_LENGTH, true) * ELEMENT_SIZE[CODE_KIND[this.dv.getUint8(p + ARR_ELEM)] as ElementKind]
+    }
+    return Infinity
   }
 
   /** This heap's type id of a layout (registering it durably on first use). */
@@ -765,6 +1004,8 @@ export class PHeap implements HandleHost, ArrayHost {
       usableSize: (p) => raw.usableSize(p),
       getRoot: (n) => raw.getRoot(n),
       setRoot: (n, p) => raw.setRoot(n, p),
+      flush: (off, len) => raw.flush(off, len),
+      drain: () => raw.drain(),
       durable: (off, len) => { raw.flush(off, len); raw.drain() },
     }
   }
@@ -783,6 +1024,33 @@ function checkGcPolicy(gc: GcPolicy | false | undefined): Required<GcPolicy> | n
   }
   if (!(Number.isSafeInteger(minBytes) && minBytes >= 0)) throw new ArgumentError(`pobj: gc.minBytes must be an integer ≥ 0, got ${String(minBytes)}`)
   return { growth, minBytes }
+}
+
+/** `layouts` and the layouts of the classes they refer to (refs, ref arrays), transitively. */
+function withTargets(layouts: readonly Layout[]): Layout[] {
+  const out = [...new Set(layouts)]
+  for (let i = 0; i < out.length; i++) {
+    for (const f of out[i].fields) {
+      if (f.targetClass && !out.includes(layoutOf(f.targetClass))) out.push(layoutOf(f.targetClass))
+    }
+  }
+  return out
+}
+
+/** Checks the shape of the migrations option. */
+function checkMigrations(ms: unknown): Migration[] {
+  if (ms === undefined) return []
+  if (!Array.isArray(ms)) throw new ArgumentError('pobj: migrations must be an array of { to, from?, migrate }')
+  ms.forEach((m, i) => {
+    if (m === null || typeof m !== 'object' || !isPersistentClass(m.to) || typeof m.migrate !== 'function' ||
+        (m.from !== undefined && (typeof m.from !== 'string' || m.from.length === 0))) {
+      throw new ArgumentError(`pobj: migrations[${i}] must be { to: a @Persistent class, from?: a stable name, migrate(old, obj, info) }`)
+    }
+  })
+  const names = ms.map((m: Migration) => m.from ?? stableNameOf(m.to))
+  const dup = names.find((n, i) => names.indexOf(n) !== i)
+  if (dup !== undefined) throw new ArgumentError(`pobj: two migrations of stable name '${dup}'`)
+  return ms as Migration[]
 }
 
 /** The layout of a class passed in `types`; UnknownTypeError or LayoutError if it has none. */

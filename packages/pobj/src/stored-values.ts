@@ -11,6 +11,10 @@ import {
   isAbsentSlot, isAbsentWord,
 } from './object-format'
 
+/** The view of the bytes last read (a DataView per call would cost more than the read). */
+let lastBytes: Uint8Array | null = null
+let lastDv: DataView = new DataView(new ArrayBuffer(8))
+
 /**
  * The value of field `f` of the object block at `obj`: as a handle reads it (numbers, bigint,
  * boolean, string, a new Date, an enum member, undefined / null when absent), except that a
@@ -18,7 +22,8 @@ import {
  * outside the members gives the string `<enum index i>` (damage is shown, not hidden).
  */
 export function readFieldValue(bytes: Uint8Array, obj: number, f: TableField): unknown {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (bytes !== lastBytes) { lastBytes = bytes; lastDv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) }
+  const dv = lastDv
   const at = obj + f.offset
   const none = f.presence === 'nullable' ? null : undefined
   const optional = f.presence !== 'required'

@@ -8,13 +8,13 @@
  * growable array's header holds one pointer (its elements block); an object visits the pointer fields of
  * its type (string, ref and array fields: the blocks they point to must be
  * marked, strings and number arrays are then never scanned). Dates, enums and optional
- * numbers and booleans hold no pointer; an optional or nullable string is 0 (absent) or a
+ * numbers and booleans hold no pointer; a forwarder (an upgraded object) points at its new block only; an optional or nullable string is 0 (absent) or a
  * string block pointer like any string field, so the same offsets cover every kind.
  */
 import type { TraceContext, Tracer } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
   ARR_ELEMENTS, PTR_SIZE, isPointerElement,
 } from './object-format'
 
@@ -35,7 +35,7 @@ export class PreciseTracer implements Tracer {
   constructor(private readonly offsets: Map<number, Uint32Array>) {}
 
   /** Visits each pointer with the offset of its word, so that recovery can null a stale one. */
-  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at: number) => void): void {
+  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number) => void): void {
     if (bytes !== this.cachedBytes) {
       this.cachedBytes = bytes
       this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
@@ -44,6 +44,10 @@ export class PreciseTracer implements Tracer {
     const base = ptr >>> 2
     const tag = w[base]
     if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE) return
+    if (tag === TAG_FORWARD) { // an upgraded object: only its new block is live (its word is not 8-aligned: never nulled)
+      if (w[base + 1] !== 0) visit(w[base + 1])
+      return
+    }
     if (tag === TAG_ARRAY) {
       if (!isPointerElement(w[base + 1] & 0xff)) return
       const n = Math.min(w[base + 2], (size - ARRAY_HEADER_SIZE) / PTR_SIZE)

@@ -9,7 +9,8 @@ import { ElementKind, FieldKind, Presence } from './metadata-args'
 import { Layout, stableNameOf, absentCode, elemCode } from './layout-builder'
 import {
   CODE_KIND, KIND_CODE, FIRST_TYPE_ID, ABSENT_REQUIRED, ABSENT_UNDEFINED, ABSENT_NULL, fieldSize, TAG_TYPE_TABLE, TYPE_TABLE_VERSION, TYPE_TABLE_ROOT,
-  TABLE_HEADER_SIZE, TABLE_ENTRY_FIXED, TABLE_FIELD_FIXED, TBL_VERSION, TBL_COUNT, TBL_USED, HDR_TAG,
+  TABLE_HEADER_SIZE, TABLE_ENTRY_FIXED, TABLE_ENTRY_FIXED_V2, TABLE_FIELD_FIXED, TBL_VERSION, TBL_COUNT, TBL_USED, HDR_TAG,
+  TYPE_TABLE_VERSION_V2, ENT_LAYOUT_VERSION, ENT_FLAGS, ENT_SUCCESSOR_LEN, ENTRY_RETIRED,
   OBJECT_HEADER_SIZE, alignUp, isPointerKind, blockTag,
 } from './object-format'
 
@@ -27,10 +28,18 @@ export interface TableField {
   readonly enumType: 'number' | 'string' | undefined
   /** For enums: the sorted member values. */
   readonly members: readonly (number | string)[] | undefined
+  /** The field's name in the previous layout version of its class, if it was renamed ('' otherwise). */
+  readonly prev: string
 }
 export interface TypeEntry {
   readonly typeId: number
   readonly name: string
+  /** 1, 2, …: the layout versions of one stable name, in table order; the last is current. */
+  readonly layoutVersion: number
+  /** No object of this version is left (a committed migration rewrote them all). */
+  readonly retired: boolean
+  /** For a class renamed by a migration: the stable name its objects became ('' otherwise). */
+  readonly successor: string
   readonly size: number
   readonly fields: readonly TableField[]
 }
@@ -38,14 +47,19 @@ export interface TypeEntry {
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 
-/** The entry describing `layout` under `typeId`. */
-export function entryFromLayout(layout: Layout, typeId: number): TypeEntry {
+/**
+ * The entry describing `layout` under `typeId`, as layout version `layoutVersion` of its name;
+ * `previous` (the version before) decides each field's `prev`: a former name (`@was`) found there.
+ */
+export function entryFromLayout(layout: Layout, typeId: number, layoutVersion = 1, previous?: TypeEntry): TypeEntry {
+  const before = new Set(previous?.fields.map((f) => f.name) ?? [])
   return {
-    typeId, name: layout.stableName, size: layout.size,
+    typeId, name: layout.stableName, layoutVersion, retired: false, successor: '', size: layout.size,
     fields: layout.fields.map((f) => ({
       name: f.name, kind: f.kind, element: f.element, offset: f.offset,
       target: f.targetClass ? stableNameOf(f.targetClass) : '',
       presence: f.presence, enumType: f.enumType, members: f.members,
+      prev: before.has(f.name) ? '' : f.was.find((n) => before.has(n)) ?? '',
     })),
   }
 }
@@ -73,11 +87,12 @@ function encodeMembers(f: TableField): Uint8Array {
 /** Bytes of one encoded entry (a multiple of 4). */
 export function encodeEntry(e: TypeEntry): Uint8Array {
   const name = utf8.encode(e.name)
-  const fs = e.fields.map((f) => ({ f, name: utf8.encode(f.name), target: utf8.encode(f.target), members: encodeMembers(f) }))
-  let len = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
+  const succ = utf8.encode(e.successor)
+  const fs = e.fields.map((f) => ({ f, name: utf8.encode(f.name), target: utf8.encode(f.target), members: encodeMembers(f), prev: utf8.encode(f.prev) }))
+  let len = TABLE_ENTRY_FIXED + alignUp(name.length + succ.length, 4)
   for (const x of fs) {
     if (x.members.length > 0xffff) throw new SchemaMismatchError(`pobj: ${e.name}.${x.f.name}: the enum's members take more than 65535 bytes`, e.name, [x.f.name])
-    len += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length + x.members.length, 4)
+    len += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length + x.members.length + x.prev.length, 4)
   }
   const out = new Uint8Array(len)
   const dv = new DataView(out.buffer)
@@ -85,8 +100,12 @@ export function encodeEntry(e: TypeEntry): Uint8Array {
   dv.setUint32(4, e.size, true)
   dv.setUint16(8, name.length, true)
   dv.setUint16(10, fs.length, true)
+  dv.setUint16(ENT_LAYOUT_VERSION, e.layoutVersion, true)
+  dv.setUint16(ENT_FLAGS, e.retired ? ENTRY_RETIRED : 0, true)
+  dv.setUint16(ENT_SUCCESSOR_LEN, succ.length, true)
   out.set(name, TABLE_ENTRY_FIXED)
-  let at = TABLE_ENTRY_FIXED + alignUp(name.length, 4)
+  out.set(succ, TABLE_ENTRY_FIXED + name.length)
+  let at = TABLE_ENTRY_FIXED + alignUp(name.length + succ.length, 4)
   for (const x of fs) {
     dv.setUint8(at, KIND_CODE[x.f.kind])
     dv.setUint8(at + 1, elemCode(x.f))
@@ -95,10 +114,12 @@ export function encodeEntry(e: TypeEntry): Uint8Array {
     dv.setUint16(at + 8, x.target.length, true)
     dv.setUint8(at + 10, absentCode(x.f.presence))
     dv.setUint16(at + 12, x.members.length, true)
+    dv.setUint16(at + 14, x.prev.length, true)
     out.set(x.name, at + TABLE_FIELD_FIXED)
     out.set(x.target, at + TABLE_FIELD_FIXED + x.name.length)
     out.set(x.members, at + TABLE_FIELD_FIXED + x.name.length + x.target.length)
-    at += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length + x.members.length, 4)
+    out.set(x.prev, at + TABLE_FIELD_FIXED + x.name.length + x.target.length + x.members.length)
+    at += TABLE_FIELD_FIXED + alignUp(x.name.length + x.target.length + x.members.length + x.prev.length, 4)
   }
   return out
 }
@@ -109,7 +130,9 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
   if (ptr <= 0 || ptr % 8 !== 0 || ptr + TABLE_HEADER_SIZE > bytes.length) bad('pointer out of range')
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (blockTag(dv, ptr) !== TAG_TYPE_TABLE) bad(`tag ${blockTag(dv, ptr)}`)
-  if (dv.getUint32(ptr + TBL_VERSION, true) !== TYPE_TABLE_VERSION) bad(`version ${dv.getUint32(ptr + TBL_VERSION, true)}`)
+  const version = dv.getUint32(ptr + TBL_VERSION, true)
+  if (version !== TYPE_TABLE_VERSION && version !== TYPE_TABLE_VERSION_V2) bad(`version ${version}`)
+  const fixed = version === TYPE_TABLE_VERSION ? TABLE_ENTRY_FIXED : TABLE_ENTRY_FIXED_V2
   const count = dv.getUint32(ptr + TBL_COUNT, true)
   const used = dv.getUint32(ptr + TBL_USED, true)
   const end = ptr + TABLE_HEADER_SIZE + used
@@ -120,20 +143,27 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
   }
   const out: TypeEntry[] = []
   const ids = new Set<number>()
-  const names = new Set<string>()
+  /** The last layout version seen of each name: versions go 1, 2, … in table order. */
+  const versions = new Map<string, number>()
   let at = ptr + TABLE_HEADER_SIZE
   for (let i = 0; i < count; i++) {
-    if (at + TABLE_ENTRY_FIXED > end) bad(`entry ${i} runs past the table`)
+    if (at + fixed > end) bad(`entry ${i} runs past the table`)
     const typeId = dv.getUint32(at, true)
     const size = dv.getUint32(at + 4, true)
     const nameLen = dv.getUint16(at + 8, true)
     const nFields = dv.getUint16(at + 10, true)
-    const name = text(at + TABLE_ENTRY_FIXED, nameLen)
+    const layoutVersion = fixed === TABLE_ENTRY_FIXED ? dv.getUint16(at + ENT_LAYOUT_VERSION, true) : 1
+    const flags = fixed === TABLE_ENTRY_FIXED ? dv.getUint16(at + ENT_FLAGS, true) : 0
+    const succLen = fixed === TABLE_ENTRY_FIXED ? dv.getUint16(at + ENT_SUCCESSOR_LEN, true) : 0
+    const name = text(at + fixed, nameLen)
+    const successor = text(at + fixed + nameLen, succLen)
     if (typeId < FIRST_TYPE_ID || ids.has(typeId)) bad(`entry ${i} has type id ${typeId}`)
-    if (names.has(name) || name.length === 0) bad(`entry ${i} has name '${name}'`)
+    if (name.length === 0 || layoutVersion !== (versions.get(name) ?? 0) + 1) bad(`entry ${i} is layout version ${layoutVersion} of '${name}'`)
+    if ((flags & ~ENTRY_RETIRED) !== 0) bad(`entry ${i} has flags ${flags}`)
     if (size < OBJECT_HEADER_SIZE || size % 8 !== 0) bad(`type ${name} has size ${size}`)
-    ids.add(typeId); names.add(name)
-    at += TABLE_ENTRY_FIXED + alignUp(nameLen, 4)
+    ids.add(typeId); versions.set(name, layoutVersion)
+    if (successor !== '' && (flags & ENTRY_RETIRED) === 0) bad(`entry ${i} has a successor but is not retired`)
+    at += fixed + alignUp(nameLen + succLen, 4)
     const fields: TableField[] = []
     for (let j = 0; j < nFields; j++) {
       if (at + TABLE_FIELD_FIXED > end) bad(`type ${name} field ${j} runs past the table`)
@@ -144,6 +174,7 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
       const tLen = dv.getUint16(at + 8, true)
       const absent = dv.getUint8(at + 10)
       const mLen = dv.getUint16(at + 12, true)
+      const pLen = fixed === TABLE_ENTRY_FIXED ? dv.getUint16(at + 14, true) : 0
       const fname = text(at + TABLE_FIELD_FIXED, fnLen)
       const target = text(at + TABLE_FIELD_FIXED + fnLen, tLen)
       if (!kindOrNone) return bad(`type ${name} field ${fname} has kind code ${dv.getUint8(at)}`)
@@ -177,10 +208,11 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
         }
         if (members.length === 0 || members.some((v, i) => i > 0 && !(members![i - 1] < v))) bad(`type ${name} field ${fname}: enum members empty or not sorted`)
       } else if (mLen !== 0) bad(`type ${name} field ${fname}: a ${kind} field with members`)
-      fields.push({ name: fname, kind, element, offset, target, presence, enumType, members })
-      at += TABLE_FIELD_FIXED + alignUp(fnLen + tLen + mLen, 4)
+      const prev = text(mAt + mLen, pLen)
+      fields.push({ name: fname, kind, element, offset, target, presence, enumType, members, prev })
+      at += TABLE_FIELD_FIXED + alignUp(fnLen + tLen + mLen + pLen, 4)
     }
-    out.push({ typeId, name, size, fields })
+    out.push({ typeId, name, layoutVersion, retired: (flags & ENTRY_RETIRED) !== 0, successor, size, fields })
   }
   if (at !== end) bad(`used ${used} but entries end at ${at - ptr - TABLE_HEADER_SIZE}`)
   return out
@@ -221,6 +253,9 @@ export interface TableHost {
   usableSize(ptr: number): number
   getRoot(name: string): number
   setRoot(name: string, ptr: number): void
+  /** Schedules write-back of a range; `drain` waits for it. */
+  flush(off: number, len: number): void
+  drain(): void
   durable(off: number, len: number): void
 }
 
@@ -231,9 +266,13 @@ const MIN_TABLE_BLOCK = 4096
 /** The loaded table of one open heap: decoded entries plus the crash-safe append/grow protocol. */
 export class TypeTable {
   private entries: TypeEntry[] = []
-  private byName = new Map<string, TypeEntry>()
-  private byId = new Map<number, TypeEntry>()
+  private readonly byName = new Map<string, TypeEntry[]>()
+  private readonly byId = new Map<number, TypeEntry>()
+  /** Each entry's byte offset from the start of the table block (for in-place flag stores). */
+  private readonly entryAt = new Map<number, number>()
   private nextId = FIRST_TYPE_ID
+  /** The format version of the block in the heap (2 is rewritten as 3 at its first change). */
+  private blockVersion = TYPE_TABLE_VERSION
 
   private constructor(private readonly host: TableHost) {}
 
@@ -245,47 +284,66 @@ export class TypeTable {
       if (host.inTransaction) throw new UnknownTypeError('pobj: the heap has no type table and one can not be created inside a transaction')
       t.writeNewBlock([], MIN_TABLE_BLOCK)
     } else {
-      for (const e of decodeTable(host.bytes, ptr, host.usableSize(ptr))) t.index(e)
+      const dv = new DataView(host.bytes.buffer, host.bytes.byteOffset)
+      const entries = decodeTable(host.bytes, ptr, host.usableSize(ptr))
+      t.blockVersion = dv.getUint32(ptr + TBL_VERSION, true)
+      t.indexAll(entries)
     }
     return t
   }
 
   get all(): readonly TypeEntry[] { return this.entries }
-  byStableName(name: string): TypeEntry | undefined { return this.byName.get(name) }
+  /** The current (last) layout version of a stable name. */
+  byStableName(name: string): TypeEntry | undefined { const v = this.byName.get(name); return v?.[v.length - 1] }
+  /** Every layout version of a stable name, oldest first. */
+  versionsOf(name: string): readonly TypeEntry[] { return this.byName.get(name) ?? [] }
   byTypeId(id: number): TypeEntry | undefined { return this.byId.get(id) }
 
-  /** Checks `layout` against the stored entry of its name; throws SchemaMismatchError naming the fields. */
-  check(layout: Layout): TypeEntry | undefined {
-    const e = this.byName.get(layout.stableName)
-    if (!e) return undefined
-    const diff = diffEntry(e, layout)
-    if (diff.length > 0) {
-      throw new SchemaMismatchError(
-        `pobj: class ${layout.cls.name} (stable name '${layout.stableName}') differs from the heap's type table: ${diff.join('; ')}`,
-        layout.cls.name, diff.map((d) => d.slice(0, d.indexOf(':'))))
-    }
-    return e
-  }
-
-  /** The type id of `layout`, appending an entry durably if the table lacks it. */
-  register(layout: Layout): number {
-    const known = this.check(layout)
-    if (known) return known.typeId
-    const entry = entryFromLayout(layout, this.nextId)
+  /** Appends `layout` as the next layout version of its stable name (the first if new), durably; returns the entry. */
+  append(layout: Layout): TypeEntry {
+    const previous = this.byStableName(layout.stableName)
+    const entry = entryFromLayout(layout, this.nextId, (previous?.layoutVersion ?? 0) + 1, previous)
     const enc = encodeEntry(entry)
     const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
     const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset)
     const used = dv.getUint32(ptr + TBL_USED, true)
     const cap = this.host.usableSize(ptr) - TABLE_HEADER_SIZE
-    if (used + enc.length <= cap && (this.host.inTransaction || cap - used - enc.length >= SPARE_BYTES / 2)) {
+    const fits = used + enc.length <= cap && (this.host.inTransaction || cap - used - enc.length >= SPARE_BYTES / 2)
+    if (fits && this.blockVersion === TYPE_TABLE_VERSION) {
       this.appendInPlace(ptr, used, enc)
+      this.entryAt.set(entry.typeId, TABLE_HEADER_SIZE + used)
+      this.index(entry)
     } else if (this.host.inTransaction) {
       throw new UnknownTypeError(`pobj: class ${layout.cls.name} is first used inside a transaction and the type table is full; pass it in \`types\` at create/open`)
     } else {
       this.writeNewBlock([...this.entries, entry], 2 * (TABLE_HEADER_SIZE + used + enc.length) + SPARE_BYTES)
     }
-    this.index(entry)
-    return entry.typeId
+    return entry
+  }
+
+  /**
+   * Marks layout versions as having no objects left, durably (outside transactions), with the
+   * stable name a renamed class's objects became (`successors`). In place, each flag is one
+   * 2-byte store, then one drain; with a successor, or in a version-2 block, the table is rewritten.
+   */
+  retire(typeIds: readonly number[], successors: ReadonlyMap<number, string> = new Map()): void {
+    const todo = typeIds.filter((id) => this.byId.get(id)?.retired === false)
+    if (todo.length === 0) return
+    const next = this.entries.map((e) => (todo.includes(e.typeId) ? { ...e, retired: true, successor: successors.get(e.typeId) ?? '' } : e))
+    if (this.blockVersion !== TYPE_TABLE_VERSION || todo.some((id) => successors.has(id))) { // a name to add: rewritten whole
+      const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
+      this.writeNewBlock(next, this.host.usableSize(ptr))
+      return
+    }
+    const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
+    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset)
+    for (const id of todo) {
+      const at = ptr + (this.entryAt.get(id) as number) + ENT_FLAGS
+      dv.setUint16(at, ENTRY_RETIRED, true)
+      this.host.flush(at, 2)
+    }
+    this.host.drain()
+    this.indexAll(next)
   }
 
   /**
@@ -304,8 +362,8 @@ export class TypeTable {
   }
 
   /**
-   * Grow (outside transactions only). Steps:
-   *  1. allocate a block, write the whole table, make it durable (unreachable so far);
+   * Grow or rewrite (outside transactions only). Steps:
+   *  1. allocate a block, write the whole table (format version 3), make it durable (unreachable so far);
    *  2. COMMIT: setRoot(TYPE_TABLE_ROOT, new) (durable on return);
    *  3. free the old block (a crash before this leaves it unreachable: recovery reclaims it).
    */
@@ -325,11 +383,29 @@ export class TypeTable {
     const old = this.host.getRoot(TYPE_TABLE_ROOT)
     this.host.setRoot(TYPE_TABLE_ROOT, ptr)
     if (old !== 0) this.host.free(old)
+    this.blockVersion = TYPE_TABLE_VERSION
+    this.indexAll(entries)
+  }
+
+  /** Replaces the index with `entries` (offsets as in a version-3 block of them). */
+  private indexAll(entries: readonly TypeEntry[]): void {
+    this.entries = []
+    this.byName.clear()
+    this.byId.clear()
+    this.entryAt.clear()
+    let at = TABLE_HEADER_SIZE
+    for (const e of entries) {
+      this.entryAt.set(e.typeId, at)
+      at += encodeEntry(e).length
+      this.index(e)
+    }
   }
 
   private index(e: TypeEntry): void {
     this.entries.push(e)
-    this.byName.set(e.name, e)
+    let v = this.byName.get(e.name)
+    if (!v) this.byName.set(e.name, (v = []))
+    v.push(e)
     this.byId.set(e.typeId, e)
     this.nextId = Math.max(this.nextId, e.typeId + 1)
   }

@@ -17,6 +17,8 @@ export interface Workload<S> {
   types: Class[]
   ops: number
   setup(heap: PHeap): void
+  /** A durable heap image to start from (opened with `types`, then `setup`), instead of a fresh heap: e.g. one written by older classes. */
+  image?: () => Uint8Array
   /** Operation k; `rand` is the workload's own PRNG (same sequence in every run). */
   op(heap: PHeap, k: number, rand: () => number): void
   read(heap: PHeap): S
@@ -43,10 +45,16 @@ export interface CrashRunOptions {
 export interface CrashRunResult { crashes: number; drains: number; rolledBack: number; atEnd: number }
 
 /** The states after 0..ops operations, from a run without crashes. */
-export function referenceStates<S>(w: Workload<S>, seed = 1): S[] {
-  const region = new SimRegion(REGION_SIZE)
-  const heap = PHeap.createIn(region, { ...HEAP_OPTS, types: w.types })
+/** The workload's starting heap: its image opened with its classes, or a fresh heap; then setup. */
+function start<S>(w: Workload<S>, writeBack?: WriteBack): { region: SimRegion; heap: PHeap } {
+  const region = w.image ? new SimRegion(w.image(), { writeBack }) : new SimRegion(REGION_SIZE, { writeBack })
+  const heap = w.image ? PHeap.openIn(region, { types: w.types }) : PHeap.createIn(region, { ...HEAP_OPTS, types: w.types })
   w.setup(heap)
+  return { region, heap }
+}
+
+export function referenceStates<S>(w: Workload<S>, seed = 1): S[] {
+  const { heap } = start(w)
   const states = [w.read(heap)]
   const rand = mulberry32(seed)
   for (let k = 0; k < w.ops; k++) { w.op(heap, k, rand); states.push(w.read(heap)) }
@@ -55,9 +63,7 @@ export function referenceStates<S>(w: Workload<S>, seed = 1): S[] {
 }
 
 export function crashRun<S>(w: Workload<S>, states: S[], o: CrashRunOptions): CrashRunResult {
-  const region = new SimRegion(REGION_SIZE, { writeBack: o.writeBack })
-  const heap = PHeap.createIn(region, { ...HEAP_OPTS, types: w.types })
-  w.setup(heap)
+  const { region, heap } = start(w, o.writeBack)
   let done = 0
   const result: CrashRunResult = { crashes: 0, drains: 0, rolledBack: 0, atEnd: 0 }
   const crashSeed = mulberry32(o.seed ?? 7)

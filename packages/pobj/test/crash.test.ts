@@ -1,7 +1,7 @@
 import 'reflect-metadata'
 import { expect } from 'chai'
 import { SimRegion } from '@makalu/allocator'
-import { PHeap, PArray } from '../src'
+import { PHeap, PArray, Persistent, field, was } from '../src'
 import { Account, Bank, Node, Tree, Task, Priority, Status } from './models'
 import { Workload, referenceStates, crashRun, HEAP_OPTS, REGION_SIZE } from './crash-harness'
 import { reachable } from './helpers'
@@ -197,7 +197,59 @@ const taskWorkload: Workload<unknown[][]> = {
   },
 }
 
-const workloads = [bankWorkload, listWorkload, treeWorkload, taskWorkload] as Array<Workload<unknown>>
+/** A class in two releases: the second widens, renames, adds and drops fields. */
+@Persistent('Crash.Person') class PersonV1 {
+  @field() name!: string
+  @field.i32 age!: number
+  @field() mail!: string
+  @field() note!: string
+  @field.ref(() => PersonV1) next!: PersonV1 | null
+}
+@Persistent('Crash.Person') class PersonV2 {
+  @field() name!: string
+  @field.optional.string phone?: string
+  @field.f64 age!: number
+  @was('mail') @field() email!: string
+  @field.ref(() => PersonV2) next!: PersonV2 | null
+}
+const PEOPLE = 6
+
+/**
+ * Lazy upgrades: a heap written by PersonV1, opened with PersonV2; each operation writes to a
+ * person (its first write upgrades it: a new block, then the forwarder store), some two people
+ * in one transaction, some relink the chain.
+ */
+const upgradeWorkload: Workload<Array<[string, string | undefined, number, string]>> = {
+  name: 'upgrade',
+  types: [PersonV2],
+  ops: 24,
+  image() {
+    const region = new SimRegion(REGION_SIZE)
+    const heap = PHeap.createIn(region, { ...HEAP_OPTS, types: [PersonV1] })
+    let next: PersonV1 | null = null
+    for (let i = PEOPLE - 1; i >= 0; i--) next = heap.new(PersonV1, { name: `p${i}`, age: i, mail: `m${i}`, note: `note ${i}`, next })
+    heap.setRoot('people', next)
+    heap.close()
+    return region.durableImage()
+  },
+  setup() {},
+  op(heap, k, rand) {
+    const people: PersonV2[] = []
+    for (let p = heap.root('people', PersonV2); p; p = p.next) people.push(p)
+    const a = people[Math.floor(rand() * people.length)]
+    const b = people[Math.floor(rand() * people.length)]
+    if (k % 3 === 0) heap.transaction(() => { a.age += 0.5; b.phone = `t${k}` })
+    else if (k % 3 === 1) a.email = `e${k}`
+    else a.phone = k % 4 === 1 ? undefined : `p${k}`
+  },
+  read(heap) {
+    const out: Array<[string, string | undefined, number, string]> = []
+    for (let p = heap.root('people', PersonV2); p; p = p.next) out.push([p.name, p.phone, p.age, p.email])
+    return out
+  },
+}
+
+const workloads = [bankWorkload, listWorkload, treeWorkload, taskWorkload, upgradeWorkload] as Array<Workload<unknown>>
 
 describe('pobj crash recovery (SimRegion)', function () {
   this.timeout(300_000)
