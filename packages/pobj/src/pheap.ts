@@ -34,7 +34,7 @@ import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
   TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, FIRST_TYPE_ID, STRING_HEADER_SIZE,
-  STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr,
+  STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr, arrayElements,
 } from './object-format'
 
 /** What `new` accepts: the class's own data members, each optional (methods are not fields). */
@@ -458,7 +458,7 @@ export class PHeap implements HandleHost, ArrayHost {
       const tag = this.dv.getUint32(p, true)
       const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
         : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
-      t.count++
+      t.count += tag === TAG_ARRAY_HEAD && arrayElements(this.dv, p) !== 0 ? 0 : 1 // an array is counted once: by its elements block
       t.bytes += size
     })
     return s
