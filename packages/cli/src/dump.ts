@@ -28,6 +28,11 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
   for (const n of names) { const p = raw.getRoot(n); roots[n] = p === 0 ? null : idOf(p) }
 
   const ptr = (at: number): number => dv.getUint32(at, true)
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  const str = (q: number): string => {
+    const start = q + O.STRING_HEADER_SIZE
+    return buf.toString(O.blockTag(dv, q) === O.TAG_STRING16 ? 'utf16le' : 'utf8', start, start + O.stringByteLength(dv, q))
+  }
   /** An array element, or a ref/array field (as its #id); other fields read through readFieldValue. */
   const scalar = (kind: string, at: number): unknown => {
     switch (kind) {
@@ -37,6 +42,7 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
       case 'i64': return dv.getBigInt64(at, true).toString() + 'n'
       case 'bool': return dv.getUint8(at) !== 0
       case 'ref': case 'array': { const q = ptr(at); return q === 0 ? null : idOf(q) }
+      case 'string': { const q = ptr(at); return q === 0 ? '' : str(q) }
       default: return `<${kind}>`
     }
   }
@@ -48,12 +54,14 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
     const p = queue[i]
     const tag = dv.getUint32(p, true)
     const id = ids.get(p)!
-    if (tag === O.TAG_ARRAY) {
+    if (tag === O.TAG_ARRAY || tag === O.TAG_ARRAY_HEAD) {
+      // A growable array (header) shows its elements block; a fixed one is its own.
+      const e = tag === O.TAG_ARRAY_HEAD ? O.arrayElements(dv, p) : p
       const kind = O.CODE_KIND[dv.getUint8(p + O.ARR_ELEM)] ?? '?'
-      const n = dv.getUint32(p + O.ARR_LENGTH, true)
+      const n = e === 0 ? 0 : dv.getUint32(e + O.ARR_LENGTH, true)
       const size = O.ELEMENT_SIZE[kind as keyof typeof O.ELEMENT_SIZE] ?? 8
       const shown = Math.min(n, 100)
-      const items = Array.from({ length: shown }, (_, k) => scalar(kind, p + O.ARRAY_HEADER_SIZE + k * size))
+      const items = Array.from({ length: shown }, (_, k) => scalar(kind, e + O.ARRAY_HEADER_SIZE + k * size))
       if (n > shown) items.push(`… ${n - shown} more`)
       objects.push({ id, type: `array<${kind}>(${n})`, fields: { items } })
     } else if (tag >= O.FIRST_TYPE_ID && o.pobj) {

@@ -107,7 +107,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
   }
 
   private static newHeader(heap: PHeap): ListHeader {
-    return heap.new(ListHeader, { head: 0, length: 0, slots: heap.newArray(ListItem, MIN_CAPACITY) })
+    return heap.new(ListHeader, { head: 0, length: 0, slots: heap.newFixedArray(ListItem, MIN_CAPACITY) })
   }
 
   /** The block offset of the header. */

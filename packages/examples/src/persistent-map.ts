@@ -190,7 +190,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   private static newHeader(heap: PHeap): MapHeader {
-    return heap.new(MapHeader, { size: 0, used: 0, slots: heap.newArray(MapEntry, MIN_CAPACITY), tombstone: heap.new(MapEntry) })
+    return heap.new(MapHeader, { size: 0, used: 0, slots: heap.newFixedArray(MapEntry, MIN_CAPACITY), tombstone: heap.new(MapEntry) })
   }
 
   /** The block offset of the header. */

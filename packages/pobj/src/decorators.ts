@@ -7,9 +7,9 @@
 import 'reflect-metadata'
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError } from './errors'
-import { metadataArgs, ClassThunk, FieldKind, NumberKind, Class, Presence, EnumObject, FieldArgs, StoredAs } from './metadata-args'
+import { metadataArgs, ClassThunk, FieldKind, Class, Presence, EnumObject, ArrayValueKind, FieldArgs, StoredAs } from './metadata-args'
 
-const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
+const ARRAY_VALUE_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64', 'string']
 
 /**
  * Both decorator dialects are served. Legacy decorators (`experimentalDecorators`) are called
@@ -89,7 +89,7 @@ function checkInferable(target: Function, name: string, t: unknown, presence: Pr
   }
 }
 
-interface Extra { refTarget?: ClassThunk; element?: NumberKind | ClassThunk; presence?: Presence; enumObject?: EnumObject }
+interface Extra { refTarget?: ClassThunk; element?: ArrayValueKind | ClassThunk; presence?: Presence; enumObject?: EnumObject }
 
 /** The field name a standard decorator context names; LayoutError for what can not be a persistent field. */
 function standardFieldName(which: string, c: StandardContext): string {
@@ -159,8 +159,8 @@ interface FieldFn {
   enum(e: object): FieldDecorator
   /** A reference to an object of `target()` (or a subclass), or to an instance of a class registered with storeAs; null allowed. */
   ref(target: () => Function): FieldDecorator
-  /** A persistent array of a number kind or of refs to `() => Class`; null allowed. */
-  array(element: NumberKind | (() => Class)): FieldDecorator
+  /** A persistent (growable) array of a number kind, of strings, or of refs to `() => Class`; null allowed. */
+  array(element: ArrayValueKind | (() => Class)): FieldDecorator
   /** Fields that may be absent, read back as undefined: `@field.optional.i32 estimate?: number`. */
   readonly optional: OptionalFieldFn
   /** Fields that may be absent, read back as null: `@field.nullable.string note!: string | null`. */
@@ -233,9 +233,9 @@ fieldFn.ref = (target: () => Function) => {
   if (typeof target !== 'function') throw new LayoutError('pobj: @field.ref needs a thunk, e.g. @field.ref(() => Node)')
   return record('ref', { refTarget: target as () => Class })
 }
-fieldFn.array = (element: NumberKind | (() => Class)) => {
-  if (typeof element !== 'function' && !NUMBER_KINDS.includes(element)) {
-    throw new LayoutError(`pobj: @field.array('${String(element)}'): the element must be one of ${NUMBER_KINDS.join(', ')} or () => Class`)
+fieldFn.array = (element: ArrayValueKind | (() => Class)) => {
+  if (typeof element !== 'function' && !ARRAY_VALUE_KINDS.includes(element)) {
+    throw new LayoutError(`pobj: @field.array('${String(element)}'): the element must be one of ${ARRAY_VALUE_KINDS.join(', ')} or () => Class`)
   }
   return record('array', { element })
 }

@@ -40,6 +40,10 @@ export class UnknownTypeError extends MakaluError {
 export class IndexRangeError extends MakaluError {
   override readonly code: string = 'EPOBJINDEX'
 }
+/** A length-changing operation (push, pop, splice, `length =`) on a fixed-length array. */
+export class FixedArrayError extends MakaluError {
+  override readonly code: string = 'EPOBJFIXEDARRAY'
+}
 /** The persisted type table can not be read: the heap file is damaged. */
 export class TypeTableCorruptError extends MakaluError {
   override readonly code: string = 'EPOBJTYPETABLE'

@@ -12,11 +12,12 @@
  *              "types": [ { "typeId": 16, "name": "Book", "size": 32,
  *                           "fields": [ { "name": "title", "kind": "string", "offset": 8,
  *                                         "presence": "required" | "optional" | "nullable",
- *                                         "element"?: "i32"|"u32"|"f64"|"i64"|"ref",     (arrays)
+ *                                         "element"?: "i32"|"u32"|"f64"|"i64"|"string"|"ref", (arrays)
  *                                         "target"?: "Author",                            (ref, ref array)
  *                                         "enumType"?: "number"|"string", "members"?: [...] } ] } ] }
  *   object   { "id": n, "type": "Book", "fields": { "title": "Dune", "author": 7, ... } }
- *   array    { "id": n, "array": "i32"|"u32"|"f64"|"i64"|"ref", "of"?: "Book", "items": [ ... ] }
+ *   array    { "id": n, "array": "i32"|"u32"|"f64"|"i64"|"string"|"ref", "of"?: "Book", "fixed"?: true, "items": [ ... ] }
+ *            (a growable array unless "fixed": newFixedArray's one-block arrays; string items are strings)
  *
  * Ids are 1..N, dense, each used by exactly one record (in the exporter: the rank of the
  * object's block in address order, so no id map is kept). Values, by the field's kind:
@@ -65,4 +66,4 @@ export interface ExportHeader {
   types: ExportedType[]
 }
 export interface ObjectRecord { id: number; type: string; fields: Record<string, unknown> }
-export interface ArrayRecord { id: number; array: string; of?: string; items: unknown[] }
+export interface ArrayRecord { id: number; array: string; of?: string; fixed?: true; items: unknown[] }

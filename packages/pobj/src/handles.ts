@@ -8,11 +8,11 @@
  * heap's state (logging inside a transaction, persisting outside one); the
  * read path is one pointer check and one DataView load.
  */
-import { FieldTypeError, IndexRangeError } from './errors'
+import { FieldTypeError } from './errors'
 import { Layout, FieldLayout } from './layout-builder'
 import { Class, ElementKind } from './metadata-args'
 import {
-  ARRAY_HEADER_SIZE, ELEMENT_SIZE, ABSENT_F64, OPT_BOOL_ABSENT, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentWord,
+  ABSENT_F64, OPT_BOOL_ABSENT, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentWord,
 } from './object-format'
 import { HeapCorruptError } from '@makalu/allocator'
 
@@ -107,7 +107,7 @@ export const VIEW_ELEMENTS = 100
 function plainOf(v: unknown, depth: number, path: Set<object>): unknown {
   if (typeof v === 'bigint') return v.toString()
   if (v === null || typeof v !== 'object') return v
-  if (v instanceof PArray) return arrayView(v, depth, path)
+  if (isArrayLikeHandle(v)) return arrayView(v, depth, path)
   const h = v as Handle
   const layout = layoutOfHandle.get(Object.getPrototypeOf(h))
   if (!layout) return v
@@ -125,7 +125,14 @@ function fieldView(layout: Layout, h: Handle, depth = VIEW_DEPTH, path = new Set
   return out
 }
 
-function arrayView(a: PArray<unknown>, depth: number, path: Set<object>): unknown[] {
+/** What the views read of a persistent array (persistent-array.ts marks its instances with ARRAY_HANDLE). */
+export interface ViewableArray { readonly length: number; get(i: number): unknown }
+/** The mark of PArray instances, so that this file needs no import of persistent-array.ts. */
+export const ARRAY_HANDLE = Symbol('pobj.array')
+function isArrayLikeHandle(v: object): v is ViewableArray { return ARRAY_HANDLE in v }
+
+/** The bounded plain view of an array (toJSON, inspect). */
+export function arrayView(a: ViewableArray, depth: number, path: Set<object>): unknown[] {
   const n = Math.min(a.length, VIEW_ELEMENTS)
   const out: unknown[] = new Array(n)
   for (let i = 0; i < n; i++) out[i] = plainOf(a.get(i), depth, path)
@@ -410,87 +417,3 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
     }
   }
 }
-
-/**
- * A persistent array: fixed length, elements of one number kind or refs to
- * objects of one class. Made by `heap.newArray`; usable as a field value.
- */
-export class PArray<T = unknown> implements Iterable<T> {
-  /** @internal */ _$heap: HandleHost
-  /** @internal */ _$ptr: number
-  /** The element kind. */
-  readonly element: ElementKind
-  /** For ref arrays: the declared element class. */
-  readonly elementClass: Class | undefined
-  readonly length: number
-
-  /** @internal Use `heap.newArray`. */
-  constructor(host: HandleHost, ptr: number, element: ElementKind, elementClass: Class | undefined, length: number) {
-    this._$heap = host
-    this._$ptr = ptr
-    this.element = element
-    this.elementClass = elementClass
-    this.length = length
-  }
-
-  private addr(i: number): number {
-    const p = this._$ptr
-    if (p === 0) this._$heap.unusable(this)
-    if (!(i >= 0 && i < this.length && Number.isInteger(i))) {
-      throw new IndexRangeError(`pobj: array index ${String(i)} outside [0, ${this.length})`)
-    }
-    return p + ARRAY_HEADER_SIZE + i * ELEMENT_SIZE[this.element]
-  }
-
-  get(i: number): T {
-    const a = this.addr(i)
-    const dv = this._$heap.dv
-    switch (this.element) {
-      case 'f64': return dv.getFloat64(a, true) as T
-      case 'i32': return dv.getInt32(a, true) as T
-      case 'u32': return dv.getUint32(a, true) as T
-      case 'i64': return dv.getBigInt64(a, true) as T
-      case 'ref': { const q = dv.getUint32(a, true); return (q === 0 ? null : this._$heap.handleAt(q)) as T }
-    }
-  }
-
-  set(i: number, v: T): void {
-    const a = this.addr(i)
-    const h = this._$heap
-    const p = this._$ptr
-    const where = `array[${i}]`
-    switch (this.element) {
-      case 'f64': checkF64(v, where); h.beforeWrite(p, a, 8); h.dv.setFloat64(a, v as number, true); break
-      case 'i32': checkI32(v, where); h.beforeWrite(p, a, 4); h.dv.setInt32(a, v as number, true); break
-      case 'u32': checkU32(v, where); h.beforeWrite(p, a, 4); h.dv.setUint32(a, v as number, true); break
-      case 'i64': checkI64(v, where); h.beforeWrite(p, a, 8); h.dv.setBigInt64(a, v as bigint, true); break
-      case 'ref': h.writePtrField(p, a, h.refPtr(v, this.elementClass as Class, where)); return
-    }
-    h.afterWrite(p, a, ELEMENT_SIZE[this.element])
-  }
-
-  *[Symbol.iterator](): Iterator<T> {
-    for (let i = 0; i < this.length; i++) yield this.get(i)
-  }
-
-  /** For JSON.stringify: the plain view (numbers, i64 as strings, objects as their fields; bounded, see VIEW_DEPTH). */
-  toJSON(): unknown[] {
-    if (this._$ptr === 0) this._$heap.unusable(this)
-    return arrayView(this as PArray<unknown>, VIEW_DEPTH, new Set())
-  }
-
-  [INSPECT](): string {
-    if (this._$ptr === 0) return `PArray <freed or closed>`
-    const shown = arrayView(this as PArray<unknown>, 1, new Set()).slice(0, 20)
-    if (this.length > 20) shown.push('…')
-    return `PArray<${this.elementClass?.name ?? this.element}>(${this.length}) ${JSON.stringify(shown)}`
-  }
-
-  /** A JS array copy of the elements. */
-  toArray(): T[] {
-    const out = new Array<T>(this.length)
-    for (let i = 0; i < this.length; i++) out[i] = this.get(i)
-    return out
-  }
-}
-

@@ -19,8 +19,8 @@ import type { TableField, TypeEntry } from './type-table'
 import { readFieldValue } from './stored-values'
 import {
   resolveForwarders,
-  TAG_ARRAY, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, ELEMENT_SIZE, CODE_KIND, KIND_CODE,
-  arrayElemCode, arrayLength, arrayElemType, blockTag, readPtr,
+  TAG_ARRAY, TAG_ARRAY_HEAD, TAG_STRING16, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE, CODE_KIND, KIND_CODE,
+  arrayElemCode, arrayLength, arrayElemType, arrayElements, blockTag, readPtr, stringByteLength,
 } from './object-format'
 import { EXPORT_FORMAT, EXPORT_VERSION, ExportHeader, ExportedType } from './export-format'
 import { storedSources } from './schema-evolution'
@@ -171,10 +171,12 @@ class HeapWalk {
     while (this.sp > 0) {
       const p = this.stack[--this.sp]
       const tag = blockTag(this.dv, p)
-      if (tag === TAG_ARRAY) {
+      if (tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD) {
+        // A growable array (header) is one record with the elements of its elements block.
         if (arrayElemCode(this.dv, p) !== KIND_CODE.ref) continue
-        const n = arrayLength(this.dv, p)
-        for (let i = 0, at = p + ARRAY_HEADER_SIZE; i < n; i++, at += 8) this.push(this.resolveLive(readPtr(this.dv, at)))
+        const e = tag === TAG_ARRAY ? p : arrayElements(this.dv, p)
+        const n = e === 0 ? 0 : arrayLength(this.dv, e)
+        for (let i = 0, at = e + ARRAY_HEADER_SIZE; i < n; i++, at += 8) this.push(this.resolveLive(readPtr(this.dv, at)))
       } else {
         for (const f of this.entryOf(p, tag).fields) {
           if (f.kind === 'ref' || f.kind === 'array') this.push(this.resolveLive(readPtr(this.dv, p + f.offset)))
@@ -187,7 +189,7 @@ class HeapWalk {
   private push(p: number): void {
     if (p === 0 || this.isMarked(p)) return
     const tag = blockTag(this.dv, p)
-    if (tag !== TAG_ARRAY && tag < FIRST_TYPE_ID) {
+    if (tag !== TAG_ARRAY && tag !== TAG_ARRAY_HEAD && tag < FIRST_TYPE_ID) {
       throw new HeapCorruptError(`pobj: export: a reference leads to block ${p} of tag ${tag}, which is neither an object nor an array`)
     }
     const i = p / 8
@@ -239,23 +241,32 @@ class HeapWalk {
     const dv = this.dv
     const id = this.idOf(p)
     const tag = blockTag(dv, p)
-    if (tag === TAG_ARRAY) {
+    if (tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD) {
       const kind = CODE_KIND[arrayElemCode(dv, p)] as ElementKind
-      const n = arrayLength(dv, p)
+      const e = tag === TAG_ARRAY ? p : arrayElements(dv, p)
+      const n = e === 0 ? 0 : arrayLength(dv, e)
       const items: unknown[] = new Array(n)
       const size = ELEMENT_SIZE[kind]
-      for (let i = 0, at = p + ARRAY_HEADER_SIZE; i < n; i++, at += size) {
+      for (let i = 0, at = e + ARRAY_HEADER_SIZE; i < n; i++, at += size) {
         switch (kind) {
           case 'i32': items[i] = dv.getInt32(at, true); break
           case 'u32': items[i] = dv.getUint32(at, true); break
           case 'f64': items[i] = f64Out(dv.getFloat64(at, true)); break
           case 'i64': items[i] = dv.getBigInt64(at, true).toString(); break
           case 'ref': items[i] = this.refOut(readPtr(dv, at)); break
+          case 'string': {
+            const q = readPtr(dv, at)
+            const start = q + STRING_HEADER_SIZE
+            items[i] = q === 0 ? '' : Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength)
+              .toString(blockTag(dv, q) === TAG_STRING16 ? 'utf16le' : 'utf8', start, start + stringByteLength(dv, q))
+            break
+          }
         }
       }
-      if (kind !== 'ref') return { id, array: kind, items }
+      const fixed = tag === TAG_ARRAY ? { fixed: true } : {}
+      if (kind !== 'ref') return { id, array: kind, ...fixed, items }
       const of = this.heap.types.byTypeId(arrayElemType(dv, p))?.name
-      return of === undefined ? { id, array: kind, items } : { id, array: kind, of, items }
+      return of === undefined ? { id, array: kind, ...fixed, items } : { id, array: kind, of, ...fixed, items }
     }
     const e = this.entryOf(p, tag)
     const fields: Record<string, unknown> = {}

@@ -30,7 +30,7 @@ import { Class, ElementKind, metadataArgs } from './metadata-args'
 import { Persistent, field } from './decorators'
 import { Layout, FieldLayout, layoutOf, stableNameOf, isPersistentClass } from './layout-builder'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEAD_SIZE, ARR_ELEMENTS, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE,
   ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentSlot,
   writePtr,
 } from './object-format'
@@ -61,7 +61,7 @@ export interface ImportReport {
 
 const PROGRESS_EVERY = 4096
 const OBJECT_KEYS: ReadonlySet<string> = new Set(['id', 'type', 'fields'])
-const ARRAY_KEYS: ReadonlySet<string> = new Set(['id', 'array', 'of', 'items'])
+const ARRAY_KEYS: ReadonlySet<string> = new Set(['id', 'array', 'of', 'fixed', 'items'])
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -240,7 +240,7 @@ class Importer {
     for (const k in r) if (!keys.has(k)) this.bad(line, `unknown key ${JSON.stringify(k)} in a record`)
     let p: number
     if (typeof r.type === 'string') p = this.object(r.type, r.fields, line)
-    else if (typeof r.array === 'string') p = this.array(r.array, r.of, r.items, line)
+    else if (typeof r.array === 'string') p = this.array(r.array, r.of, r.items, r.fixed === true, line)
     else return this.bad(line, 'a record with neither "type" nor "array"')
     this.table[id] = p
     if (++this.seen % PROGRESS_EVERY === 0) this.opts.onProgress?.(this.seen, this.total)
@@ -300,7 +300,8 @@ class Importer {
     return p
   }
 
-  private array(kindName: string, of: unknown, items: unknown, line: number): number {
+  /** A fixed array is one tag-2 block; a growable one a header pointing at one (object-format.ts). */
+  private array(kindName: string, of: unknown, items: unknown, fixed: boolean, line: number): number {
     if (!Object.prototype.hasOwnProperty.call(ELEMENT_SIZE, kindName)) this.bad(line, `array of unknown element kind '${kindName}'`)
     const kind = kindName as ElementKind
     if (!Array.isArray(items)) this.bad(line, '"items" is not an array')
@@ -315,8 +316,17 @@ class Importer {
     const n = items.length
     const es = ELEMENT_SIZE[kind]
     const size = ARRAY_HEADER_SIZE + n * es
+    let head = 0
+    if (!fixed) {
+      head = this.alloc(ARRAY_HEAD_SIZE)
+      this.dv.setUint32(head, TAG_ARRAY_HEAD, true)
+      this.dv.setUint8(head + ARR_ELEM, KIND_CODE[kind])
+      this.dv.setUint32(head + ARR_ELEM_TYPE, elemTypeId, true)
+      this.heap.raw.flush(head, ARRAY_HEAD_SIZE)
+      if (n === 0) return head
+    }
     const p = this.alloc(size)
-    const dv = this.dv
+    let dv = this.dv
     dv.setUint32(p, TAG_ARRAY, true)
     dv.setUint8(p + ARR_ELEM, KIND_CODE[kind])
     dv.setUint32(p + ARR_LENGTH, n, true)
@@ -331,10 +341,20 @@ class Importer {
         case 'f64': dv.setFloat64(at, this.f64(v, line, where), true); break
         case 'i64': dv.setBigInt64(at, this.i64(v, line, where), true); break
         case 'ref': this.ref(at, v, exp, line, where); break
+        case 'string': {
+          if (typeof v !== 'string') this.bad(line, `${where}: expected a string`)
+          const q = this.string(v as string, false)
+          dv = this.dv
+          writePtr(dv, at, q)
+          break
+        }
       }
     }
     this.heap.raw.flush(p, size)
-    return p
+    if (fixed) return p
+    writePtr(this.dv, head + ARR_ELEMENTS, p)
+    this.heap.raw.flush(head, ARRAY_HEAD_SIZE)
+    return head
   }
 
   /** Writes the value `v` of the data into field `f` of the fresh block p (its defaults already written). */

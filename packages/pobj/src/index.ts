@@ -8,8 +8,8 @@ export { UpgradePlan, Source } from './schema-evolution'
 export {
   PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport, Init,
 } from './pheap'
-export { PArray } from './handles'
-export { Class, FieldKind, ElementKind, NumberKind, ScalarKind, StoredAs } from './metadata-args'
+export { PArray } from './persistent-array'
+export { Class, FieldKind, ElementKind, NumberKind, ArrayValueKind, ScalarKind, StoredAs } from './metadata-args'
 export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
 export { TypeTable, TypeEntry, TableField } from './type-table'
 export { pobjTracer, PreciseTracer } from './tracer'
@@ -19,7 +19,7 @@ export { reachable, settleHandles } from './diagnostics'
 export * as objectFormat from './object-format'
 export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
-  UnknownTypeError, IndexRangeError, TypeTableCorruptError, ImportError,
+  UnknownTypeError, IndexRangeError, FixedArrayError, TypeTableCorruptError, ImportError,
 } from './errors'
 /** The heap's errors a pobj user meets, so that one import is enough. */
 export {

@@ -16,7 +16,7 @@
  */
 import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError, UnknownTypeError } from './errors'
-import { metadataArgs, Class, ClassThunk, FieldArgs, FieldKind, ElementKind, NumberKind, Presence, EnumObject, StoredAs } from './metadata-args'
+import { metadataArgs, Class, ClassThunk, FieldArgs, FieldKind, ElementKind, ArrayValueKind, Presence, EnumObject, StoredAs } from './metadata-args'
 import {
   KIND_CODE, OBJECT_HEADER_SIZE, ABSENT_REQUIRED, ABSENT_UNDEFINED, ABSENT_NULL, alignUp, isPointerKind, fieldSize, isAbsentSlot,
 } from './object-format'
@@ -169,7 +169,7 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
     targetClass = storedAs ? storedAs.stored : asPersistent(where, t)
   } else if (kind === 'array') {
     if (typeof args.element === 'function') { element = 'ref'; targetClass = resolveThunk(where, args.element) }
-    else element = args.element as NumberKind
+    else element = args.element as ArrayValueKind
   } else if (kind === 'enum') {
     ({ enumType, members } = enumMembers(where, args.enumObject as EnumObject))
   }

@@ -11,9 +11,12 @@ export type FieldKind = ScalarKind | 'string' | 'ref' | 'array' | 'date' | 'enum
 export type Presence = 'required' | 'optional' | 'nullable'
 /** A TypeScript enum object (numeric or string members), as passed to `@field.enum(E)`. */
 export type EnumObject = Readonly<Record<string, string | number>>
-/** What an array holds: a number kind, or refs to objects of a class. */
+/** A number kind (of a field or array element). */
 export type NumberKind = 'i32' | 'u32' | 'f64' | 'i64'
-export type ElementKind = NumberKind | 'ref'
+/** What an array holds: a number kind, strings, or refs to objects of a class. */
+export type ElementKind = NumberKind | 'string' | 'ref'
+/** An element kind named by a string in `@field.array(kind)` / `heap.newArray(kind, …)` (refs name a class). */
+export type ArrayValueKind = NumberKind | 'string'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Class<T = any> = abstract new (...args: any[]) => T
@@ -42,7 +45,7 @@ export interface FieldArgs {
   /** For 'ref': the target class thunk. */
   readonly refTarget?: ClassThunk
   /** For 'array': the element kind or a thunk naming the element class. */
-  readonly element?: NumberKind | ClassThunk
+  readonly element?: ArrayValueKind | ClassThunk
   /** 'optional' / 'nullable' from `@field.optional...` / `@field.nullable...`; default 'required'. */
   readonly presence?: Presence
   /** For 'enum': the enum object. */

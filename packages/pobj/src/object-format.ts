@@ -6,7 +6,8 @@
  * the high word of a pointer is always 0).
  *
  * Tags:  0 = not initialised (a fresh zero-filled block)
- *        1 = string   2 = array   3 = type table   4 = string (UTF-16)   5 = forwarder
+ *        1 = string   2 = array (fixed, or a growable array's elements)   3 = type table
+ *        4 = string (UTF-16)   5 = forwarder   6 = growable array header
  *        ≥ 16 = object of type id `tag` (one id per layout version of a class)
  *
  * Object block (usable size ≥ layout.size):
@@ -43,15 +44,47 @@
  *    │ 4      │ byteLen  │ UTF-16LE units…      │
  *    └────────┴──────────┴──────────────────────┘
  *
- * Array block:
+ * Array block (tag 2): a fixed array, or the elements of a growable array:
  *
  *    0        4      5        8        12            16
  *    ┌────────┬──────┬────────┬────────┬─────────────┬──────────────────┐
  *    │ 2      │ elem │ 0      │ length │ elemTypeId  │ elements…        │
  *    └────────┴──────┴────────┴────────┴─────────────┴──────────────────┘
- *    elem is a kind code (i32 u32 f64 i64 or ref); element i at 16 + i·elemSize.
- *    Only ref arrays hold pointers. elemTypeId is the declared element type
- *    for ref arrays (0 otherwise), informational.
+ *    elem is a kind code (i32 u32 f64 i64 ref or string); element i at 16 + i·elemSize.
+ *    Ref and string arrays hold pointers (a string element is a string block, '' is 0).
+ *    elemTypeId is the declared element type for ref arrays (0 otherwise), informational.
+ *    Capacity = ⌊(usable size − 16) / elemSize⌋; only elements [0, length) are meaningful
+ *    (the tracer reads no further; slots past length hold garbage, never read or freed).
+ *
+ * Growable array (tag 6): a header, the array's identity (fields and roots point here),
+ * and its elements block, replaced as a whole when it must grow:
+ *
+ *    header                                                 elements (tag 2, above)
+ *    0      4      5      8      12           16            24
+ *    ┌──────┬──────┬──────┬──────┬────────────┬─────────────┐      ┌───┬──────┬────────┬─────┬──────────┐
+ *    │ 6    │ elem │ 0    │ 0    │ elemTypeId │ elements ───┼─────▶│ 2 │ elem │ length │ ... │ e0 e1 …  │
+ *    └──────┴──────┴──────┴──────┴────────────┴─────────────┘      └───┴──────┴────────┴─────┴──────────┘
+ *    elements is 0 for an array that never held an element (length 0, capacity 0).
+ *    Invariants (heap.check): elements is 0 or an allocated tag-2 block with the header's
+ *    elem and elemTypeId, and 16 + length·elemSize ≤ its usable size.
+ *    The length lives in the elements block so that the tracer, which sees one block at a
+ *    time, knows which slots hold pointers; the header holds one pointer.
+ *
+ *    Mutations outside a transaction (persistent-array.ts); each has ONE committing store:
+ *     push, room left:  1. write the new elements in the slots past length (new string
+ *                          blocks first), flush them; drain;
+ *                       2. COMMIT: store length (4 bytes); flush; drain.
+ *     grow, splice:     1. allocate a new elements block, write length and every element
+ *                          (kept ones copied: string and ref pointers move, strings are
+ *                          not copied); flush it and any new string block; drain;
+ *                       2. COMMIT: store the header's elements pointer; flush; drain;
+ *                       3. free the old elements block and the strings removed
+ *                          (a crash before that leaves them unreachable: recovery frees them).
+ *     pop, truncate:    1. COMMIT: store length; flush; drain;  2. free the removed strings.
+ *     set(i, v):        one element store (a string: new block, drain, pointer store, free old).
+ *    Inside a transaction the same stores are logged instead (a slot at or past the length
+ *    the array had when the transaction first touched it needs no log: it is garbage after a
+ *    roll-back), and the frees wait for the commit.
  *
  * Type table block (pointer-free; found under root TYPE_TABLE_ROOT):
  *
@@ -122,6 +155,8 @@ export const TAG_ARRAY = 2
 export const TAG_TYPE_TABLE = 3
 export const TAG_STRING16 = 4
 export const TAG_FORWARD = 5
+/** A growable array's header (its elements are a TAG_ARRAY block). Tag 5 is taken by another block kind. */
+export const TAG_ARRAY_HEAD = 6
 /** Type ids of objects start here; smaller tags are the block kinds above. */
 export const FIRST_TYPE_ID = 16
 
@@ -129,6 +164,8 @@ export const PTR_SIZE = 8
 export const OBJECT_HEADER_SIZE = 8
 export const STRING_HEADER_SIZE = 8
 export const ARRAY_HEADER_SIZE = 16
+/** Bytes of a growable array's header block. */
+export const ARRAY_HEAD_SIZE = 24
 export const TABLE_HEADER_SIZE = 16
 export const TABLE_ENTRY_FIXED = 20
 export const TABLE_ENTRY_FIXED_V2 = 12
@@ -159,6 +196,8 @@ export const STR_LEN = 4
 export const ARR_ELEM = 4
 export const ARR_LENGTH = 8
 export const ARR_ELEM_TYPE = 12
+/** In a growable array's header: the pointer to its elements block. */
+export const ARR_ELEMENTS = 16
 export const TBL_VERSION = 4
 export const TBL_COUNT = 8
 export const TBL_USED = 12
@@ -198,7 +237,12 @@ export function fieldSize(kind: FieldKind, absent: number, elemCode: number): nu
   return absent !== ABSENT_REQUIRED && isAbsentSlot(kind, elemCode) ? 8 : KIND_SIZE[kind]
 }
 /** Element size in an array block. */
-export const ELEMENT_SIZE: Readonly<Record<ElementKind, number>> = { i32: 4, u32: 4, f64: 8, i64: 8, ref: PTR_SIZE }
+export const ELEMENT_SIZE: Readonly<Record<ElementKind, number>> = { i32: 4, u32: 4, f64: 8, i64: 8, ref: PTR_SIZE, string: PTR_SIZE }
+
+/** Element kind codes whose slots hold block pointers (which the tracer must follow). */
+export function isPointerElement(code: number): boolean {
+  return code === KIND_CODE.ref || code === KIND_CODE.string
+}
 
 /** Kinds whose field holds a pointer to another block (which recovery must mark). */
 export function isPointerKind(kind: FieldKind): boolean {
@@ -220,6 +264,8 @@ export function arrayElemCode(dv: DataView, ptr: number): number { return dv.get
 export function arrayLength(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_LENGTH, true) }
 /** The declared element type id of a ref array at `ptr`. */
 export function arrayElemType(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEM_TYPE, true) }
+/** The elements block of the growable array header at `ptr` (0: none yet). */
+export function arrayElements(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEMENTS, true) }
 /** The target of the forwarder at `ptr`. */
 export function forwardTarget(dv: DataView, ptr: number): number { return dv.getUint32(ptr + 4, true) }
 /** The block holding the object that a reference to `ptr` means: `ptr`, or the end of its forwarders. */

@@ -24,19 +24,20 @@ import * as fs from 'fs'
 import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError, hasLoneSurrogate } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, SchemaMismatchError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
-import { Class, ElementKind, NumberKind } from './metadata-args'
+import { Class, ElementKind, ArrayValueKind } from './metadata-args'
 import { Layout, layoutOf, isPersistentClass, stableNameOf } from './layout-builder'
 import { TypeTable, TableHost } from './type-table'
 import { TypeRegistry } from './type-registry'
-import { Handle, HandleCtor, HandleHost, PArray, handleCtorOf, badValue } from './handles'
+import { Handle, HandleCtor, HandleHost, handleCtorOf, badValue } from './handles'
+import { PArray, ArrayHost, createArray, createFixedArray, arrayBlockInfo, arrayDataSize, checkArrays } from './persistent-array'
 import { UpgradePlan, ViewHost, viewCtorOf, convertValue } from './schema-evolution'
 import { Migration, Progress, RecordHost, applyRecord, commitRecord } from './migration'
 import { readFieldValue } from './stored-values'
 import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
-  KIND_CODE, CODE_KIND, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
+  CODE_KIND, ARR_ELEM, ARR_LENGTH, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr, arrayElements,
   TAG_FORWARD, forwardTarget, writeForwarder,
 } from './object-format'
 
@@ -115,9 +116,9 @@ export interface PHeapStats extends AllocHeapStats {
 
 /** Objects of at most this many bytes are snapshotted whole at their first write in a transaction. */
 const WHOLE_BLOCK_LOG = 256
-const NUMBER_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64']
+const ARRAY_VALUE_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64', 'string']
 
-export class PHeap implements HandleHost {
+export class PHeap implements HandleHost, ArrayHost {
   /** @internal The current view (refreshed after every allocation). */
   dv!: DataView
   private u8!: Uint8Array
@@ -130,6 +131,8 @@ export class PHeap implements HandleHost {
   private inTx = false
   private readonly txLogged = new Set<number>()
   private readonly txCreated: number[] = []
+  /** ArrayHost.txNote: per-transaction notes of arrays (the length a transaction first found). */
+  private readonly txNotes = new Map<number, number>()
   private readonly gcPolicy: Required<GcPolicy> | null
   private readonly gcStats: GcStats = { collections: 0, totalMs: 0, lastMs: 0, lastFreedBytes: 0 }
   /** Bytes in use after the last collection (or at open): the base of the automatic policy. */
@@ -250,38 +253,46 @@ export class PHeap implements HandleHost {
     return h
   }
 
-  /** A persistent array of `length` elements of a number kind or refs to `cls` (zero / null filled), or of `values`. */
+  /**
+   * A growable persistent array (push, pop, splice: persistent-array.ts) of `length` zero
+   * values (0, 0n, '', null) or of `values`, of a number kind, strings, or refs to `cls`.
+   */
   newArray<C extends object>(element: Class<C>, values: ArrayLike<C>): PArray<C>
   newArray<C extends object>(element: Class<C>, lengthOrValues: number | ArrayLike<C | null>): PArray<C | null>
   newArray(element: 'i64', lengthOrValues: number | ArrayLike<bigint>): PArray<bigint>
   newArray(element: 'i32' | 'u32' | 'f64', lengthOrValues: number | ArrayLike<number>): PArray<number>
-  newArray<T = unknown>(element: NumberKind | Class, lengthOrValues: number | ArrayLike<T>): PArray<T> {
+  newArray(element: 'string', lengthOrValues: number | ArrayLike<string>): PArray<string>
+  newArray<T = unknown>(element: ArrayValueKind | Class, lengthOrValues: number | ArrayLike<T>): PArray<T> {
     this.checkOpen()
     this.maybeCollect()
-    let kind: ElementKind
-    let elemClass: Class | undefined
-    let elemTypeId = 0
-    if (typeof element === 'function') {
-      kind = 'ref'
-      elemClass = element
-      elemTypeId = this.typeIdOf(this.registry.layoutFor(element))
-    } else if (NUMBER_KINDS.includes(element)) kind = element
-    else throw new FieldTypeError(`pobj: newArray: element must be one of ${NUMBER_KINDS.join(', ')} or a @Persistent class, got ${String(element)}`)
-    const values = typeof lengthOrValues === 'number' ? undefined : lengthOrValues
-    const length = values ? values.length : (lengthOrValues as number)
-    const size = ARRAY_HEADER_SIZE + length * ELEMENT_SIZE[kind]
-    if (!Number.isInteger(length) || length < 0 || size > 2 ** 32) throw new FieldTypeError(`pobj: newArray: bad length ${String(length)}`)
-    const p = this.allocBlock(size)
-    const dv = this.dv
-    dv.setUint32(p, TAG_ARRAY, true)
-    dv.setUint8(p + ARR_ELEM, KIND_CODE[kind])
-    dv.setUint32(p + ARR_LENGTH, length, true)
-    dv.setUint32(p + ARR_ELEM_TYPE, elemTypeId, true)
-    const a = new PArray<T>(this, p, kind, elemClass, length)
-    this.remember(p, a)
-    if (values) this.initialise(p, a, () => { for (let i = 0; i < length; i++) a.set(i, values[i]) })
-    if (!this.inTx) this.flushNew(p, size)
+    const [kind, elemClass, elemTypeId] = this.arrayElement(element, 'newArray')
+    const a = createArray<T>(this, kind, elemClass, elemTypeId, lengthOrValues)
+    this.remember(a._$ptr, a)
     return a
+  }
+
+  /**
+   * A fixed-length array (zero / null filled), for data structures that manage their own slot
+   * arrays through the block API (its block is a plain TAG_ARRAY block: object-format.ts).
+   * get, set and reading as a PArray; push, pop, splice and `length =` throw FixedArrayError.
+   */
+  newFixedArray<C extends object>(element: Class<C>, length: number): PArray<C | null>
+  newFixedArray(element: 'i64', length: number): PArray<bigint>
+  newFixedArray(element: 'i32' | 'u32' | 'f64', length: number): PArray<number>
+  newFixedArray(element: 'string', length: number): PArray<string>
+  newFixedArray<T = unknown>(element: ArrayValueKind | Class, length: number): PArray<T> {
+    this.checkOpen()
+    this.maybeCollect()
+    const [kind, elemClass, elemTypeId] = this.arrayElement(element, 'newFixedArray')
+    const a = createFixedArray<T>(this, kind, elemClass, elemTypeId, length)
+    this.remember(a._$ptr, a)
+    return a
+  }
+
+  private arrayElement(element: ArrayValueKind | Class, where: string): [ElementKind, Class | undefined, number] {
+    if (typeof element === 'function') return ['ref', element, this.typeIdOf(this.registry.layoutFor(element))]
+    if (ARRAY_VALUE_KINDS.includes(element)) return [element, undefined, 0]
+    throw new FieldTypeError(`pobj: ${where}: element must be one of ${ARRAY_VALUE_KINDS.join(', ')} or a @Persistent class, got ${String(element)}`)
   }
 
   // ── collection ───────────────────────────────────────────────────────────
@@ -371,6 +382,7 @@ export class PHeap implements HandleHost {
     }
     this.txLogged.clear()
     this.txCreated.length = 0
+    this.txNotes.clear()
     this.txUpgrades.length = 0
   }
 
@@ -492,10 +504,10 @@ export class PHeap implements HandleHost {
     for (const e of this.table.all) s.types[e.name] = { count: 0, bytes: 0 }
     this.raw.forEachBlock((p, size) => {
       const tag = this.dv.getUint32(p, true)
-      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_ARRAY ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
+      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
         : tag === TAG_FORWARD ? s.forwarders
         : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
-      t.count++
+      t.count += tag === TAG_ARRAY_HEAD && arrayElements(this.dv, p) !== 0 ? 0 : 1 // an array is counted once: by its elements block
       t.bytes += size
     })
     return s
@@ -511,10 +523,13 @@ export class PHeap implements HandleHost {
   toJSON(): { PHeap: string } { return { PHeap: this.closed ? 'closed' : `${this.raw.region.kind}, ${this.raw.region.size} bytes` } }
   [Symbol.for('nodejs.util.inspect.custom')](): string { return `PHeap <${this.toJSON().PHeap}>` }
 
-  /** Whole-heap check of the allocator's invariants. */
+  /** Whole-heap check of the allocator's invariants and of the array blocks' (persistent-array.ts checkArrays). */
   check(): { ok: boolean; violations: string[]; stalePointers: number } {
     this.checkOpen()
-    return this.raw.check()
+    const c = this.raw.check()
+    const raw = this.raw
+    const arrays = checkArrays(this.dv, (fn) => raw.forEachBlock(fn), (p) => raw.usableSize(p), (p) => raw.isAllocated(p))
+    return arrays.length === 0 ? c : { ok: false, violations: [...c.violations, ...arrays], stalePointers: c.stalePointers }
   }
 
   /**
@@ -618,10 +633,10 @@ export class PHeap implements HandleHost {
       h = new (plan ? viewCtorOf(plan, this.viewHost) : handleCtorOf(layout))(this, p)
     } else if (tag === TAG_FORWARD) {
       return this.handleAt(forwardTarget(dv, p)) // an upgraded object: one object, one handle (its new block's)
-    } else if (tag === TAG_ARRAY) {
-      const kind = CODE_KIND[dv.getUint8(p + ARR_ELEM)] as ElementKind
-      const et = dv.getUint32(p + ARR_ELEM_TYPE, true)
-      h = new PArray(this, p, kind, kind === 'ref' ? this.registry.layoutForTypeId(et).cls : undefined, dv.getUint32(p + ARR_LENGTH, true))
+    } else if (tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD) {
+      const a = arrayBlockInfo(dv, p)
+      if (!a) throw new FreedObjectError(`pobj: the array at ${p} has element kind code ${dv.getUint8(p + 4)}: the heap is damaged`)
+      h = new PArray(this, p, a.kind, a.kind === 'ref' ? this.registry.layoutForTypeId(a.elemTypeId).cls : undefined, a.growable)
     } else {
       throw new FreedObjectError(`pobj: a reference points at ${p}, which holds no object (tag ${tag}): the block was freed ` +
         'through heap.raw, or the heap is damaged')
@@ -645,18 +660,7 @@ export class PHeap implements HandleHost {
   writeStringField(block: number, addr: number, s: string | null, emptyAsBlock = false): void {
     if (this.migrationBlocks !== null && !this.migrationBlocks.has(block)) this.refuseMigrationWrite(block)
     const old = this.dv.getUint32(addr, true)
-    let q = 0
-    let size = 0
-    if (s !== null && (s.length > 0 || emptyAsBlock)) {
-      // UTF-8 would turn a lone surrogate into U+FFFD; such a string is kept as UTF-16.
-      const wide = hasLoneSurrogate(s)
-      const n = wide ? 2 * s.length : Buffer.byteLength(s, 'utf8')
-      size = STRING_HEADER_SIZE + n
-      q = this.allocBlock(size)
-      this.dv.setUint32(q, wide ? TAG_STRING16 : TAG_STRING, true)
-      this.dv.setUint32(q + STR_LEN, n, true)
-      this.buf.write(s, q + STRING_HEADER_SIZE, n, wide ? 'utf16le' : 'utf8')
-    }
+    const { ptr: q, size } = s !== null && (s.length > 0 || emptyAsBlock) ? this.stringBlock(s) : { ptr: 0, size: 0 }
     if (this.inTx) {
       this.beforeWrite(block, addr, 8)
       writePtr(this.dv, addr, q)
@@ -669,6 +673,44 @@ export class PHeap implements HandleHost {
       this.raw.persist(addr, 8)
     }
     if (old !== 0) this.raw.free(old) // inside a transaction: at commit
+  }
+
+  /** A string block holding s, not flushed. */
+  private stringBlock(s: string): { ptr: number; size: number } {
+    // UTF-8 would turn a lone surrogate into U+FFFD; such a string is kept as UTF-16.
+    const wide = hasLoneSurrogate(s)
+    const n = wide ? 2 * s.length : Buffer.byteLength(s, 'utf8')
+    const size = STRING_HEADER_SIZE + n
+    const q = this.allocBlock(size)
+    this.dv.setUint32(q, wide ? TAG_STRING16 : TAG_STRING, true)
+    this.dv.setUint32(q + STR_LEN, n, true)
+    this.buf.write(s, q + STRING_HEADER_SIZE, n, wide ? 'utf16le' : 'utf8')
+    return { ptr: q, size }
+  }
+
+  // ── ArrayHost: what arrays call (persistent-array.ts) ──────────────────────
+  /** @internal */
+  allocData(size: number): number { return this.allocBlock(size) }
+  /** @internal */
+  newStringBlock(s: string): { ptr: number; size: number } { return s.length === 0 ? { ptr: 0, size: 0 } : this.stringBlock(s) }
+  /** @internal */
+  freeBlock(p: number): void { this.raw.free(p) }
+  /** @internal */
+  usableSize(p: number): number { return this.raw.usableSize(p) }
+  /** @internal */
+  flush(p: number, len: number): void { this.raw.flush(p, len) }
+  /** @internal */
+  drain(): void { this.raw.drain(); this.pendingInit = false }
+  /** @internal */
+  persist(p: number, len: number): void { this.raw.persist(p, len) }
+  /** @internal */
+  flushNewBlock(p: number, size: number): void { this.flushNew(p, size) }
+  /** @internal */
+  txNote(key: number, init: number): number {
+    const v = this.txNotes.get(key)
+    if (v !== undefined) return v
+    this.txNotes.set(key, init)
+    return init
   }
 
   // ── schema evolution (schema-evolution.ts, migration.ts) ──────────────────
@@ -936,6 +978,8 @@ export class PHeap implements HandleHost {
   /** Bytes of the block's data (header included), for deciding how to log it. */
   private blockDataSize(p: number): number {
     const tag = this.dv.getUint32(p, true)
+    if (tag >= FIRST_TYPE_ID) return this.registry.layoutForTypeId(tag).size
+    return arrayDataSize(this.dv, p) ?? Infinity
     if (tag >= FIRST_TYPE_ID) return this.table.byTypeId(tag)?.size ?? Infinity // the size of the object's own layout version
     if (tag === TAG_ARRAY) {
       return ARRAY_HEADER_SIZE + this.dv.getUint32(p + ARR_LENGTH, true) * ELEMENT_SIZE[CODE_KIND[this.dv.getUint8(p + ARR_ELEM)] as ElementKind]

@@ -4,7 +4,8 @@
  * heap recovers the same whichever classes the process has.
  *
  * Per block, by its tag: a string or the type table is pointer-free; an array
- * is scanned only when it holds refs; an object visits the pointer fields of
+ * block is scanned only when it holds refs or strings, and only its [0, length) slots; a
+ * growable array's header holds one pointer (its elements block); an object visits the pointer fields of
  * its type (string, ref and array fields: the blocks they point to must be
  * marked, strings and number arrays are then never scanned). Dates, enums and optional
  * numbers and booleans hold no pointer; a forwarder (an upgraded object) points at its new block only; an optional or nullable string is 0 (absent) or a
@@ -13,10 +14,9 @@
 import type { TraceContext, Tracer } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, PTR_SIZE, KIND_CODE,
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
+  ARR_ELEMENTS, PTR_SIZE, isPointerElement,
 } from './object-format'
-
-const REF_CODE = KIND_CODE.ref
 
 /** A tracer factory for `Heap.open(..., { tracer })`: reads the table from `ctx` when recovery starts. */
 export function pobjTracer(ctx: TraceContext): Tracer {
@@ -49,12 +49,19 @@ export class PreciseTracer implements Tracer {
       return
     }
     if (tag === TAG_ARRAY) {
-      if ((w[base + 1] & 0xff) !== REF_CODE) return
+      if (!isPointerElement(w[base + 1] & 0xff)) return
       const n = Math.min(w[base + 2], (size - ARRAY_HEADER_SIZE) / PTR_SIZE)
       for (let i = 0, at = base + ARRAY_HEADER_SIZE / 4; i < n; i++, at += 2) {
         const p = w[at]
         if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
       }
+      return
+    }
+    if (tag === TAG_ARRAY_HEAD) {
+      if (size < ARRAY_HEAD_SIZE) return
+      const at = base + ARR_ELEMENTS / 4
+      const p = w[at]
+      if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
       return
     }
     const offs = this.offsets.get(tag)

@@ -26,7 +26,7 @@
  *   id       = integer in [0, 2^53); each $id once; root and every $ref name a node
  *   object   = { $id, $type: stable name, <field>: value ... }; a missing field keeps its
  *              zero value; a key that is no persistent field is refused
- *   array    = { $id, $array: element kind, $element: stable name (ref arrays only), items }
+ *   array    = { $id, $array: element kind, $element: stable name (ref arrays only), $fixed: true (fixed arrays only), items }
  *   value    = as the field kind: i32/u32 integers in range; f64 a number or 'NaN',
  *              'Infinity', '-Infinity'; i64 a decimal string or a safe integer, in
  *              range; bool; string; date an ISO 8601 string of a valid date (toPlain
@@ -39,17 +39,17 @@
  */
 import { instanceToPlain, plainToInstance } from 'class-transformer'
 import { ImportError, TypeMismatchError } from './errors'
-import { Class, ElementKind, NumberKind } from './metadata-args'
+import { Class, ElementKind, NumberKind, ArrayValueKind } from './metadata-args'
 import { FieldLayout, Layout, layoutOf, stableNameOf, isPersistentClass } from './layout-builder'
 import { ELEMENT_SIZE } from './object-format'
-import { PArray } from './handles'
+import { PArray } from './persistent-array'
 import type { PHeap } from './pheap'
 
 export const GRAPH_FORMAT = 'makalu-pobj-graph/1'
 
 export interface PlainRef { $ref: number }
 export interface PlainObjectNode { $id: number; $type: string; [field: string]: unknown }
-export interface PlainArrayNode { $id: number; $array: ElementKind; $element?: string; items: unknown[] }
+export interface PlainArrayNode { $id: number; $array: ElementKind; $element?: string; $fixed?: true; items: unknown[] }
 export type PlainNode = PlainObjectNode | PlainArrayNode
 export interface PlainGraph { format: typeof GRAPH_FORMAT; root: number | null; nodes: PlainNode[] }
 
@@ -70,6 +70,7 @@ export function exportGraph(_heap: PHeap, obj: object | null): PlainGraph {
     if (o instanceof PArray) {
       const items = o.toArray().map((v) => o.element === 'ref' ? idOf(v as object | null) : exportNumber(o.element, v))
       const node: PlainArrayNode = { $id: id, $array: o.element, items }
+      if (!o.growable) node.$fixed = true
       if (o.elementClass) node.$element = stableNameOf(o.elementClass)
       nodes.push(node)
       continue
@@ -104,18 +105,18 @@ export function importGraph<T extends object>(heap: PHeap, cls: Class<T> | typeo
 /** A node ready to write: converted values, refs as node ids (null for null). */
 type NodePlan =
   | { kind: 'object'; id: number; layout: Layout; values: Array<[FieldLayout, unknown]> }
-  | { kind: 'array'; id: number; element: NumberKind | Class; refs: boolean; items: unknown[] }
+  | { kind: 'array'; id: number; element: ArrayValueKind | Class; refs: boolean; fixed: boolean; items: unknown[] }
 
 interface GraphPlan { nodes: NodePlan[]; root: number }
 
 /** What is known of a node after the first pass: its id, and its class or element type. */
 type NodeHead =
   | { kind: 'object'; id: number; cls: Class; layout: Layout }
-  | { kind: 'array'; id: number; element: ElementKind; elementClass: Class | undefined }
+  | { kind: 'array'; id: number; element: ElementKind; elementClass: Class | undefined; fixed: boolean }
 
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 const GRAPH_KEYS: readonly string[] = ['format', 'root', 'nodes']
-const ARRAY_NODE_KEYS: readonly string[] = ['$id', '$array', '$element', 'items']
+const ARRAY_NODE_KEYS: readonly string[] = ['$id', '$array', '$element', '$fixed', 'items']
 const NON_FINITE: readonly string[] = ['NaN', 'Infinity', '-Infinity']
 const I64_MIN = -(2n ** 63n)
 const I64_MAX = 2n ** 63n - 1n
@@ -164,7 +165,8 @@ function checkGraph(graph: unknown, cls: Class | typeof PArray, resolve: (name: 
     if (element === 'ref') elementClass = resolveName(n.$element, `${p}.$element`, resolve)
     else if (hasOwn(n, '$element')) fail(`${p}.$element`, `only a ref array names an element class (this is an array of ${element})`)
     if (!Array.isArray(n.items)) fail(`${p}.items`, `expected an array, got ${describe(n.items)}`)
-    heads.push({ kind: 'array', id, element: element as ElementKind, elementClass })
+    if (hasOwn(n, '$fixed') && n.$fixed !== true) fail(`${p}.$fixed`, `expected true (or no $fixed), got ${describe(n.$fixed)}`)
+    heads.push({ kind: 'array', id, element: element as ElementKind, elementClass, fixed: n.$fixed === true })
   }
 
   // The root: present, and of the class asked for.
@@ -199,6 +201,11 @@ function checkGraph(graph: unknown, cls: Class | typeof PArray, resolve: (name: 
       const items = new Array<unknown>(src.length)
       for (let j = 0; j < src.length; j++) {
         const at = `${p}.items[${j}]`
+        if (h.element === 'string') {
+          if (typeof src[j] !== 'string') fail(at, `expected a string, got ${describe(src[j])}`)
+          items[j] = src[j]
+          continue
+        }
         if (h.element !== 'ref') { items[j] = convertNumber(h.element, src[j], at); continue }
         const t = refTo(src[j], at, out)
         if (t !== null && !(t.kind === 'object' && isSubclass(t.cls, h.elementClass as Class))) {
@@ -206,7 +213,7 @@ function checkGraph(graph: unknown, cls: Class | typeof PArray, resolve: (name: 
         }
         items[j] = t === null ? null : t.id
       }
-      plans.push({ kind: 'array', id: h.id, element: h.element === 'ref' ? h.elementClass as Class : h.element, refs: h.element === 'ref', items })
+      plans.push({ kind: 'array', id: h.id, element: h.element === 'ref' ? h.elementClass as Class : h.element, refs: h.element === 'ref', fixed: h.fixed, items })
       continue
     }
     const layout = h.layout
@@ -392,7 +399,9 @@ function writeGraph(heap: PHeap, plan: GraphPlan): object {
   return heap.transaction(() => {
     const made = new Map<number, object>()
     for (const n of plan.nodes) {
-      made.set(n.id, n.kind === 'array' ? heap.newArray(n.element as 'f64', n.items.length) /* the kind is known only at run time */ : heap.new(n.layout.cls))
+      made.set(n.id, n.kind === 'array'
+        ? (n.fixed ? heap.newFixedArray(n.element as 'f64', n.items.length) : heap.newArray(n.element as 'f64', n.items.length)) /* the kind is known only at run time */
+        : heap.new(n.layout.cls))
     }
     const handle = (id: unknown): object | null => id === null ? null : made.get(id as number) as object
     for (const n of plan.nodes) {

@@ -180,7 +180,7 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
       if (!kindOrNone) return bad(`type ${name} field ${fname} has kind code ${dv.getUint8(at)}`)
       const kind: FieldKind = kindOrNone
       const element = kind === 'array' ? CODE_KIND[elemCode] as ElementKind | undefined : undefined
-      if (kind === 'array' && (!element || !['i32', 'u32', 'f64', 'i64', 'ref'].includes(element))) bad(`type ${name} field ${fname} has element code ${elemCode}`)
+      if (kind === 'array' && (!element || !['i32', 'u32', 'f64', 'i64', 'ref', 'string'].includes(element))) bad(`type ${name} field ${fname} has element code ${elemCode}`)
       if (kind === 'enum' && elemCode !== KIND_CODE.i32 && elemCode !== KIND_CODE.string) bad(`type ${name} field ${fname} has enum storage code ${elemCode}`)
       if (absent !== ABSENT_REQUIRED && absent !== ABSENT_UNDEFINED && absent !== ABSENT_NULL) bad(`type ${name} field ${fname} has absent code ${absent}`)
       const presence: Presence = absent === ABSENT_UNDEFINED ? 'optional' : absent === ABSENT_NULL ? 'nullable' : 'required'

@@ -112,6 +112,13 @@ function state(heap: PHeap): unknown {
   return { roots: heap.rootNames().map((n) => [n, heap.raw.getRoot(n)]), used: s.used, blocks: s.liveBlocks, check: heap.check().ok }
 }
 
+@Persistent('xp.Tagged')
+class XpTagged {
+  @field.array('string') tags!: PArray<string> | null
+  @field.array(() => XpTagged) more!: PArray<XpTagged> | null
+  @field.array('i32') fixed!: PArray<number> | null
+}
+
 describe('pobj whole-heap export and import', function () {
   this.timeout(120_000)
   before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pobj-export-')) })
@@ -151,6 +158,24 @@ describe('pobj whole-heap export and import', function () {
     const again = PHeap.open(tmp('lib2.heap'), { types: TYPES })
     expect(linesOf(again).slice(1).length).to.equal(9)
     again.close()
+  })
+
+  it('growable arrays (strings, refs, numbers) stay growable; fixed arrays stay fixed', () => {
+    const src = PHeap.createIn(new SimRegion(1 << 20), { types: [XpTagged] })
+    const t = src.root('t', () => src.new(XpTagged, { tags: src.newArray('string', ['a', '', '\ud800x']), more: src.newArray(XpTagged, []), fixed: src.newFixedArray('i32', 2) }))
+    t.more!.push(src.new(XpTagged, { tags: src.newArray('string', []) }))
+    t.fixed!.set(1, 7)
+    const dst = PHeap.createIn(new SimRegion(1 << 20), { types: [XpTagged] })
+    importHeap(dst, linesOf(src))
+    const u = dst.root('t', XpTagged)!
+    expect(u.tags!.toArray()).to.deep.equal(['a', '', '\ud800x'])
+    expect(u.more!.length).to.equal(1)
+    expect(u.more!.get(0)!.tags!.length).to.equal(0)
+    expect([u.tags!.growable, u.fixed!.growable, u.fixed!.toArray()]).to.deep.equal([true, false, [0, 7]])
+    u.tags!.push('pushed')
+    expect(u.tags!.length).to.equal(4)
+    expect(dst.check().violations).to.deep.equal([])
+    src.close(); dst.close()
   })
 
   it('every field kind round-trips exactly (-0, NaN, ±Infinity, i64 limits, lone surrogates, date limits, absent values), cycles included', () => {

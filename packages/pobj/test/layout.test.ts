@@ -84,7 +84,7 @@ describe('pobj layouts', () => {
 
   it('rejects a bad array element kind at declaration', () => {
     expect(() => {
-      class X { @field.array('string' as 'f64') xs!: unknown }
+      class X { @field.array('bool' as 'f64') xs!: unknown }
       return X
     }).to.throw(LayoutError, /element must be one of/)
   })

@@ -33,9 +33,9 @@ function misuse(): { region: SimRegion; heap: PHeap } {
   for (let i = 0; i < 2000; i++) filler.push(heap.new(Tree, { key: 5000 + i }))
   r.left = l
   const a = heap.new(AllKinds, { i: 7 })
-  a.nums = heap.newArray('f64', 2000)
+  a.nums = heap.newFixedArray('f64', 2000) // one large block (a growable array's header is small)
   heap.setRoot('a', a)
-  heap.setRoot('gone', heap.newArray('f64', 2000))
+  heap.setRoot('gone', heap.newFixedArray('f64', 2000))
   const free = (o: object): void => heap.raw.free(heap.pointerOf(o))
   free(l) // still r.left
   for (const t of filler) free(t)

@@ -35,14 +35,18 @@ export function typeTests(heap: PHeap): void {
   const _a2 = heap.newArray(Task, 4)
   const _a3 = heap.newArray('i32', [1, 2])
   const _a4 = heap.newArray('i64', 2)
+  const _a5 = heap.newArray('string', 2)
+  assertEqual<typeof _a5, PArray<string>>(true)
   assertEqual<typeof _a1, PArray<Task>>(true)
   assertEqual<typeof _a2, PArray<Task | null>>(true)
   assertEqual<typeof _a3, PArray<number>>(true)
   assertEqual<typeof _a4, PArray<bigint>>(true)
   // @ts-expect-error i64 elements are bigints
   heap.newArray('i64', [1, 2])
+  expectType<PArray<string>>(heap.newArray('string', ['a']))
+  expectType<number>(heap.newArray('f64', 0).push(1, 2))
   // @ts-expect-error not an element kind
-  heap.newArray('string', 2)
+  heap.newArray('bool', 2)
 
   // Roots with a class are typed; stats say what stats() returns.
   expectType<Task | null>(heap.root('t', Task))
