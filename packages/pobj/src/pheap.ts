@@ -33,6 +33,7 @@ import { PArray, ArrayHost, createArray, createFixedArray, arrayBlockInfo, array
 import { UpgradePlan, ViewHost, viewCtorOf, convertValue } from './schema-evolution'
 import { Migration, Progress, RecordHost, applyRecord, commitRecord } from './migration'
 import { readFieldValue } from './stored-values'
+import { checkValues } from './value-check'
 import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
@@ -523,13 +524,21 @@ export class PHeap implements HandleHost, ArrayHost {
   toJSON(): { PHeap: string } { return { PHeap: this.closed ? 'closed' : `${this.raw.region.kind}, ${this.raw.region.size} bytes` } }
   [Symbol.for('nodejs.util.inspect.custom')](): string { return `PHeap <${this.toJSON().PHeap}>` }
 
-  /** Whole-heap check of the allocator's invariants and of the array blocks' (persistent-array.ts checkArrays). */
+  /**
+   * Whole-heap check: the allocator's invariants, the array blocks' (persistent-array.ts
+   * checkArrays) and every object's field values (value-check.ts).
+   */
   check(): { ok: boolean; violations: string[]; stalePointers: number } {
     this.checkOpen()
     const c = this.raw.check()
     const raw = this.raw
     const arrays = checkArrays(this.dv, (fn) => raw.forEachBlock(fn), (p) => raw.usableSize(p), (p) => raw.isAllocated(p))
-    return arrays.length === 0 ? c : { ok: false, violations: [...c.violations, ...arrays], stalePointers: c.stalePointers }
+    const values = c.ok ? checkValues({
+      dv: this.dv, bytes: this.u8, forEachBlock: (fn) => raw.forEachBlock(fn), isAllocated: (p) => raw.isAllocated(p),
+      usableSize: (p) => raw.usableSize(p), entry: (id) => this.table.byTypeId(id),
+    }) : [] // values are read only in a sound heap
+    const extra = [...arrays, ...values]
+    return extra.length === 0 ? c : { ok: false, violations: [...c.violations, ...extra], stalePointers: c.stalePointers }
   }
 
   /**

@@ -1,0 +1,114 @@
+/**
+ * The value invariants `heap.check()` adds to the allocator's: every allocated object block
+ * holds, field by field, a value its stored layout allows (encodings: object-format.ts):
+ *   - its type id is in the type table, and the block is at least that layout's size;
+ *   - bool: 0 or 1 (optional / nullable: 0 absent, 1 false, 2 true);
+ *   - string enum: an index below the member count (optional: 0 absent, else index + 1);
+ *     numeric enum: a member (optional: the ABSENT word or a member, as an f64);
+ *   - date: a finite number of milliseconds within ±8.64e15 (optional: or the ABSENT word);
+ *   - optional i32 / u32: the ABSENT word or an integer of that range, as an f64;
+ *   - string, ref, array: a pointer word whose high half is 0; 0, a stale pointer (counted by
+ *     the allocator's check as stalePointers, not here), or a block of the right kind: a string
+ *     block whose bytes fit it (UTF-8 well-formed), an object (or a forwarder to one), an array
+ *     block or growable array header;
+ *   - a forwarder points at an allocated object block.
+ * Reported as "Type@ptr.field: what" lines, at most `limit` of them (then a count).
+ */
+import type { TypeEntry, TableField } from './type-table'
+import {
+  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_FORWARD, FIRST_TYPE_ID, STRING_HEADER_SIZE, KIND_CODE,
+  OPT_BOOL_TRUE, isAbsentSlot, isAbsentWord, blockTag, stringByteLength, forwardTarget,
+} from './object-format'
+
+/** What the check reads of the heap. */
+export interface ValueCheckHost {
+  readonly dv: DataView
+  readonly bytes: Uint8Array
+  forEachBlock(fn: (p: number, size: number) => void): void
+  isAllocated(p: number): boolean
+  usableSize(p: number): number
+  entry(typeId: number): TypeEntry | undefined
+}
+
+const MAX_MS = 8.64e15
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export function checkValues(h: ValueCheckHost, limit = 100): string[] {
+  const out: string[] = []
+  let more = 0
+  const bad = (what: string) => { if (out.length < limit) out.push(what); else more++ }
+  const dv = h.dv
+  h.forEachBlock((p, size) => {
+    const tag = blockTag(dv, p)
+    if (tag === TAG_FORWARD) {
+      const t = forwardTarget(dv, p)
+      if (!h.isAllocated(t) || (blockTag(dv, t) < FIRST_TYPE_ID && blockTag(dv, t) !== TAG_FORWARD)) bad(`forwarder@${p}: target ${t} is not an allocated object`)
+      return
+    }
+    if (tag < FIRST_TYPE_ID) return
+    const e = h.entry(tag)
+    if (!e) { bad(`object@${p}: type id ${tag} is not in the type table`); return }
+    if (size < e.size) { bad(`${e.name}@${p}: a block of ${size} bytes holds a layout of ${e.size}`); return }
+    for (const f of e.fields) {
+      const why = fieldProblem(h, p + f.offset, f)
+      if (why) bad(`${e.name}@${p}.${f.name}: ${why}`)
+    }
+  })
+  if (more > 0) out.push(`… and ${more} more value violations`)
+  return out
+}
+
+function fieldProblem(h: ValueCheckHost, at: number, f: TableField): string | null {
+  const dv = h.dv
+  const optional = f.presence !== 'required'
+  if (optional && isAbsentSlot(f.kind, f.enumType === 'number' ? KIND_CODE.i32 : KIND_CODE.string)) {
+    if (isAbsentWord(dv, at)) return null
+    const x = dv.getFloat64(at, true)
+    return numberProblem(f, x)
+  }
+  switch (f.kind) {
+    case 'bool': {
+      const b = dv.getUint8(at)
+      return b <= (optional ? OPT_BOOL_TRUE : 1) ? null : `bool byte ${b}`
+    }
+    case 'date': return numberProblem(f, dv.getFloat64(at, true))
+    case 'enum': {
+      if (f.enumType === 'number') return numberProblem(f, dv.getInt32(at, true))
+      const i = dv.getUint32(at, true)
+      const n = (f.members ?? []).length
+      return i < n + (f.presence === 'required' ? 0 : 1) ? null : `enum index ${i} of ${n} members`
+    }
+    case 'string': case 'ref': case 'array': return pointerProblem(h, at, f)
+    default: return null // i32 u32 f64 i64: every bit pattern is a value
+  }
+}
+
+function numberProblem(f: TableField, x: number): string | null {
+  switch (f.kind) {
+    case 'date': return Number.isFinite(x) && Math.abs(x) <= MAX_MS ? null : `date of ${x} ms`
+    case 'i32': return (x | 0) === x ? null : `${x} is not an i32`
+    case 'u32': return x >>> 0 === x ? null : `${x} is not a u32`
+    case 'enum': return (f.members ?? []).includes(x) ? null : `${x} is not a member of the enum`
+    default: return null
+  }
+}
+
+function pointerProblem(h: ValueCheckHost, at: number, f: TableField): string | null {
+  const dv = h.dv
+  if (dv.getUint32(at + 4, true) !== 0) return `pointer word with high half ${dv.getUint32(at + 4, true)}`
+  const q = dv.getUint32(at, true)
+  if (q === 0) return null
+  if (!h.isAllocated(q)) return null // a stale pointer: the allocator's check counts those (stalePointers)
+  const tag = blockTag(dv, q)
+  if (f.kind === 'string') {
+    if (tag !== TAG_STRING && tag !== TAG_STRING16) return `points at a block of tag ${tag}, not a string`
+    const n = stringByteLength(dv, q)
+    if (STRING_HEADER_SIZE + n > h.usableSize(q)) return `string of ${n} bytes in a block of ${h.usableSize(q)}`
+    if (tag === TAG_STRING) {
+      try { utf8.decode(h.bytes.subarray(q + STRING_HEADER_SIZE, q + STRING_HEADER_SIZE + n)) } catch { return 'string bytes are not UTF-8' }
+    } else if (n % 2 !== 0) return `UTF-16 string of ${n} bytes`
+    return null
+  }
+  if (f.kind === 'ref') return tag >= FIRST_TYPE_ID || tag === TAG_FORWARD ? null : `points at a block of tag ${tag}, not an object`
+  return tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? null : `points at a block of tag ${tag}, not an array`
+}
