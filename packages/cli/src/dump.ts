@@ -72,7 +72,8 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
         // Refs and arrays become #ids; every other kind reads as a handle would (dates, enums, absence).
         if (f.kind === 'ref' || f.kind === 'array') { fields[f.name] = scalar(f.kind, p + f.offset); continue }
         const v = readFieldValue(b, p, f)
-        fields[f.name] = v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? `${v}n` : v
+        fields[f.name] = v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? `${v}n`
+          : v instanceof Uint8Array ? `<${v.length} bytes${v.length > 0 ? `: ${Buffer.from(v.subarray(0, 16)).toString('hex')}${v.length > 16 ? '…' : ''}` : ''}>` : v
       }
       objects.push({ id, type: e.name, fields })
     } else {

@@ -128,6 +128,7 @@ interface PresenceKinds {
   readonly bool: FieldDecorator
   readonly string: FieldDecorator
   readonly date: FieldDecorator
+  readonly bytes: FieldDecorator
   /** A member of `e`, or absent. */
   enum(e: object): FieldDecorator
 }
@@ -155,6 +156,8 @@ interface FieldFn {
   readonly string: FieldDecorator
   /** A Date, stored as epoch milliseconds; each read returns a new Date (mutating it writes nothing back). */
   readonly date: FieldDecorator
+  /** Bytes (a Uint8Array, Buffer included), copied in and out: each read returns a new Uint8Array (mutating it writes nothing back). */
+  readonly bytes: FieldDecorator
   /** A member of the TypeScript enum `e` (numeric or string); any other value throws FieldTypeError. */
   enum(e: object): FieldDecorator
   /** A reference to an object of `target()` (or a subclass), or to an instance of a class registered with storeAs; null allowed. */
@@ -185,6 +188,7 @@ function presenceFn(presence: Presence): PresenceKinds {
   f.bool = record('bool', { presence })
   f.string = record('string', { presence })
   f.date = record('date', { presence })
+  f.bytes = record('bytes', { presence })
   f.enum = (e: object) => record('enum', enumArg(e, presence))
   return f
 }
@@ -228,6 +232,7 @@ fieldFn.i64 = record('i64')
 fieldFn.bool = record('bool')
 fieldFn.string = record('string')
 fieldFn.date = record('date')
+fieldFn.bytes = record('bytes')
 fieldFn.enum = (e: object) => record('enum', enumArg(e, 'required'))
 fieldFn.ref = (target: () => Function) => {
   if (typeof target !== 'function') throw new LayoutError('pobj: @field.ref needs a thunk, e.g. @field.ref(() => Node)')

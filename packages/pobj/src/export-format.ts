@@ -30,6 +30,7 @@
  *   string           a JSON string; a lone surrogate is written as a \uD800 escape and reads back
  *   date             an ISO 8601 string (extended years for ±275760), exact to the millisecond
  *   enum             the member: a number (numeric enum) or a string (string enum)
+ *   bytes            a base64 string (standard alphabet, padded)
  *   ref, array       the id of the record, or null
  *   absent           null (an optional or nullable field without a value)
  *

@@ -41,6 +41,10 @@ export interface HandleHost {
   /** The handle of the block at `p` (the same one while it lives). */
   handleAt(p: number): object
   readString(p: number): string
+  /** A copy of the bytes block at `p`. */
+  readBytes(p: number): Uint8Array
+  /** Replaces a bytes field (as writeStringField: null stores 0; empty stores 0 too unless `emptyAsBlock`). */
+  writeBytesField(block: number, addr: number, b: Uint8Array | null, emptyAsBlock?: boolean): void
   /**
    * Rewrites the object of handle `h`, stored in an older layout version of its class, in the
    * current one (schema-evolution.ts); afterwards `h` is a handle of the current layout.
@@ -243,6 +247,18 @@ function optionalAccessors(f: FieldLayout, where: string): Accessors {
         this._$heap.writeStringField(p, p + off, v === none ? null : v as string, true)
       },
     }
+    case 'bytes': return {
+      get() {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const b = this._$heap.dv.getUint32(p + off, true)
+        return b === 0 ? none : this._$heap.readBytes(b)
+      },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        if (v !== none && !(v instanceof Uint8Array)) badValue(where, `a Uint8Array or ${noneName}`, v)
+        this._$heap.writeBytesField(p, p + off, v === none ? null : v as Uint8Array, true)
+      },
+    }
     default: {
       // An 8-byte f64 slot: the number, or the ABSENT NaN.
       const enumOk = f.kind === 'enum' ? enumCheck(f, where) : undefined
@@ -369,6 +385,18 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
         const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
         if (typeof v !== 'string') badValue(where, 'a string', v)
         this._$heap.writeStringField(p, p + off, v)
+      },
+    }
+    case 'bytes': return {
+      get() {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        const b = this._$heap.dv.getUint32(p + off, true)
+        return b === 0 ? new Uint8Array(0) : this._$heap.readBytes(b)
+      },
+      set(v) {
+        const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
+        if (!(v instanceof Uint8Array)) badValue(where, 'a Uint8Array', v)
+        this._$heap.writeBytesField(p, p + off, v as Uint8Array)
       },
     }
     case 'ref': {

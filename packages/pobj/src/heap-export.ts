@@ -296,6 +296,7 @@ class HeapWalk {
     if (f.kind === 'f64' || (f.kind !== 'enum' && typeof v === 'number')) return f64Out(v as number)
     if (typeof v === 'bigint') return v.toString()
     if (v instanceof Date) { const ms = v.getTime(); return ms === ms ? v.toISOString() : 'NaN' }
+    if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length).toString('base64')
     return v
   }
 }

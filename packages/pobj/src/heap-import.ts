@@ -30,7 +30,7 @@ import { Class, ElementKind, metadataArgs } from './metadata-args'
 import { Persistent, field } from './decorators'
 import { Layout, FieldLayout, layoutOf, stableNameOf, isPersistentClass } from './layout-builder'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEAD_SIZE, ARR_ELEMENTS, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE,
+  TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEAD_SIZE, ARR_ELEMENTS, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE,
   ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentSlot,
   writePtr,
 } from './object-format'
@@ -398,6 +398,10 @@ class Importer {
         if (typeof v !== 'string') this.bad(line, `${where}: expected a string, got ${show(v)}`)
         writePtr(this.dv, at, this.string(v, optional))
         return
+      case 'bytes':
+        if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) this.bad(line, `${where}: expected bytes as base64, got ${show(v)}`)
+        writePtr(this.dv, at, this.bytesBlock(Buffer.from(v as string, 'base64'), optional))
+        return
       case 'enum': {
         const m = this.member(f, v, line, where)
         if (f.enumType === 'number') dv.setInt32(at, m as number, true)
@@ -405,6 +409,17 @@ class Importer {
         return
       }
     }
+  }
+
+  /** A bytes block (0 for required empty bytes), written and flushed. */
+  private bytesBlock(b: Uint8Array, emptyAsBlock: boolean): number {
+    if (b.length === 0 && !emptyAsBlock) return 0
+    const q = this.alloc(STRING_HEADER_SIZE + b.length)
+    this.dv.setUint32(q, TAG_BYTES, true)
+    this.dv.setUint32(q + STR_LEN, b.length, true)
+    new Uint8Array(this.dv.buffer, this.dv.byteOffset + q + STRING_HEADER_SIZE, b.length).set(b)
+    this.heap.raw.flush(q, STRING_HEADER_SIZE + b.length)
+    return q
   }
 
   /** A string block (0 for a required ""), written and flushed. */

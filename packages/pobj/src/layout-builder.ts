@@ -155,6 +155,7 @@ function resolveField(cls: Function, args: FieldArgs, end: number): FieldLayout 
     else if (t === String) kind = 'string'
     else if (t === BigInt) kind = 'i64'
     else if (t === Date) kind = 'date'
+    else if (t === Uint8Array) kind = 'bytes'
     else if (isPersistentClass(t)) { kind = 'ref'; targetClass = t }
     else if (typeof t === 'function' && metadataArgs.storedAs.has(t)) { kind = 'ref'; storedAs = metadataArgs.storedAs.get(t); targetClass = storedAs!.stored }
     else if (t === Array) throw new LayoutError(`pobj: ${where}: an array field needs @field.array(kind or () => Class)`)

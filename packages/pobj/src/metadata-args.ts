@@ -6,7 +6,7 @@
 /** A fixed-size number or boolean kind. */
 export type ScalarKind = 'i32' | 'u32' | 'f64' | 'i64' | 'bool'
 /** Every kind a field can have. */
-export type FieldKind = ScalarKind | 'string' | 'ref' | 'array' | 'date' | 'enum'
+export type FieldKind = ScalarKind | 'string' | 'ref' | 'array' | 'date' | 'enum' | 'bytes'
 /** How a field treats absence: 'required' (no absent value), 'optional' (reads undefined), 'nullable' (reads null). */
 export type Presence = 'required' | 'optional' | 'nullable'
 /** A TypeScript enum object (numeric or string members), as passed to `@field.enum(E)`. */

@@ -6,7 +6,7 @@
  * the high word of a pointer is always 0).
  *
  * Tags:  0 = not initialised (a fresh zero-filled block)
- *        1 = string   2 = array (fixed, or a growable array's elements)   3 = type table
+ *        1 = string   2 = array (fixed, or a growable array's elements)   3 = type table   7 = bytes
  *        4 = string (UTF-16)   5 = forwarder   6 = growable array header
  *        ≥ 16 = object of type id `tag` (one id per layout version of a class)
  *
@@ -43,6 +43,16 @@
  *    ┌────────┬──────────┬──────────────────────┐
  *    │ 4      │ byteLen  │ UTF-16LE units…      │
  *    └────────┴──────────┴──────────────────────┘
+ *
+ * Bytes block (a `bytes` field's value; pointer-free, never scanned):
+ *
+ *    0        4          8
+ *    ┌────────┬──────────┬──────────────────────┐
+ *    │ 7      │ byteLen  │ the bytes…           │
+ *    └────────┴──────────┴──────────────────────┘
+ *    Written whole and never edited (a write makes a new block, as for strings). A required
+ *    field stores an empty Uint8Array as a null pointer; an optional or nullable one stores 0
+ *    for absent and a zero-length block for empty.
  *
  * Array block (tag 2): a fixed array, or the elements of a growable array:
  *
@@ -155,6 +165,7 @@ export const TAG_ARRAY = 2
 export const TAG_TYPE_TABLE = 3
 export const TAG_STRING16 = 4
 export const TAG_FORWARD = 5
+export const TAG_BYTES = 7
 /** A growable array's header (its elements are a TAG_ARRAY block). Tag 5 is taken by another block kind. */
 export const TAG_ARRAY_HEAD = 6
 /** Type ids of objects start here; smaller tags are the block kinds above. */
@@ -204,14 +215,14 @@ export const TBL_USED = 12
 
 /** Kind codes as stored in the type table and array headers. */
 export const KIND_CODE: Readonly<Record<FieldKind, number>> = {
-  i32: 1, u32: 2, f64: 3, i64: 4, bool: 5, string: 6, ref: 7, array: 8, date: 9, enum: 10,
+  i32: 1, u32: 2, f64: 3, i64: 4, bool: 5, string: 6, ref: 7, array: 8, date: 9, enum: 10, bytes: 11,
 }
 export const CODE_KIND: ReadonlyArray<FieldKind | undefined> =
-  [undefined, 'i32', 'u32', 'f64', 'i64', 'bool', 'string', 'ref', 'array', 'date', 'enum']
+  [undefined, 'i32', 'u32', 'f64', 'i64', 'bool', 'string', 'ref', 'array', 'date', 'enum', 'bytes']
 
 /** Size (= alignment) of a required field of each kind. */
 export const KIND_SIZE: Readonly<Record<FieldKind, number>> = {
-  i32: 4, u32: 4, f64: 8, i64: 8, bool: 1, string: PTR_SIZE, ref: PTR_SIZE, array: PTR_SIZE, date: 8, enum: 4,
+  i32: 4, u32: 4, f64: 8, i64: 8, bool: 1, string: PTR_SIZE, ref: PTR_SIZE, array: PTR_SIZE, date: 8, enum: 4, bytes: PTR_SIZE,
 }
 
 /** The `absent` byte of a type-table field: what an absent value reads as. */
@@ -246,7 +257,7 @@ export function isPointerElement(code: number): boolean {
 
 /** Kinds whose field holds a pointer to another block (which recovery must mark). */
 export function isPointerKind(kind: FieldKind): boolean {
-  return kind === 'string' || kind === 'ref' || kind === 'array'
+  return kind === 'string' || kind === 'ref' || kind === 'array' || kind === 'bytes'
 }
 
 /** Rounds `n` up to a multiple of `a` (a power of two). */

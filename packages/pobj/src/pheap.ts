@@ -39,7 +39,7 @@ import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
   TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
   CODE_KIND, ARR_ELEM, ARR_LENGTH, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr, arrayElements,
-  TAG_FORWARD, forwardTarget, writeForwarder,
+  TAG_FORWARD, TAG_BYTES, forwardTarget, writeForwarder,
 } from './object-format'
 
 /** What `new` accepts: the class's own data members, each optional (methods are not fields). */
@@ -108,6 +108,8 @@ export interface PHeapStats extends AllocHeapStats {
   /** Live objects and their block bytes, per stable name. */
   types: Record<string, TypeStats>
   strings: TypeStats
+  /** Blocks of bytes values. */
+  bytes: TypeStats
   arrays: TypeStats
   typeTable: TypeStats
   /** Old blocks of objects upgraded to a newer layout version (each forwards to the object's block). */
@@ -499,13 +501,13 @@ export class PHeap implements HandleHost, ArrayHost {
   stats(): PHeapStats {
     this.checkOpen()
     const s: PHeapStats = {
-      ...this.raw.stats(), types: {}, strings: { count: 0, bytes: 0 }, arrays: { count: 0, bytes: 0 }, typeTable: { count: 0, bytes: 0 },
+      ...this.raw.stats(), types: {}, strings: { count: 0, bytes: 0 }, bytes: { count: 0, bytes: 0 }, arrays: { count: 0, bytes: 0 }, typeTable: { count: 0, bytes: 0 },
       forwarders: { count: 0, bytes: 0 }, gc: { ...this.gcStats },
     }
     for (const e of this.table.all) s.types[e.name] = { count: 0, bytes: 0 }
     this.raw.forEachBlock((p, size) => {
       const tag = this.dv.getUint32(p, true)
-      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
+      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_BYTES ? s.bytes : tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
         : tag === TAG_FORWARD ? s.forwarders
         : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
       t.count += tag === TAG_ARRAY_HEAD && arrayElements(this.dv, p) !== 0 ? 0 : 1 // an array is counted once: by its elements block
@@ -661,15 +663,42 @@ export class PHeap implements HandleHost, ArrayHost {
     return this.buf.toString(encoding, start, start + this.dv.getUint32(p + STR_LEN, true))
   }
 
-  /**
-   * @internal Replaces a string field. Outside a transaction, in order: write the new
-   * block and flush it; drain; COMMIT: store the pointer, persist; free the old block
-   * (a crash before the free leaves it unreachable: recovery reclaims it).
-   */
+  /** @internal Replaces a string field (see swingValueBlock). */
   writeStringField(block: number, addr: number, s: string | null, emptyAsBlock = false): void {
     if (this.migrationBlocks !== null && !this.migrationBlocks.has(block)) this.refuseMigrationWrite(block)
-    const old = this.dv.getUint32(addr, true)
     const { ptr: q, size } = s !== null && (s.length > 0 || emptyAsBlock) ? this.stringBlock(s) : { ptr: 0, size: 0 }
+    this.swingValueBlock(block, addr, q, size)
+  }
+
+  /** @internal Replaces a bytes field (see swingValueBlock): the bytes are copied into a new block. */
+  writeBytesField(block: number, addr: number, b: Uint8Array | null, emptyAsBlock = false): void {
+    if (this.migrationBlocks !== null && !this.migrationBlocks.has(block)) this.refuseMigrationWrite(block)
+    let q = 0
+    let size = 0
+    if (b !== null && (b.length > 0 || emptyAsBlock)) {
+      size = STRING_HEADER_SIZE + b.length
+      q = this.allocBlock(size)
+      this.dv.setUint32(q, TAG_BYTES, true)
+      this.dv.setUint32(q + STR_LEN, b.length, true)
+      this.u8.set(b, q + STRING_HEADER_SIZE)
+    }
+    this.swingValueBlock(block, addr, q, size)
+  }
+
+  /** @internal A copy of the bytes block at `p`. */
+  readBytes(p: number): Uint8Array {
+    const start = p + STRING_HEADER_SIZE
+    return this.u8.slice(start, start + this.dv.getUint32(p + STR_LEN, true))
+  }
+
+  /**
+   * Publishes `q`, a new value block of `size` bytes (a string or bytes; 0 for none), in the
+   * pointer field at `addr`. Outside a transaction, in order: flush the new block; drain;
+   * COMMIT: store the pointer, persist; free the old block (a crash before the free leaves it
+   * unreachable: recovery reclaims it). Inside one: logged, and the old block freed at commit.
+   */
+  private swingValueBlock(block: number, addr: number, q: number, size: number): void {
+    const old = this.dv.getUint32(addr, true)
     if (this.inTx) {
       this.beforeWrite(block, addr, 8)
       writePtr(this.dv, addr, q)
@@ -777,7 +806,7 @@ export class PHeap implements HandleHost, ArrayHost {
         if (src.how === 'copy') this.u8.copyWithin(q + f.offset, p + src.from.offset, p + src.from.offset + f.size)
         else if (src.how === 'convert') {
           const v = readFieldValue(this.u8, p, src.from)
-          if (f.kind === 'string' && dv.getUint32(p + src.from.offset, true) !== 0) writePtr(dv, q + f.offset, dv.getUint32(p + src.from.offset, true))
+          if ((f.kind === 'string' || f.kind === 'bytes') && dv.getUint32(p + src.from.offset, true) !== 0) writePtr(dv, q + f.offset, dv.getUint32(p + src.from.offset, true))
           else nh[f.name] = convertValue(v, f)
         }
       })
@@ -793,8 +822,9 @@ export class PHeap implements HandleHost, ArrayHost {
   /** The string blocks of the old object at `p` that its new block `q` does not hold (removed or replaced fields). */
   private droppedStrings(p: number, plan: UpgradePlan, q: number): number[] {
     const dv = this.dv
-    const kept = new Set(plan.layout.fields.filter((f) => f.kind === 'string').map((f) => dv.getUint32(q + f.offset, true)))
-    return plan.entry.fields.filter((f) => f.kind === 'string').map((f) => dv.getUint32(p + f.offset, true)).filter((b) => b !== 0 && !kept.has(b))
+    const own = (f: { kind: string }) => f.kind === 'string' || f.kind === 'bytes'
+    const kept = new Set(plan.layout.fields.filter(own).map((f) => dv.getUint32(q + f.offset, true)))
+    return plan.entry.fields.filter(own).map((f) => dv.getUint32(p + f.offset, true)).filter((b) => b !== 0 && !kept.has(b))
   }
 
   /** Rewrites every object of the plans' versions and commits them at once (migration.ts, steps 1-5). */
@@ -941,7 +971,7 @@ export class PHeap implements HandleHost, ArrayHost {
     const tag = this.dv.getUint32(p, true)
     if (tag >= FIRST_TYPE_ID) {
       for (const f of this.registry.layoutForTypeId(tag).fields) {
-        const s = f.kind === 'string' ? this.dv.getUint32(p + f.offset, true) : 0
+        const s = f.kind === 'string' || f.kind === 'bytes' ? this.dv.getUint32(p + f.offset, true) : 0
         if (s !== 0) this.raw.free(s)
       }
     }

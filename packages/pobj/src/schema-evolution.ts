@@ -151,6 +151,7 @@ export function defaultOf(f: FieldLayout): unknown {
     case 'i64': return 0n
     case 'bool': return false
     case 'string': return ''
+    case 'bytes': return new Uint8Array(0)
     case 'date': return new Date(0)
     case 'enum': return f.enumType === 'number' && f.members!.includes(0) ? 0 : f.members![0]
     case 'ref': case 'array': return null

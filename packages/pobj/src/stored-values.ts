@@ -17,7 +17,7 @@ let lastDv: DataView = new DataView(new ArrayBuffer(8))
 
 /**
  * The value of field `f` of the object block at `obj`: as a handle reads it (numbers, bigint,
- * boolean, string, a new Date, an enum member, undefined / null when absent), except that a
+ * boolean, string, a new Date, an enum member, a copy of a bytes value, undefined / null when absent), except that a
  * ref or array field gives the block pointer it holds (null for 0). A stored enum index
  * outside the members gives the string `<enum index i>` (damage is shown, not hidden).
  */
@@ -48,6 +48,12 @@ export function readFieldValue(bytes: Uint8Array, obj: number, f: TableField): u
       const start = p + STRING_HEADER_SIZE
       const end = start + stringByteLength(dv, p)
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(blockTag(dv, p) === TAG_STRING16 ? 'utf16le' : 'utf8', start, end)
+    }
+    case 'bytes': {
+      const p = readPtr(dv, at)
+      if (p === 0) return optional ? none : new Uint8Array(0)
+      const start = p + STRING_HEADER_SIZE // a bytes block's header is a string block's
+      return bytes.slice(start, start + stringByteLength(dv, p))
     }
     case 'enum': {
       const members = f.members ?? []

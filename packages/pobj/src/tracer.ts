@@ -14,7 +14,7 @@
 import type { TraceContext, Tracer } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
+  TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
   ARR_ELEMENTS, PTR_SIZE, isPointerElement,
 } from './object-format'
 
@@ -43,7 +43,7 @@ export class PreciseTracer implements Tracer {
     const w = this.u32
     const base = ptr >>> 2
     const tag = w[base]
-    if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE) return
+    if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE || tag === TAG_BYTES) return
     if (tag === TAG_FORWARD) { // an upgraded object: only its new block is live (its word is not 8-aligned: never nulled)
       if (w[base + 1] !== 0) visit(w[base + 1])
       return

@@ -270,6 +270,10 @@ function convertScalar(f: FieldLayout, v: unknown, at: string): unknown {
   switch (f.kind) {
     case 'bool': if (typeof v !== 'boolean') fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`); return v
     case 'string': if (typeof v !== 'string') fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`); return v
+    case 'bytes':
+      if (v instanceof Uint8Array) return v
+      if (typeof v !== 'string' || !BASE64.test(v)) fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`)
+      return new Uint8Array(Buffer.from(v as string, 'base64'))
     case 'date': {
       const d = v instanceof Date ? new Date(v.getTime()) : typeof v === 'string' && ISO_DATE.test(v) ? new Date(v) : undefined
       if (d === undefined || Number.isNaN(d.getTime())) fail(at, `expected ${expectedOf(f)}, got ${describe(v)}`)
@@ -286,9 +290,12 @@ function convertScalar(f: FieldLayout, v: unknown, at: string): unknown {
 function expectedOf(f: FieldLayout): string {
   const base = f.kind === 'date' ? 'an ISO 8601 date string (as toPlain writes, e.g. 2026-12-02T00:00:00.000Z)'
     : f.kind === 'enum' ? `a member of the enum (${(f.members as readonly unknown[]).slice(0, 12).map((m) => JSON.stringify(m)).join(', ')})`
-    : f.kind === 'bool' ? 'a boolean' : f.kind === 'string' ? 'a string' : `a ${f.kind}`
+    : f.kind === 'bool' ? 'a boolean' : f.kind === 'string' ? 'a string' : f.kind === 'bytes' ? 'bytes as a base64 string' : `a ${f.kind}`
   return f.presence === 'nullable' ? `${base} or null` : base
 }
+
+/** Bytes as toPlain writes them (standard base64, padded). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** A date as toPlain writes it (Date.prototype.toISOString), or a date-only / offset form. */
 const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/
@@ -420,6 +427,7 @@ function writeGraph(heap: PHeap, plan: GraphPlan): object {
 /** A field value as JSON-safe plain data: dates as ISO strings, absent values as undefined or null. */
 function exportValue(f: FieldLayout, v: unknown): unknown {
   if (v instanceof Date) return v.toISOString()
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length).toString('base64') // bytes as base64
   return v === undefined || v === null ? v : exportNumber(f.kind, v)
 }
 

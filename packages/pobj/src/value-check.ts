@@ -16,7 +16,7 @@
  */
 import type { TypeEntry, TableField } from './type-table'
 import {
-  TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_FORWARD, FIRST_TYPE_ID, STRING_HEADER_SIZE, KIND_CODE,
+  TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_FORWARD, FIRST_TYPE_ID, STRING_HEADER_SIZE, KIND_CODE,
   OPT_BOOL_TRUE, isAbsentSlot, isAbsentWord, blockTag, stringByteLength, forwardTarget,
 } from './object-format'
 
@@ -78,7 +78,7 @@ function fieldProblem(h: ValueCheckHost, at: number, f: TableField): string | nu
       const n = (f.members ?? []).length
       return i < n + (f.presence === 'required' ? 0 : 1) ? null : `enum index ${i} of ${n} members`
     }
-    case 'string': case 'ref': case 'array': return pointerProblem(h, at, f)
+    case 'string': case 'ref': case 'array': case 'bytes': return pointerProblem(h, at, f)
     default: return null // i32 u32 f64 i64: every bit pattern is a value
   }
 }
@@ -108,6 +108,11 @@ function pointerProblem(h: ValueCheckHost, at: number, f: TableField): string | 
       try { utf8.decode(h.bytes.subarray(q + STRING_HEADER_SIZE, q + STRING_HEADER_SIZE + n)) } catch { return 'string bytes are not UTF-8' }
     } else if (n % 2 !== 0) return `UTF-16 string of ${n} bytes`
     return null
+  }
+  if (f.kind === 'bytes') {
+    if (tag !== TAG_BYTES) return `points at a block of tag ${tag}, not bytes`
+    const n = stringByteLength(dv, q)
+    return STRING_HEADER_SIZE + n > h.usableSize(q) ? `bytes of ${n} in a block of ${h.usableSize(q)}` : null
   }
   if (f.kind === 'ref') return tag >= FIRST_TYPE_ID || tag === TAG_FORWARD ? null : `points at a block of tag ${tag}, not an object`
   return tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? null : `points at a block of tag ${tag}, not an array`

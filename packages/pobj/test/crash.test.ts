@@ -249,7 +249,34 @@ const upgradeWorkload: Workload<Array<[string, string | undefined, number, strin
   },
 }
 
-const workloads = [bankWorkload, listWorkload, treeWorkload, taskWorkload, upgradeWorkload] as Array<Workload<unknown>>
+@Persistent('Crash.Blob') class Blob {
+  @field.bytes data!: Uint8Array
+  @field.nullable.bytes sig!: Uint8Array | null
+}
+const BLOBS = 4
+
+/** Bytes values replaced (new block, pointer swing, old block freed), alone and two at a time in transactions. */
+const bytesWorkload: Workload<Array<[number[], number[] | null]>> = {
+  name: 'bytes',
+  types: [Blob],
+  ops: 30,
+  setup(heap) {
+    heap.root('blobs', () => heap.newArray(Blob, Array.from({ length: BLOBS }, (_, i) => heap.new(Blob, { data: new Uint8Array([i]), sig: null }))))
+  },
+  op(heap, k, rand) {
+    const all = heap.root('blobs') as PArray<Blob>
+    const bytes = (n: number) => new Uint8Array(n).map(() => Math.floor(rand() * 256))
+    const a = all.get(Math.floor(rand() * BLOBS))
+    if (k % 3 === 0) heap.transaction(() => { a.data = bytes(1 + k * 7); all.get((k + 1) % BLOBS).sig = k % 2 ? null : bytes(k) })
+    else if (k % 3 === 1) a.data = bytes(k * 13)
+    else a.sig = bytes(3)
+  },
+  read(heap) {
+    return [...(heap.root('blobs') as PArray<Blob>)].map((b) => [[...b.data], b.sig === null ? null : [...b.sig]])
+  },
+}
+
+const workloads = [bankWorkload, listWorkload, treeWorkload, taskWorkload, upgradeWorkload, bytesWorkload] as Array<Workload<unknown>>
 
 describe('pobj crash recovery (SimRegion)', function () {
   this.timeout(300_000)
