@@ -57,6 +57,7 @@ export class BValues {
   @field.optional.date oat?: Date
   @field.optional.enum(BPhase) ophase?: BPhase
   @field.optional.string os?: string
+  @field.bytes bb!: Uint8Array
 }
 
 interface Row { what: string; value: string; note: string }
@@ -149,6 +150,19 @@ function benchValueKinds(): void {
     h.oi = 3; h.od = 2.5; h.nb = true; h.oat = D; h.ophase = BPhase.Open
     rows.push({ what: `${what} field: read / write in a transaction, handle`, value: `${nsPerOp(r, N)} / ${nsPerOp(w, M)}`, note: what.startsWith('optional') || what.startsWith('nullable') ? 'writes alternate present / absent' : '' })
   }
+  // Bytes: a copy per read and a new block per write (the old one freed at commit), so fewer and in batches.
+  const sixteen = new Uint8Array(16).fill(7)
+  h.bb = sixteen
+  const NB = N / 10
+  const rb = time(() => { let s = 0; for (let i = 0; i < NB; i++) s += h.bb.length; sink += s })
+  const WB = M / 50
+  const wb = time(() => { for (let i = 0; i < WB; i += 1000) heap.transaction(() => { for (let j = 0; j < 1000; j++) h.bb = sixteen }) })
+  rows.push({ what: 'bytes field (16 B): read / write in transactions of 1000, handle', value: `${nsPerOp(rb, NB)} / ${nsPerOp(wb, WB)}`, note: 'a copy per read; a new block per write' })
+  const str = 'sixteen chars ok'
+  h.os = str
+  const rs = time(() => { let x = 0; for (let i = 0; i < NB; i++) x += (h.os as string).length; sink += x })
+  const ws = time(() => { for (let i = 0; i < WB; i += 1000) heap.transaction(() => { for (let j = 0; j < 1000; j++) h.os = str }) })
+  rows.push({ what: 'string field (16 chars), the same way, for comparison', value: `${nsPerOp(rs, NB)} / ${nsPerOp(ws, WB)}`, note: 'a decode per read; a new block per write' })
   heap.close()
   if (sink === 42) console.log('')
 }
