@@ -32,7 +32,7 @@ import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } f
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
 import { storeCollection } from './collection-field'
 import { AnyObject } from './persistent-map'
-import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
+import { PValue, ValueSlots, classify, writeValue, readValue, plainValue, preview, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 
 @Persistent('makalu.ListItem')
 export class ListItem {
@@ -167,6 +167,15 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
   *values(): IterableIterator<T> { yield* this }
   *entries(): IterableIterator<[number, T]> { for (let i = 0; i < this.length; i++) yield [i, this.get(i) as T] }
   toArray(): T[] { return [...this] }
+
+  /** For JSON.stringify: the elements (objects as their bounded plain views), never the heap. */
+  toJSON(): unknown[] { return this.toArray().map(plainValue) }
+
+  /** For console.log / util.inspect: the length and the first elements. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    if (this.heap.closed) return `PersistentList <closed>`
+    return `PersistentList(${this.length}) ${preview(this[Symbol.iterator](), (v) => JSON.stringify(plainValue(v)))}`
+  }
 
   // ── writes (each durable and atomic when it returns; in a transaction, at commit) ──
   /** Appends the items (all or none: one transaction for several); returns the new length, like Array's. */

@@ -59,7 +59,7 @@
 import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
 import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
 import { storeCollection } from './collection-field'
-import { PValue, ValueSlots, classify, writeValue, readValue, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
+import { PValue, ValueSlots, classify, writeValue, readValue, plainValue, preview, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
 import { objectFormat } from '@makalu/pobj'
 
 /** The declared target of references to arbitrary @Persistent objects (values of maps and lists). */
@@ -338,6 +338,19 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   *keys(): IterableIterator<K> { for (const e of this.entryPtrs()) yield this.keyOf(e) }
   *values(): IterableIterator<V> { for (const e of this.entryPtrs()) yield this.valueOf(e) }
   [Symbol.iterator](): IterableIterator<[K, V]> { return this.entries() }
+
+  /** For JSON.stringify: the entries as [key, value] pairs (objects as their bounded plain views), never the heap. */
+  toJSON(): Array<[K, unknown]> {
+    const out: Array<[K, unknown]> = []
+    for (const [k, v] of this.entries()) out.push([k, plainValue(v)])
+    return out
+  }
+
+  /** For console.log / util.inspect: the size and the first entries. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    if (this.heap.closed) return `PersistentMap <closed>`
+    return `PersistentMap(${this.size}) ${preview(this.entries(), ([k, v]) => `${JSON.stringify(k)} => ${JSON.stringify(plainValue(v))}`)}`
+  }
   /** Like Map's: cb(value, key, map) with `this` = thisArg, for each entry in iteration order. */
   forEach(cb: (value: V, key: K, map: this) => void, thisArg?: unknown): void {
     if (typeof cb !== 'function') throw new TypeError(`PersistentMap.forEach: the callback must be a function, got ${cb === null ? 'null' : typeof cb}`)

@@ -66,3 +66,19 @@ export function readValue(io: BlockIO, b: number, at: ValueSlots, kind: number):
     default: throw new HeapCorruptError(`@makalu/examples: a block at ${b} holds no value (kind ${kind}): the structure is damaged`)
   }
 }
+
+/** A stored value as plain data: objects as their own toJSON (pobj's bounded field view). */
+export function plainValue(v: unknown): unknown {
+  return v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function' ? (v as { toJSON(): unknown }).toJSON() : v
+}
+
+/** The first PREVIEW items of `it`, shown by `show`, in braces; "…" when there are more. */
+export function preview<T>(it: Iterator<T>, show: (x: T) => string): string {
+  const parts: string[] = []
+  for (let r = it.next(); !r.done; r = it.next()) {
+    if (parts.length === PREVIEW) { parts.push('…'); break }
+    parts.push(show(r.value))
+  }
+  return `{ ${parts.join(', ')} }`
+}
+const PREVIEW = 20
