@@ -257,11 +257,21 @@ export class Heap {
     return p
   }
 
-  /** Frees a block; inside a transaction the free happens at commit. */
+  /**
+   * Frees a block; inside a transaction the free happens at commit, except for a block
+   * allocated in the same transaction: nothing before the transaction can reach it and a
+   * rollback would free it anyway, so it is freed now (and can be reused in the transaction).
+   */
   free(ptr: number): void {
     this.checkWritable('free')
     this.chunks.validate(ptr, 'free')
     if (this.txDepth > 0) {
+      if (this.isTxAlloc(ptr)) {
+        const g = (ptr - this.layout.dataOff) >>> 4
+        this.txAllocBits[g >>> 5] &= ~(1 << (g & 31)) // the rollback and the commit skip it now
+        this.chunks.free(ptr)
+        return
+      }
       if (this.txFrees.has(ptr)) throw new InvalidPointerError(`heap: free(${ptr}): freed twice in this transaction`)
       this.txFrees.add(ptr)
       return
@@ -412,7 +422,7 @@ export class Heap {
         // (the changed data has not been flushed, so it cannot reach media with them).
         if (this.deferredWriteBack && snapshots > 0) this.drain()
         for (const [p, len] of this.txSnapshots) this.region.flush(p, len)
-        for (const p of this.txAllocs) this.region.flush(p, this.chunks.allocatedSize(p))
+        for (const p of this.txAllocs) if (this.isTxAlloc(p)) this.region.flush(p, this.chunks.allocatedSize(p))
         for (let i = 0; i < this.txFlush.length; i += 2) this.region.flush(this.txFlush[i], this.txFlush[i + 1])
         this.drain()
       }
@@ -456,7 +466,14 @@ export class Heap {
       this.log.markCommitted()
       this.drain()
     }
-    const allocs = this.txAllocs
+    // The blocks still allocated by the transaction (one freed inside it, and perhaps allocated
+    // again, is listed more than once; its bit says whether it is held now, and is cleared here).
+    const allocs = this.txAllocs.filter((p) => {
+      if (!this.isTxAlloc(p)) return false
+      const g = (p - this.layout.dataOff) >>> 4
+      this.txAllocBits[g >>> 5] &= ~(1 << (g & 31))
+      return true
+    })
     const rootsChanged = this.txRootsChanged
     this.endTransaction()
     for (const p of allocs) this.chunks.free(p)

@@ -213,3 +213,30 @@ describe('heap: the transaction budget (snapshotCapacity)', () => {
     })
   }
 })
+
+describe('heap: a block allocated and freed in one transaction', () => {
+  it('is reusable at once; a rollback frees what the transaction still holds, once; a commit keeps it', () => {
+    const h = Heap.createIn(new SimRegion(SMALL_REGION), SMALL_HEAP)
+    const before = h.usedBytes
+    let reused = false
+    expect(() => h.transaction(() => {
+      const a = h.alloc(40)
+      h.free(a)
+      const b = h.alloc(40)
+      reused = a === b // the freed block came back in the same transaction
+      h.alloc(40)
+      const c = h.alloc(40)
+      h.free(c) // freed, not allocated again
+      throw new Error('abort')
+    })).to.throw('abort')
+    expect(reused).to.equal(true)
+    expect(h.usedBytes).to.equal(before)
+    expect(h.check().violations).to.deep.equal([])
+    const kept = h.transaction(() => { const a = h.alloc(40); h.free(a); const b = h.alloc(40); h.setRoot('kept', b); return b })
+    expect(h.isAllocated(kept)).to.equal(true)
+    expect(h.usedBytes - before).to.equal(h.usableSize(kept))
+    expect(() => h.transaction(() => { const x = h.alloc(16); h.free(x); h.free(x) })).to.throw(/free/)
+    expect(h.check().violations).to.deep.equal([])
+    h.close()
+  })
+})
