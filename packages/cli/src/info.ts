@@ -18,13 +18,26 @@ export function info(o: Opened, file: string): Record<string, unknown> {
   }
   if (o.pobj) {
     const ps = o.pobj.stats()
+    // Objects and bytes per type id, that is per layout version (stats() sums a stable name's versions).
+    const perId = new Map<number, { count: number; bytes: number }>()
+    const b = o.raw.bytes
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    o.raw.forEachBlock((p, size) => {
+      const t = dv.getUint32(p, true)
+      const c = perId.get(t) ?? { count: 0, bytes: 0 }
+      c.count++
+      c.bytes += size
+      perId.set(t, c)
+    })
     out.types = o.pobj.types.all.map((e) => ({
       typeId: e.typeId, name: e.name, layoutVersion: e.layoutVersion, ...(e.retired ? { retired: true } : {}), size: e.size,
       fields: e.fields.map((f) => `${f.name}: ${f.kind}${f.element ? `<${f.element}>` : ''}${f.target ? ` → ${f.target}` : ''} @${f.offset}`),
-      objects: ps.types[e.name]?.count ?? 0, bytes: ps.types[e.name]?.bytes ?? 0, // per stable name, all its versions
+      objects: perId.get(e.typeId)?.count ?? 0, bytes: perId.get(e.typeId)?.bytes ?? 0,
     }))
     out.strings = ps.strings
+    out.bytes = ps.bytes
     out.arrays = ps.arrays
+    out.forwarders = ps.forwarders
   }
   return out
 }

@@ -34,6 +34,11 @@ describe('makalu migrate', function () {
     const stars = [...heap.objects(v2.Review as never)].map((x) => (x as { stars: string }).stars).sort()
     expect(stars).to.deep.equal(['★', '★★', '★★★'])
     heap.close()
+    // info counts objects per layout version: the old one is retired and empty, its blocks forwarders now.
+    const info = JSON.parse(makalu('info', file, '--json').out) as { types: Array<{ name: string; layoutVersion: number; retired?: boolean; objects: number }>; forwarders: { count: number } }
+    const rev = info.types.filter((t) => t.name === 'mig.Review').map((t) => [t.layoutVersion, t.retired === true, t.objects])
+    expect(rev).to.deep.equal([[1, true, 0], [2, false, 3]])
+    expect(info.forwarders.count).to.equal(3)
     // Nothing left to do: the file is only opened and closed cleanly.
     const again = makalu('migrate', file, '--types', V2)
     expect(again.code, again.err).to.equal(0)
