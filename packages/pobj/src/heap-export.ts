@@ -23,7 +23,7 @@ import {
   arrayElemCode, arrayLength, arrayElemType, arrayElements, blockTag, readPtr, stringByteLength,
 } from './object-format'
 import { EXPORT_FORMAT, EXPORT_VERSION, ExportHeader, ExportedType } from './export-format'
-import { storedSources } from './schema-evolution'
+import { storedSources, widening } from './schema-evolution'
 import type { ElementKind } from './metadata-args'
 
 export interface ExportOptions {
@@ -275,7 +275,9 @@ class HeapWalk {
       // An object of an older layout version: written as the newest version reads it (fields
       // renamed since are followed, removed ones dropped, added ones left to their default).
       const sources = storedSources(e, newest, this.heap.types.versionsOf(e.name))
-      if (newest.fields.every((nf) => !sources.has(nf.name) || sameValueShape(sources.get(nf.name) as TableField, nf))) {
+      // Refs export as ids, so any target will do; every other value must be one the newer field holds.
+      const lossless = (from: TableField, nf: TableField) => { const w = widening(from, nf, () => true); return w === 'copy' || w === 'convert' }
+      if (newest.fields.every((nf) => !sources.has(nf.name) || lossless(sources.get(nf.name) as TableField, nf))) {
         for (const nf of newest.fields) {
           const from = sources.get(nf.name)
           if (!from) continue
@@ -307,9 +309,3 @@ function popcount(x: number): number {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
 }
 
-/** Whether an old field's exported value is a valid value of the newer field (a lossless widening). */
-function sameValueShape(o: TableField, n: TableField): boolean {
-  if (o.presence !== n.presence && o.presence !== 'required') return false
-  if (o.kind === n.kind) return o.kind !== 'array' || o.element === n.element
-  return (o.kind === 'i32' || o.kind === 'u32') && (n.kind === 'f64' || n.kind === 'i64')
-}

@@ -23,17 +23,16 @@
  * time, read from the file in 1 MiB chunks.
  */
 import * as fs from 'fs'
-import { ArgumentError, TransactionError, hasLoneSurrogate, format as HF } from '@makalu/allocator'
+import { ArgumentError, TransactionError, format as HF } from '@makalu/allocator'
 import type { PHeap } from './pheap'
 import { ImportError } from './errors'
 import { Class, ElementKind, metadataArgs } from './metadata-args'
 import { Persistent, field } from './decorators'
 import { Layout, FieldLayout, layoutOf, stableNameOf, isPersistentClass } from './layout-builder'
 import {
-  TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEAD_SIZE, ARR_ELEMENTS, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE,
-  ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentSlot,
-  writePtr,
+  ARRAY_HEAD_SIZE, ARR_ELEMENTS, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE, ARR_ELEM, ARR_ELEM_TYPE, RESERVED_ROOT_PREFIX, ABSENT_F64, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentSlot, writePtr, writeArrayHeader, writeArrayHeadHeader,
 } from './object-format'
+import { stringEncoding, valueBlockSize, writeStringBlock, writeBytesBlock } from './value-blocks'
 import { EXPORT_FORMAT, EXPORT_VERSION, F64_SPECIAL, ExportHeader, ExportedType } from './export-format'
 
 export interface ImportOptions {
@@ -319,18 +318,13 @@ class Importer {
     let head = 0
     if (!fixed) {
       head = this.alloc(ARRAY_HEAD_SIZE)
-      this.dv.setUint32(head, TAG_ARRAY_HEAD, true)
-      this.dv.setUint8(head + ARR_ELEM, KIND_CODE[kind])
-      this.dv.setUint32(head + ARR_ELEM_TYPE, elemTypeId, true)
+      writeArrayHeadHeader(this.dv, head, KIND_CODE[kind], elemTypeId)
       this.heap.raw.flush(head, ARRAY_HEAD_SIZE)
       if (n === 0) return head
     }
     const p = this.alloc(size)
     let dv = this.dv
-    dv.setUint32(p, TAG_ARRAY, true)
-    dv.setUint8(p + ARR_ELEM, KIND_CODE[kind])
-    dv.setUint32(p + ARR_LENGTH, n, true)
-    dv.setUint32(p + ARR_ELEM_TYPE, elemTypeId, true)
+    writeArrayHeader(dv, p, KIND_CODE[kind], n, elemTypeId)
     const exp = kind === 'ref' ? this.expect('ref', cls, undefined, `array<${of as string}>`) : -1
     for (let i = 0, at = p + ARRAY_HEADER_SIZE; i < n; i++, at += es) {
       const v = items[i]
@@ -414,24 +408,21 @@ class Importer {
   /** A bytes block (0 for required empty bytes), written and flushed. */
   private bytesBlock(b: Uint8Array, emptyAsBlock: boolean): number {
     if (b.length === 0 && !emptyAsBlock) return 0
-    const q = this.alloc(STRING_HEADER_SIZE + b.length)
-    this.dv.setUint32(q, TAG_BYTES, true)
-    this.dv.setUint32(q + STR_LEN, b.length, true)
-    new Uint8Array(this.dv.buffer, this.dv.byteOffset + q + STRING_HEADER_SIZE, b.length).set(b)
-    this.heap.raw.flush(q, STRING_HEADER_SIZE + b.length)
+    const size = valueBlockSize(b.length)
+    const q = this.alloc(size)
+    writeBytesBlock(this.heap.raw.bytes, this.dv, q, b)
+    this.heap.raw.flush(q, size)
     return q
   }
 
   /** A string block (0 for a required ""), written and flushed. */
   private string(s: string, emptyAsBlock: boolean): number {
     if (s.length === 0 && !emptyAsBlock) return 0
-    const wide = hasLoneSurrogate(s) // UTF-8 can not carry a lone surrogate: kept as UTF-16
-    const n = wide ? 2 * s.length : Buffer.byteLength(s, 'utf8')
-    const q = this.alloc(STRING_HEADER_SIZE + n)
-    this.dv.setUint32(q, wide ? TAG_STRING16 : TAG_STRING, true)
-    this.dv.setUint32(q + STR_LEN, n, true)
-    this.buf.write(s, q + STRING_HEADER_SIZE, n, wide ? 'utf16le' : 'utf8')
-    this.heap.raw.flush(q, STRING_HEADER_SIZE + n)
+    const enc = stringEncoding(s)
+    const size = valueBlockSize(enc.byteLength)
+    const q = this.alloc(size)
+    writeStringBlock(this.buf, this.dv, q, s, enc)
+    this.heap.raw.flush(q, size)
     return q
   }
 

@@ -28,8 +28,7 @@
 import type { Class } from './metadata-args'
 import type { PHeap } from './pheap'
 import {
-  TAG_ARRAY, TAG_FORWARD, ARRAY_HEADER_SIZE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, KIND_CODE, MIGRATION_ROOT,
-  blockTag, forwardTarget, writeForwarder, arrayLength, readPtr, writePtr,
+  TAG_FORWARD, ARRAY_HEADER_SIZE, KIND_CODE, MIGRATION_ROOT, blockTag, forwardTarget, writeForwarder, arrayLength, readPtr, writePtr, writeArrayHeader,
 } from './object-format'
 
 /** One migration: objects of stable name `from` (default: `to`'s) in older layout versions become objects of `to`. */
@@ -83,9 +82,9 @@ export function commitRecord(host: RecordHost, pairs: readonly number[], retired
   const ids = host.alloc(ARRAY_HEADER_SIZE + 4 * retired.length)
   const rec = host.alloc(ARRAY_HEADER_SIZE + 8 * (1 + pairs.length))
   const dv = host.dv
-  header(dv, ids, KIND_CODE.u32, retired.length)
+  writeArrayHeader(dv, ids, KIND_CODE.u32, retired.length, 0)
   retired.forEach((id, i) => dv.setUint32(ids + ARRAY_HEADER_SIZE + 4 * i, id, true))
-  header(dv, rec, KIND_CODE.ref, 1 + pairs.length)
+  writeArrayHeader(dv, rec, KIND_CODE.ref, 1 + pairs.length, 0)
   writePtr(dv, rec + ARRAY_HEADER_SIZE, ids)
   pairs.forEach((p, i) => writePtr(dv, rec + ARRAY_HEADER_SIZE + 8 * (1 + i), p))
   host.flush(ids, ARRAY_HEADER_SIZE + 4 * retired.length)
@@ -94,12 +93,6 @@ export function commitRecord(host: RecordHost, pairs: readonly number[], retired
   host.setRoot(MIGRATION_ROOT, rec) // COMMIT (durable on return)
 }
 
-function header(dv: DataView, p: number, elem: number, length: number): void {
-  dv.setUint32(p, TAG_ARRAY, true)
-  dv.setUint8(p + ARR_ELEM, elem)
-  dv.setUint32(p + ARR_LENGTH, length, true)
-  dv.setUint32(p + ARR_ELEM_TYPE, 0, true)
-}
 
 /** Step 5: applies a committed record, if there is one; returns the number of objects forwarded. */
 export function applyRecord(host: RecordHost): number {

@@ -277,6 +277,24 @@ export function arrayLength(dv: DataView, ptr: number): number { return dv.getUi
 export function arrayElemType(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEM_TYPE, true) }
 /** The elements block of the growable array header at `ptr` (0: none yet). */
 export function arrayElements(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEMENTS, true) }
+/** Writes the header of a string, UTF-16 string or bytes block (tag, byteLen). */
+export function writeValueBlockHeader(dv: DataView, ptr: number, tag: number, byteLength: number): void {
+  dv.setUint32(ptr + HDR_TAG, tag, true)
+  dv.setUint32(ptr + STR_LEN, byteLength, true)
+}
+/** Writes the header of an array block (tag 2): element kind code, length, declared element type id. */
+export function writeArrayHeader(dv: DataView, ptr: number, elemCode: number, length: number, elemTypeId: number): void {
+  dv.setUint32(ptr + HDR_TAG, TAG_ARRAY, true)
+  dv.setUint8(ptr + ARR_ELEM, elemCode)
+  dv.setUint32(ptr + ARR_LENGTH, length, true)
+  dv.setUint32(ptr + ARR_ELEM_TYPE, elemTypeId, true)
+}
+/** Writes a growable array's header block (tag 6) with no elements block yet. */
+export function writeArrayHeadHeader(dv: DataView, ptr: number, elemCode: number, elemTypeId: number): void {
+  dv.setUint32(ptr + HDR_TAG, TAG_ARRAY_HEAD, true)
+  dv.setUint8(ptr + ARR_ELEM, elemCode)
+  dv.setUint32(ptr + ARR_ELEM_TYPE, elemTypeId, true)
+}
 /** The target of the forwarder at `ptr`. */
 export function forwardTarget(dv: DataView, ptr: number): number { return dv.getUint32(ptr + 4, true) }
 /** The block holding the object that a reference to `ptr` means: `ptr`, or the end of its forwarders. */

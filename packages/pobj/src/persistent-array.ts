@@ -17,7 +17,7 @@ import { HandleHost, Handle, ARRAY_HANDLE, arrayView, badValue, checkF64, checkI
 import { Class, ElementKind } from './metadata-args'
 import {
   TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, ARR_ELEMENTS,
-  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr,
+  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr, writeArrayHeader, writeArrayHeadHeader,
 } from './object-format'
 
 /** What arrays need from the heap beyond the field accessors' HandleHost (implemented by PHeap). */
@@ -401,10 +401,7 @@ export class PArray<T = unknown> implements Iterable<T> {
     const dst = h.allocData(size)
     const p = this._$ptr
     const dv = h.dv
-    dv.setUint32(dst, TAG_ARRAY, true)
-    dv.setUint8(dst + ARR_ELEM, KIND_CODE[this.element])
-    dv.setUint32(dst + ARR_LENGTH, length, true)
-    dv.setUint32(dst + ARR_ELEM_TYPE, dv.getUint32(p + ARR_ELEM_TYPE, true), true)
+    writeArrayHeader(dv, dst, KIND_CODE[this.element], length, dv.getUint32(p + ARR_ELEM_TYPE, true))
     try {
       fill(dst, (a, xs) => this.writeItems(a, xs))
     } catch (e) {
@@ -461,9 +458,7 @@ export function createArray<T>(h: ArrayHost, kind: ElementKind, cls: Class | und
   const xs = values ? a.encodeAll(values, 'newArray') : undefined
   const p = h.allocData(ARRAY_HEAD_SIZE)
   let dv = h.dv
-  dv.setUint32(p, TAG_ARRAY_HEAD, true)
-  dv.setUint8(p + ARR_ELEM, KIND_CODE[kind])
-  dv.setUint32(p + ARR_ELEM_TYPE, elemTypeId, true)
+  writeArrayHeadHeader(dv, p, KIND_CODE[kind], elemTypeId)
   a._$ptr = p
   if (n > 0) {
     const size = ARRAY_HEADER_SIZE + n * ELEMENT_SIZE[kind]
@@ -471,10 +466,7 @@ export function createArray<T>(h: ArrayHost, kind: ElementKind, cls: Class | und
     try {
       b = h.allocData(size)
       dv = h.dv
-      dv.setUint32(b, TAG_ARRAY, true)
-      dv.setUint8(b + ARR_ELEM, KIND_CODE[kind])
-      dv.setUint32(b + ARR_LENGTH, n, true)
-      dv.setUint32(b + ARR_ELEM_TYPE, elemTypeId, true)
+      writeArrayHeader(dv, b, KIND_CODE[kind], n, elemTypeId)
       if (xs) a.writeItems(b + ARRAY_HEADER_SIZE, xs)
     } catch (e) {
       if (b !== 0) h.freeBlock(b)
@@ -495,10 +487,7 @@ export function createFixedArray<T>(h: ArrayHost, kind: ElementKind, cls: Class 
   const size = ARRAY_HEADER_SIZE + length * ELEMENT_SIZE[kind]
   const p = h.allocData(size)
   const dv = h.dv
-  dv.setUint32(p, TAG_ARRAY, true)
-  dv.setUint8(p + ARR_ELEM, KIND_CODE[kind])
-  dv.setUint32(p + ARR_LENGTH, length, true)
-  dv.setUint32(p + ARR_ELEM_TYPE, elemTypeId, true)
+  writeArrayHeader(dv, p, KIND_CODE[kind], length, elemTypeId)
   if (!h.inTransaction) h.flushNewBlock(p, size)
   return new PArray<T>(h, p, kind, cls, false)
 }

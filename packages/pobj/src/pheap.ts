@@ -21,7 +21,7 @@
  * the object stored in it, or null: never another object.
  */
 import * as fs from 'fs'
-import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError, hasLoneSurrogate } from '@makalu/allocator'
+import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, SchemaMismatchError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
 import { Class, ElementKind, ArrayValueKind } from './metadata-args'
@@ -34,6 +34,7 @@ import { UpgradePlan, ViewHost, viewCtorOf, convertValue } from './schema-evolut
 import { Migration, Progress, RecordHost, applyRecord, commitRecord } from './migration'
 import { readFieldValue } from './stored-values'
 import { checkValues } from './value-check'
+import { stringEncoding, valueBlockSize, writeStringBlock, writeBytesBlock } from './value-blocks'
 import { pobjTracer } from './tracer'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
@@ -676,11 +677,9 @@ export class PHeap implements HandleHost, ArrayHost {
     let q = 0
     let size = 0
     if (b !== null && (b.length > 0 || emptyAsBlock)) {
-      size = STRING_HEADER_SIZE + b.length
+      size = valueBlockSize(b.length)
       q = this.allocBlock(size)
-      this.dv.setUint32(q, TAG_BYTES, true)
-      this.dv.setUint32(q + STR_LEN, b.length, true)
-      this.u8.set(b, q + STRING_HEADER_SIZE)
+      writeBytesBlock(this.u8, this.dv, q, b)
     }
     this.swingValueBlock(block, addr, q, size)
   }
@@ -715,14 +714,10 @@ export class PHeap implements HandleHost, ArrayHost {
 
   /** A string block holding s, not flushed. */
   private stringBlock(s: string): { ptr: number; size: number } {
-    // UTF-8 would turn a lone surrogate into U+FFFD; such a string is kept as UTF-16.
-    const wide = hasLoneSurrogate(s)
-    const n = wide ? 2 * s.length : Buffer.byteLength(s, 'utf8')
-    const size = STRING_HEADER_SIZE + n
+    const enc = stringEncoding(s)
+    const size = valueBlockSize(enc.byteLength)
     const q = this.allocBlock(size)
-    this.dv.setUint32(q, wide ? TAG_STRING16 : TAG_STRING, true)
-    this.dv.setUint32(q + STR_LEN, n, true)
-    this.buf.write(s, q + STRING_HEADER_SIZE, n, wide ? 'utf16le' : 'utf8')
+    writeStringBlock(this.buf, this.dv, q, s, enc)
     return { ptr: q, size }
   }
 

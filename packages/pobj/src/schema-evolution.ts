@@ -68,7 +68,11 @@ export function planUpgrade(old: TypeEntry, later: readonly TypeEntry[], layout:
     const name = sourceName(f.name, f.was, old, later)
     const from = name === undefined ? undefined : byName.get(name)
     if (!from) { sources.push({ how: 'default' }); identical = false; continue }
-    const why = widening(from, f, classOf)
+    const target = f.targetClass ? stableNameOf(f.targetClass) : ''
+    const why = widening(from, { ...f, target }, (oldTarget) => {
+      const oldCls = classOf(oldTarget)
+      return !!oldCls && !!f.targetClass && (oldCls === f.targetClass || oldCls.prototype instanceof f.targetClass)
+    })
     if (why === 'copy' || why === 'convert') {
       sources.push({ how: why, from })
       if (why !== 'copy' || from.offset !== f.offset || from.name !== f.name) identical = false
@@ -113,8 +117,15 @@ export function storedSources(old: TypeEntry, newest: TypeEntry, versions: reado
   return out
 }
 
-/** 'copy' (same encoding), 'convert' (a lossless widening) or why the change needs a migration. */
-function widening(o: TableField, n: FieldLayout, classOf: (name: string) => Class | undefined): string {
+/** What a widening looks at in the newer field (a class's field, or a stored one): `target` is a stable name. */
+export type FieldShape = Pick<TableField, 'kind' | 'element' | 'presence' | 'enumType' | 'members' | 'target'>
+
+/**
+ * Whether every stored value of `o` is a value of `n`: 'copy' (the same encoding), 'convert'
+ * (a lossless widening), or why not. `isBase(oldTarget)` says whether a ref's old target class
+ * is `n`'s target or derives from it.
+ */
+export function widening(o: TableField, n: FieldShape, isBase: (oldTarget: string) => boolean): string {
   const was = `${o.presence === 'required' ? '' : `${o.presence} `}${o.kind}${o.element ? `<${o.element}>` : ''}`
   const is = `${n.presence === 'required' ? '' : `${n.presence} `}${n.kind}${n.element ? `<${n.element}>` : ''}`
   if (o.presence !== n.presence && o.presence !== 'required') return `heap has ${was}, class has ${is}: stored absent values would have no place`
@@ -132,11 +143,9 @@ function widening(o: TableField, n: FieldLayout, classOf: (name: string) => Clas
     const same = o.members!.length === n.members!.length
     if (o.enumType === 'string' && !same) convert = true // indices into the sorted members move
   }
-  const target = n.targetClass ? stableNameOf(n.targetClass) : ''
-  if (o.target !== target) {
-    const oldCls = classOf(o.target)
-    if (!oldCls || !n.targetClass || !(oldCls === n.targetClass || oldCls.prototype instanceof n.targetClass)) {
-      return `heap refers to ${o.target}, class to ${target || 'nothing'}, which is not a base class of it`
+  if (o.target !== n.target) {
+    if (!isBase(o.target)) {
+      return `heap refers to ${o.target}, class to ${n.target || 'nothing'}, which is not a base class of it`
     }
   }
   return convert ? 'convert' : 'copy'
