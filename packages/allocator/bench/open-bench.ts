@@ -13,7 +13,10 @@
  * (`heap.recovery.ms`: everything after the region is mapped), and the full GCs
  * (Mark-Compact lines of --trace-gc) during the open and during the work after it. A child
  * that does the same work without opening gives the baseline count of full GCs. Then
- * warm opens: open + close repeated in one process, medians.
+ * warm opens: open + close repeated in one process, medians. Then growth, in a child with
+ * ~150 MB of live JS: a heap of 64 MiB with maxSize `heapMiB` filled with 1 MiB blocks until
+ * it is full (each growth adds half the heap): time in the allocations that grew it, and the
+ * full GCs during the fill.
  */
 import * as fs from 'fs'
 import * as os from 'os'
@@ -27,7 +30,7 @@ const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.len
 const ms = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e6
 const mark = (what: string): void => { fs.writeSync(1, `@@ ${what}\n`) }
 
-interface ChildResult { openMs: number; heapMs: number; liveJsMB: number; gcOpen: number; gcAfter: number; gcBefore: number }
+interface ChildResult { openMs: number; heapMs: number; liveJsMB: number; grows?: number; gcOpen: number; gcAfter: number; gcBefore: number }
 
 /** The child: [file, liveJsMB, open(1)/baseline(0)]. Prints `@@` markers between --trace-gc lines, then RESULT json. */
 function child(file: string, liveMB: number, open: boolean): void {
@@ -59,12 +62,39 @@ function child(file: string, liveMB: number, open: boolean): void {
   fs.writeSync(1, `RESULT ${JSON.stringify({ openMs, heapMs, liveJsMB, sink })}\n`)
 }
 
+/** The growth child: [file, liveJsMB, maxMiB]. */
+function growChild(file: string, liveMB: number, maxMiB: number): void {
+  const keep: unknown[] = []
+  for (let i = 0; i < liveMB * 6_300; i++) keep.push({ a: i, b: 'k' + i, c: [i] })
+  ;(globalThis as Record<string, unknown>).keep = keep
+  const h = Heap.create(file, { size: 64 << 20, maxSize: maxMiB << 20, durability: 'process', backend: 'mmap' })
+  let grows = 0
+  h.onGrow(() => grows++)
+  let growMs = 0
+  mark('open-start')
+  const t0 = process.hrtime.bigint()
+  for (;;) {
+    const before = grows
+    const t = process.hrtime.bigint()
+    try { h.bytes[h.alloc(1 << 20)] = 1 } catch { break } // HeapFullError: full
+    if (grows !== before) growMs += ms(t)
+  }
+  const totalMs = ms(t0)
+  mark('open-end')
+  const size = h.region.size
+  h.close()
+  fs.writeSync(1, `RESULT ${JSON.stringify({ openMs: totalMs, heapMs: growMs, liveJsMB: process.memoryUsage().heapUsed / 1e6, grows, size })}\n`)
+}
+
 function runChild(file: string, liveMB: number, open: boolean): ChildResult {
-  const out = execFileSync(process.execPath, ['--trace-gc', __filename, 'child', file, String(liveMB), open ? '1' : '0'],
-    { maxBuffer: 64 << 20 }).toString()
+  return parseChild(execFileSync(process.execPath, ['--trace-gc', __filename, 'child', file, String(liveMB), open ? '1' : '0'],
+    { maxBuffer: 64 << 20 }).toString())
+}
+
+function parseChild(out: string): ChildResult {
   let phase = 'before'
   const gcs: Record<string, number> = { before: 0, open: 0, after: 0 }
-  let result: { openMs: number; heapMs: number; liveJsMB: number } | null = null
+  let result: Omit<ChildResult, 'gcOpen' | 'gcAfter' | 'gcBefore'> | null = null
   for (const line of out.split('\n')) {
     if (line === '@@ open-start') phase = 'open'
     else if (line === '@@ open-end') phase = 'after'
@@ -106,10 +136,21 @@ function main(): void {
       h2.close()
     }
     console.log(`warm (one process, open + close repeated): open ${median(warm).toFixed(2)} ms total, heap work ${median(warmHeap).toFixed(2)} ms`)
+    const grown = Array.from({ length: RUNS }, (_, i) => {
+      const f = path.join(dir, `grow${i}.heap`)
+      const r = parseChild(execFileSync(process.execPath, ['--trace-gc', __filename, 'grow', f, '150', String(heapMiB)],
+        { maxBuffer: 64 << 20 }).toString())
+      fs.rmSync(f, { force: true })
+      return r
+    })
+    console.log(`growth 64 MiB -> ${heapMiB} MiB (1 MiB blocks, live JS ${median(grown.map((r) => r.liveJsMB)).toFixed(0)} MB, ${grown[0].grows} grows): fill ` +
+      `${median(grown.map((r) => r.openMs)).toFixed(1)} ms, in the allocations that grew ${median(grown.map((r) => r.heapMs)).toFixed(2)} ms; ` +
+      `full GCs during the fill [${grown.map((r) => r.gcOpen).join(',')}]`)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
 if (process.argv[2] === 'child') child(process.argv[3], Number(process.argv[4]), process.argv[5] === '1')
+else if (process.argv[2] === 'grow') growChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
 else main()
