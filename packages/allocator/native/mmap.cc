@@ -2,16 +2,24 @@
  * makalu_mmap: the smallest addon a persistent region needs (V8 API, context-aware, so it
  * loads in the main thread and in every worker_thread; rebuilt per Node major at install).
  *
- *   map(fd, length)             -> ArrayBuffer over mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of
- *                                  [0, length) of fd; length may pass the file's end (pages
- *                                  past EOF raise SIGBUS when touched: hand out views bounded
- *                                  to the file's size)
- *   sync(buffer, offset, length)   msync(MS_SYNC) of the page-aligned range
+ *   map(fd, length[, reserve])  -> ArrayBuffer of `reserve` bytes (default `length`) whose first
+ *                                  `length` are mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of
+ *                                  [0, length) of fd; the rest reads as zeros (PROT_READ,
+ *                                  private, anonymous: a write there is a SIGSEGV)
+ *   extend(buffer, fd, length)     maps [0, length) of fd into the buffer (within its reserve),
+ *                                  once the file is that long: the same address, the same buffer
+ *   sync(buffer, offset, length)   msync(MS_SYNC) of the page-aligned range (in the file part)
  *   unmap(buffer)                  detach the buffer (its views read as empty), then munmap
  *   lock(fd)                    -> flock(LOCK_EX|LOCK_NB); false when held elsewhere
  *   unlock(fd)                     flock(LOCK_UN)
  *   allocate(fd, offset, length) -> fallocate(fd, 0, offset, length): 0, or the errno
  *   pageSize                       sysconf(_SC_PAGESIZE)
+ *
+ * Layout of one mapping (one VMA per part; file pages past EOF would raise SIGBUS, zeros do not):
+ *
+ *   addr                    addr + file_length                       addr + length
+ *   | file, MAP_SHARED, rw  | anonymous, MAP_PRIVATE, read-only zeros |
+ *   |<------------------ the ArrayBuffer: length bytes -------------->|
  *
  * Why the V8 API: the ArrayBuffer's backing store is made with BackingStore::EmptyDeleter, so
  * V8 does not count the mapping as external memory. napi_create_external_arraybuffer does,
@@ -69,7 +77,8 @@ struct Addon;
 struct Mapping {
   Addon *addon;
   void *addr;
-  size_t length;
+  size_t length;      /* bytes of address space: the buffer's length */
+  size_t file_length; /* bytes of it mapped from the file */
   bool unmapped;
   Global<ArrayBuffer> buffer; /* weak: it never keeps the buffer alive */
 };
@@ -153,21 +162,35 @@ void js_map(const FunctionCallbackInfo<Value> &args) {
   Isolate *isolate = args.GetIsolate();
   Addon *addon = addon_of(args);
   int fd;
-  int64_t length;
+  int64_t length, reserve;
   if (!fd_arg(args, 0, &fd) || !int_arg(args, 1, &length)) return;
+  reserve = length;
+  if (args.Length() > 2 && !args[2]->IsUndefined() && !int_arg(args, 2, &reserve)) return;
   if (length <= 0) return throw_error(isolate, "makalu_mmap: map length must be positive", true);
-  if (length > MAX_MAP_LENGTH) return throw_error(isolate, "makalu_mmap: map length over 4 GiB (one region is at most 4 GiB)", true);
+  if (reserve < length) reserve = length;
+  if (reserve > MAX_MAP_LENGTH) return throw_error(isolate, "makalu_mmap: map length over 4 GiB (one region is at most 4 GiB)", true);
 
-  void *addr = mmap(nullptr, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (addr == MAP_FAILED) return throw_errno(isolate, "mmap", errno);
-  Mapping *m = new (std::nothrow) Mapping{addon, addr, (size_t)length, false, {}};
+  void *addr;
+  if (reserve > length) {
+    addr = mmap(nullptr, (size_t)reserve, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (addr == MAP_FAILED) return throw_errno(isolate, "mmap (reserve)", errno);
+    if (mmap(addr, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+      int err = errno;
+      munmap(addr, (size_t)reserve);
+      return throw_errno(isolate, "mmap", err);
+    }
+  } else {
+    addr = mmap(nullptr, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (addr == MAP_FAILED) return throw_errno(isolate, "mmap", errno);
+  }
+  Mapping *m = new (std::nothrow) Mapping{addon, addr, (size_t)reserve, (size_t)length, false, {}};
   if (m == nullptr) {
-    munmap(addr, (size_t)length); /* the only owner of the mapping so far: unmapped once, here */
+    munmap(addr, (size_t)reserve); /* the only owner of the mapping so far: unmapped once, here */
     return throw_errno(isolate, "new", ENOMEM);
   }
   /* From here nothing fails short of a fatal V8 out-of-memory, so the record owns the mapping. */
   std::unique_ptr<BackingStore> store =
-      ArrayBuffer::NewBackingStore(addr, (size_t)length, BackingStore::EmptyDeleter, nullptr);
+      ArrayBuffer::NewBackingStore(addr, (size_t)reserve, BackingStore::EmptyDeleter, nullptr);
   Local<ArrayBuffer> buffer = ArrayBuffer::New(isolate, std::move(store));
   buffer->SetDetachKey(addon->detach_key.Get(isolate));
   m->buffer.Reset(isolate, buffer);
@@ -199,8 +222,8 @@ void js_sync(const FunctionCallbackInfo<Value> &args) {
   if (m == nullptr) return;
   int64_t offset, length;
   if (!int_arg(args, 1, &offset) || !int_arg(args, 2, &length)) return;
-  if (offset < 0 || length < 0 || offset + length > (int64_t)m->length) {
-    return throw_error(isolate, "makalu_mmap: sync range outside the mapping", true);
+  if (offset < 0 || length < 0 || offset + length > (int64_t)m->file_length) {
+    return throw_error(isolate, "makalu_mmap: sync range outside the mapped file", true);
   }
   if (length == 0) return;
   int64_t page = sysconf(_SC_PAGESIZE);
@@ -208,6 +231,24 @@ void js_sync(const FunctionCallbackInfo<Value> &args) {
   if (msync((char *)m->addr + start, (size_t)(offset + length - start), MS_SYNC) != 0) {
     return throw_errno(isolate, "msync", errno);
   }
+}
+
+void js_extend(const FunctionCallbackInfo<Value> &args) {
+  Isolate *isolate = args.GetIsolate();
+  Mapping *m = find_mapping(args);
+  if (m == nullptr) return;
+  int fd;
+  int64_t length;
+  if (!fd_arg(args, 1, &fd) || !int_arg(args, 2, &length)) return;
+  if (length > (int64_t)m->length) return throw_error(isolate, "makalu_mmap: extend past the buffer's reserve", true);
+  if (length <= (int64_t)m->file_length) return;
+  /* Over the zeros from the last file page on: the pages mapped already keep their entries. */
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t from = m->file_length - m->file_length % page;
+  if (mmap((char *)m->addr + from, (size_t)length - from, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)from) == MAP_FAILED) {
+    return throw_errno(isolate, "mmap (extend)", errno);
+  }
+  m->file_length = (size_t)length;
 }
 
 void js_unmap(const FunctionCallbackInfo<Value> &args) {
@@ -267,7 +308,7 @@ NODE_MODULE_INIT() {
   node::AddEnvironmentCleanupHook(isolate, cleanup, addon);
   Local<External> data = External::New(isolate, addon);
   struct { const char *name; v8::FunctionCallback fn; } fns[] = {
-    {"map", js_map}, {"sync", js_sync}, {"unmap", js_unmap},
+    {"map", js_map}, {"extend", js_extend}, {"sync", js_sync}, {"unmap", js_unmap},
     {"lock", js_lock}, {"unlock", js_unlock}, {"allocate", js_allocate},
   };
   for (auto &f : fns) {

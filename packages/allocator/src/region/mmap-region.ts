@@ -13,18 +13,20 @@ export { RegionFile } from './file-backed'
  *   'power'    flush records pages; drain msyncs them (sorted, coalesced)
  *   'process'  flush and drain only count: the page cache survives a killed process
  *
- * The mapping covers `mappedSize` bytes, which may pass the file's end (MAP_SHARED past EOF
- * is allowed): the heap maps its maxSize once, so growth within it is an ftruncate and a new
- * view over the same ArrayBuffer, never a remap.
+ * The buffer covers `mappedSize` bytes of address space, the heap's maxSize, mapped once:
+ * growth within it extends the file and maps the new part of the file in place (same
+ * address, same ArrayBuffer), and `bytes` becomes a longer view of that buffer.
  *
- *   ArrayBuffer  [0 ...................................... mappedSize)   one mapping
- *   file         [0 ........ size)                                      grows, never shrinks
- *   bytes        [0 ........ size)   a view bounded to the file: an index past the end
- *                                    reads undefined, never a page past EOF (SIGBUS)
+ *   ArrayBuffer  [0 ...................................... mappedSize)   one reservation
+ *   file part    [0 ........ size)                                      MAP_SHARED, grows, never shrinks
+ *   the rest                [size ...................... mappedSize)   read-only zeros (not the
+ *                                                                       file: no SIGBUS past EOF)
+ *   bytes        [0 ........ size)   a view bounded to the file: an index past the end reads
+ *                                    undefined
  *
  * Growth past `mappedSize` maps the new size anew and unmaps the old mapping (its views
  * then read as empty). The file never shrinks under the mapping: a failed grow restores the
- * old size, which no view passes.
+ * old size, which is all the file part covers.
  */
 export class MmapRegion extends FileBackedRegion implements Region {
   readonly kind = 'mmap' as const
@@ -39,7 +41,7 @@ export class MmapRegion extends FileBackedRegion implements Region {
    */
   constructor(file: RegionFile, durability: Durability, private readonly native: NativeMmap, reserve = file.size) {
     super(file, durability)
-    this.buffer = native.map(file.fd, Math.max(file.size, reserve))
+    this.buffer = native.map(file.fd, file.size, native.extend ? Math.max(file.size, reserve) : file.size)
     this.view = new Uint8Array(this.buffer, 0, file.size)
   }
 
@@ -63,6 +65,7 @@ export class MmapRegion extends FileBackedRegion implements Region {
   reserve(maxSize: number): boolean {
     this.checkOpen()
     if (maxSize <= this.mappedSize) return true
+    if (!this.native.extend) return false
     try {
       this.remap(maxSize, this.view.length)
       return true
@@ -79,8 +82,13 @@ export class MmapRegion extends FileBackedRegion implements Region {
    */
   grow(newSize: number): void {
     if (!this.extendFile(newSize)) return
-    if (newSize > this.mappedSize) this.remap(newSize, newSize)
-    else this.view = new Uint8Array(this.buffer!, 0, newSize)
+    if (newSize > this.mappedSize) return this.remap(newSize, newSize)
+    try {
+      this.native.extend!(this.buffer!, this.fd, newSize)
+    } catch (e) {
+      throw new RegionError(`region: cannot map ${this.path} grown to ${newSize} bytes: ${(e as Error).message}`)
+    }
+    this.view = new Uint8Array(this.buffer!, 0, newSize)
   }
 
   close(): void {
@@ -94,13 +102,13 @@ export class MmapRegion extends FileBackedRegion implements Region {
     }
   }
 
-  /** Maps `length` bytes anew, with a view of `size`. The new mapping first, so a failure leaves the region usable. */
-  private remap(length: number, size: number): void {
+  /** Maps `size` bytes of the file anew in `reserve` of address space. The new mapping first, so a failure leaves the region usable. */
+  private remap(reserve: number, size: number): void {
     let buffer: ArrayBuffer
     try {
-      buffer = this.native.map(this.fd, length)
+      buffer = this.native.map(this.fd, size, reserve)
     } catch (e) {
-      throw new RegionError(`region: cannot map ${length} bytes of ${this.path}: ${(e as Error).message}`)
+      throw new RegionError(`region: cannot map ${reserve} bytes of ${this.path}: ${(e as Error).message}`)
     }
     const old = this.buffer!
     this.buffer = buffer

@@ -8,13 +8,20 @@ import { markAsUntransferable } from 'worker_threads'
  */
 export interface NativeMmap {
   /**
-   * An ArrayBuffer over mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of [0, length) of fd; at most
-   * 4 GiB. `length` may pass the file's end: a page past it raises SIGBUS when touched, so
-   * views must stop at the file's size. V8 does not count the buffer as external memory (no
-   * GC is started by mapping). It is unmapped by unmap(), else when the GC collects it, else
-   * when the thread exits. Marked untransferable: postMessage copies it, never moves it.
+   * An ArrayBuffer of `reserve` bytes (default and at least `length`; at most 4 GiB): its first
+   * `length` bytes are mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of [0, length) of fd, the rest
+   * reads as zeros and faults (SIGSEGV) on a write, so views must stop at `length`. V8 does not
+   * count the buffer as external memory (no GC is started by mapping). It is unmapped by
+   * unmap(), else when the GC collects it, else when the thread exits. Marked untransferable:
+   * postMessage copies it, never moves it.
    */
-  map(fd: number, length: number): ArrayBuffer
+  map(fd: number, length: number, reserve?: number): ArrayBuffer
+  /**
+   * Maps [0, length) of fd into a buffer from map(fd, ..., reserve), length ≤ reserve, once
+   * the file is that long: the same address and buffer, only more of it backed by the file.
+   * Absent from an addon built before it existed.
+   */
+  extend?(buffer: ArrayBuffer, fd: number, length: number): void
   /** msync(MS_SYNC) of the pages covering [offset, offset + length) of a mapped buffer. */
   sync(buffer: ArrayBuffer, offset: number, length: number): void
   /** Detaches the buffer (its views read as empty) and munmaps it. */
@@ -56,7 +63,7 @@ export function loadNative(): NativeMmap | null {
       const map = addon.map
       // A transfer would move the memory away from the addon's record, which then unmaps it
       // under the receiver; the addon's detach key makes a transfer abort, this makes it copy.
-      loaded = Object.freeze({ ...addon, map: (fd: number, length: number) => markUntransferable(map(fd, length)) })
+      loaded = Object.freeze({ ...addon, map: (fd: number, length: number, reserve?: number) => markUntransferable(map(fd, length, reserve)) })
       failure = null
       return loaded
     } catch (e) {
