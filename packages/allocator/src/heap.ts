@@ -164,7 +164,7 @@ export class Heap {
     // 1. Verify the superblock; everything up to the first write below only reads.
     const layout = (this.layout = readSuperblock(mem, source))
     checkOwner(layout, owner, source)
-    // mmap: the heap's maxSize mapped once, so that growth is an ftruncate (region.ts).
+    // mmap: address space for the heap's maxSize, mapped once, so that growth keeps the buffer (mmap-region.ts).
     if (region.canGrow && region.reserve?.(layout.dataOff + layout.maxChunks * layout.chunkSize)) mem.refresh()
     this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
     this.rootTable = new RootTable(mem, layout)
