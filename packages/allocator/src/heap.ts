@@ -110,7 +110,7 @@ export class Heap {
   static create(path: string, opts: HeapCreateOptions): Heap {
     if (!opts || typeof opts.size !== 'number') throw new ArgumentError('heap: Heap.create needs { size }')
     planLayout(opts.size, opts) // refuse bad options before a file exists
-    const region = openRegion(path, { size: opts.size, create: true, durability: opts.durability, backend: opts.backend })
+    const region = openRegion(path, { size: opts.size, maxSize: opts.maxSize, create: true, durability: opts.durability, backend: opts.backend })
     try {
       return Heap.createIn(region, opts)
     } catch (e) {
@@ -164,6 +164,8 @@ export class Heap {
     // 1. Verify the superblock; everything up to the first write below only reads.
     const layout = (this.layout = readSuperblock(mem, source))
     checkOwner(layout, owner, source)
+    // mmap: address space for the heap's maxSize, mapped once, so that growth keeps the buffer (mmap-region.ts).
+    if (region.canGrow && region.reserve?.(layout.dataOff + layout.maxChunks * layout.chunkSize)) mem.refresh()
     this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
     this.rootTable = new RootTable(mem, layout)
     this.log = new UndoLog(mem, layout)
