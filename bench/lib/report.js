@@ -42,7 +42,8 @@ function markdown(doc) {
     L.push(`| ${s.name || s.id} | ${s.skipped ? 'skipped: ' + s.skipped : s.failed} | | | | | | | |`);
   }
   L.push('');
-  L.push(`Durable puts ran for at most ${meta.durableBudget.secs} s or ${meta.durableBudget.maxPuts} puts ` +
+  L.push(`Every store first ran the same workloads untimed on a scratch store of ${meta.warmup} entries (warm JIT for every store's JS; 0: cold). ` +
+    `Durable puts ran for at most ${meta.durableBudget.secs} s or ${meta.durableBudget.maxPuts} puts ` +
     `(group commit: ${meta.durableBudget.groupMaxPuts} puts) on an empty store; counts and other details below. ` +
     '(d) and (d\') time open + the first get; (d) is the median of 3, (d\') one run, with a warm page cache. ' +
     '(d\') child: loads N entries in commits of 10 000, then keeps overwriting one put per commit until SIGKILL; after recovery 1000 sampled keys are checked.');

@@ -285,7 +285,7 @@ export class TypeTable {
       if (host.inTransaction) throw new UnknownTypeError('pobj: the heap has no type table and one can not be created inside a transaction')
       t.writeNewBlock([], MIN_TABLE_BLOCK)
     } else {
-      const dv = new DataView(host.bytes.buffer, host.bytes.byteOffset)
+      const dv = new DataView(host.bytes.buffer, host.bytes.byteOffset, host.bytes.byteLength)
       const entries = decodeTable(host.bytes, ptr, host.usableSize(ptr))
       t.blockVersion = dv.getUint32(ptr + TBL_VERSION, true)
       t.indexAll(entries)
@@ -306,7 +306,7 @@ export class TypeTable {
     const entry = entryFromLayout(layout, this.nextId, (previous?.layoutVersion ?? 0) + 1, previous)
     const enc = encodeEntry(entry)
     const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset)
+    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
     const used = dv.getUint32(ptr + TBL_USED, true)
     const cap = this.host.usableSize(ptr) - TABLE_HEADER_SIZE
     const fits = used + enc.length <= cap && (this.host.inTransaction || cap - used - enc.length >= SPARE_BYTES / 2)
@@ -337,7 +337,7 @@ export class TypeTable {
       return
     }
     const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset)
+    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
     for (const id of todo) {
       const at = ptr + (this.entryAt.get(id) as number) + ENT_FLAGS
       dv.setUint16(at, ENTRY_RETIRED, true)
@@ -356,7 +356,7 @@ export class TypeTable {
     const at = ptr + TABLE_HEADER_SIZE + used
     this.host.bytes.set(enc, at)
     this.host.durable(at, enc.length)
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset)
+    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
     dv.setUint32(ptr + TBL_COUNT, this.entries.length + 1, true)
     dv.setUint32(ptr + TBL_USED, used + enc.length, true)
     this.host.durable(ptr + TBL_COUNT, 8)
@@ -373,7 +373,7 @@ export class TypeTable {
     const used = encs.reduce((n, e) => n + e.length, 0)
     const ptr = this.host.alloc(Math.max(minSize, TABLE_HEADER_SIZE + used))
     const bytes = this.host.bytes
-    const dv = new DataView(bytes.buffer, bytes.byteOffset)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     dv.setUint32(ptr + HDR_TAG, TAG_TYPE_TABLE, true)
     dv.setUint32(ptr + TBL_VERSION, TYPE_TABLE_VERSION, true)
     dv.setUint32(ptr + TBL_COUNT, entries.length, true)
