@@ -42,7 +42,7 @@ function markdown(doc) {
     L.push(`| ${s.name || s.id} | ${s.skipped ? 'skipped: ' + s.skipped : s.failed} | | | | | | | |`);
   }
   L.push('');
-  L.push(`Every store first ran the same workloads untimed on a scratch store of ${meta.warmup} entries (warm JIT for every store's JS; 0: cold). ` +
+  L.push(`Every store first ran the same workloads twice, untimed, on scratch stores of ${meta.warmup} entries (warm JIT for every store's JS; 0: cold). ` +
     `Durable puts ran for at most ${meta.durableBudget.secs} s or ${meta.durableBudget.maxPuts} puts ` +
     `(group commit: ${meta.durableBudget.groupMaxPuts} puts) on an empty store; counts and other details below. ` +
     '(d) and (d\') time open + the first get; (d) is the median of 3, (d\') one run, with a warm page cache. ' +

@@ -18,9 +18,11 @@ const { PersistentMap } = require('@makalu/examples');
 // The file's space is reserved on disk at create (not sparse), so this is its disk use.
 const N = Number(process.env.BENCH_N || (process.env.BENCH_QUICK === '1' ? 20000 : 1000000));
 const MiB = 2 ** 20;
-const DATA = Math.max(4, Math.ceil((N * 160) / MiB)) * MiB;
-const MAX_SIZE = Math.min(4 * 2 ** 30 - 4096, Math.max(64 * MiB, 4 * DATA));
-const SIZE = DATA + Math.ceil(MAX_SIZE / 128 / MiB) * MiB + MiB;
+const KiB64 = 2 ** 16;
+const DATA = Math.max(MiB, N * 160);
+const MAX_SIZE = Math.min(4 * 2 ** 30 - 4096, Math.max(16 * MiB, 4 * DATA));
+// + the metadata: the allocation bitmap (maxSize / 128), the undo log and root table (about 0.7 MiB)
+const SIZE = Math.ceil((DATA + MAX_SIZE / 128 + 0.75 * MiB) / KiB64) * KiB64;
 
 module.exports = {
   id: 'pmap',

@@ -95,7 +95,7 @@ function collection(): void {
   console.log(`
 heap.gc() over a PersistentMap of N = ${N} (mmap, 'process'); medians`)
   console.log('| what | ms | note |\n|---|--:|---|')
-  console.log(`| heap.gc() | ${g.toFixed(1)} | ${marked} blocks marked (entries, keys, values, slot array); ${(g / rec).toFixed(2)}× the recovery |`)
+  console.log(`| heap.gc() | ${g.toFixed(1)} | ${marked} blocks marked (one record per entry, the slot array, the header); ${(g / rec).toFixed(2)}× the recovery |`)
   console.log(`| recovery after a crash (open of a dirty copy) | ${rec.toFixed(1)} | whole open |`)
 }
 

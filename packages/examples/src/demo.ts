@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   say(`   check(): ${c.ok ? 'clean' : c.violations.join('; ')}`)
   say(`   stats: ${s.liveBlocks} blocks, ${s.used} bytes used of ${s.size}; ` +
     Object.entries(s.types).filter(([, x]) => x.count > 0).map(([n, x]) => `${n} ${x.count}`).join(', ') +
-    `, strings ${s.strings.count}, arrays ${s.arrays.count}; map ${JSON.stringify(idx.words.stats())}`)
+    `, records (map entries) ${s.records.count}, strings ${s.strings.count}, arrays ${s.arrays.count}; map ${JSON.stringify(idx.words.stats())}`)
   heap.close()
   const good = v.ok && c.ok && v.docs >= acked && v.docs <= acked + 1
   say(`\n${good ? 'ok' : 'FAILED'}: the heap file stays in ${file}`)

@@ -90,6 +90,8 @@ export class MapHeader {
 }
 
 export type MapKey = string | number
+/** What a PersistentMap holds: a list's values (PValue) and undefined. */
+export type MapValue = PValue | undefined
 
 const R = RECORD_HEADER_SIZE
 const H_COUNTS = offsetOf(MapHeader, 'size')
@@ -101,9 +103,9 @@ const COUNTS_EXACT = 0x80000000
 const USED_MASK = 0x7fffffff
 
 /** Per heap: the map object of each header block while the program holds it (one JS object, one set of volatile counts). */
-const instances = new WeakMap<PHeap, Map<number, WeakRef<PersistentMap<MapKey, PValue>>>>()
+const instances = new WeakMap<PHeap, Map<number, WeakRef<PersistentMap<MapKey, MapValue>>>>()
 
-export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue> implements Iterable<[K, V]> {
+export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapValue> implements Iterable<[K, V]> {
   private readonly io: BlockIO
   private readonly logCapacity: number
   // Volatile bookkeeping of the open transaction (see slotStore).
@@ -129,7 +131,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
    * The map under root `name` of `heap`, created (durably, atomically) if missing.
    * The same object is returned for the same heap and name.
    */
-  static open<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap, name: string): PersistentMap<K, V> {
+  static open<K extends MapKey = MapKey, V extends MapValue = MapValue>(heap: PHeap, name: string): PersistentMap<K, V> {
     // Created whole, then published by the root store (a crash before it leaves only garbage).
     const h = heap.root(name, MapHeader, () => PersistentMap.newHeader(heap))
     return PersistentMap.of<K, V>(heap, h, name)
@@ -140,12 +142,12 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
    * (`@field.ref(() => PersistentMap)`) to keep it; until then it lives while the JS map
    * object does, and a collection after that frees it. Durable once published, like any object.
    */
-  static create<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap): PersistentMap<K, V> {
+  static create<K extends MapKey = MapKey, V extends MapValue = MapValue>(heap: PHeap): PersistentMap<K, V> {
     return PersistentMap.of<K, V>(heap, PersistentMap.newHeader(heap))
   }
 
   /** The map whose header object is `header` (read from a field, for example); the same object for the same header. */
-  static of<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap, header: MapHeader, name = 'in a field'): PersistentMap<K, V> {
+  static of<K extends MapKey = MapKey, V extends MapValue = MapValue>(heap: PHeap, header: MapHeader, name = 'in a field'): PersistentMap<K, V> {
     let byHeader = instances.get(heap)
     if (!byHeader) instances.set(heap, (byHeader = new Map()))
     const p = heap.pointerOf(header)
@@ -221,7 +223,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
       const keyLen = io.u32[(old + R + P_KEYLEN) >>> 2]
       const r = this.buildRecord(kk, keyLen, h, io.f64[(old + R + P_SEQ) >>> 3], value)
       io.u8.copyWithin(r + R + P_KEY, old + R + P_KEY, old + R + P_KEY + keyLen)
-      const seal = recordSeal(io.u32, r, r + io.raw.usableSize(r))
+      const seal = recordSeal(io.u32, r, io.u8.length)
       if (!io.inTx) { io.flush(r, this.recordBytes(r)); io.drain() }
       this.publish(at, r, seal, 0, 0)
       io.free(old)
@@ -240,7 +242,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const r = this.buildRecord(kk, keyLen, h, this.takeSeq(), value)
     if (kk === K_NUMBER) io.f64[(r + R + P_KEY) >>> 3] = key as number
     else io.writeText(r + R + P_KEY, key as string, keyLen, kk === K_STRING16)
-    const seal = recordSeal(io.u32, r, r + io.raw.usableSize(r))
+    const seal = recordSeal(io.u32, r, io.u8.length)
     if (!io.inTx) {
       // Drained with the slot store: ONE drain (see the header comment); a chunk claimed for the record must be durable first.
       if (io.raw.chunkClaimsUndrained) io.drain()

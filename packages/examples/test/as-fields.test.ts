@@ -3,7 +3,7 @@ import 'reflect-metadata'
 import { expect } from 'chai'
 import { SimRegion } from '@makalu/allocator'
 import { PHeap, PArray, Persistent, field, reachable, settleHandles, exportLines, importHeap } from '@makalu/pobj'
-import { PersistentMap, PersistentList, MapHeader, ListHeader } from '../src'
+import { PersistentMap, PersistentList, MapHeader, ListHeader, MapValue } from '../src'
 
 @Persistent('test.Project')
 class Project {
@@ -142,5 +142,35 @@ describe('collections as fields', function () {
     copy.close()
     h2.close()
   })
-})
 
+  it('a map in a field is exported and imported (whole heap, and toPlain/fromPlain) with its order, kinds, objects and deleted keys', () => {
+    @Persistent('test.Note')
+    class Note { @field() text!: string }
+    @Persistent('test.Shelf')
+    class Shelf { @field.ref(() => PersistentMap) index!: PersistentMap<string | number, MapValue> | null }
+    const heap = PHeap.createIn(new SimRegion(8 << 20), { types: [Shelf, Note], gc: false })
+    const shelf = heap.root('shelf', Shelf, () => heap.new(Shelf, { index: PersistentMap.create(heap) }))
+    const m = shelf.index!
+    for (let i = 0; i < 300; i++) m.set(i % 3 === 0 ? i : `k${i}`, i % 5 === 0 ? heap.new(Note, { text: `note ${i}` }) : i % 7 === 0 ? `v${i}é` : i % 11 === 0 ? undefined : i)
+    for (let i = 0; i < 300; i += 4) m.delete(i % 3 === 0 ? i : `k${i}`) // vacated slots
+    m.set('k1', 'moved to the end')
+    const plainOf = (x: PersistentMap<string | number, MapValue>) => [...x].map(([k, v]) => [k, v instanceof Note ? { note: v.text } : v])
+    const want = plainOf(m)
+    expect(want.length).to.equal(225)
+    const lines = [...exportLines(heap)]
+    const copy = PHeap.createIn(new SimRegion(8 << 20), { types: [Shelf, Note], gc: false })
+    importHeap(copy, lines, { types: [Shelf, Note] })
+    const m2 = copy.root('shelf', Shelf)!.index!
+    expect(plainOf(m2)).to.deep.equal(want)
+    m2.check()
+    expect(copy.check().violations).to.deep.equal([])
+    m2.set('new', 1) // the imported map is a working map
+    expect([...m2.keys()].at(-1)).to.equal('new')
+    const third = PHeap.createIn(new SimRegion(8 << 20), { types: [Shelf, Note], gc: false })
+    const back = third.fromPlain(Shelf, JSON.parse(JSON.stringify(heap.toPlain(shelf))))
+    expect(plainOf(back.index!)).to.deep.equal(want)
+    back.index!.check()
+    expect(third.check().violations).to.deep.equal([])
+    heap.close(); copy.close(); third.close()
+  })
+})
