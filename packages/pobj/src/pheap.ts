@@ -131,7 +131,7 @@ export interface RecoverySink { unchecked: number[] }
 /** pobj's tracer, keeping what a crash recovery (the trace given ctx.repair) left unchecked. */
 function recoveryTracer(sink: RecoverySink): (ctx: TraceContext) => PreciseTracer {
   return (ctx) => {
-    const t = pobjTracer(ctx) as PreciseTracer
+    const t = pobjTracer(ctx, true) as PreciseTracer
     if (ctx.repair) sink.unchecked = t.uncheckedRecordArrays
     return t
   }

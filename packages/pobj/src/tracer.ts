@@ -11,12 +11,13 @@
  * numbers and booleans hold no pointer; a forwarder (an upgraded object) points at its new block only; an optional or nullable string is 0 (absent) or a
  * string block pointer like any string field, so the same offsets cover every kind.
  * Strings behind string elements, and records, are marked as leaves (never read).
- * Records in crash recovery (`ctx.repair` given): one that holds a ref (HAS_REF) is read and
- * checked, and its ref followed only if it is intact, else its element is stored VACATED and
- * its block is not marked; a pointer-free record is marked unread (reading a million records
- * in a hash table's order is most of a recovery), and its array is listed in
- * `uncheckedRecordArrays`: PHeap settles those (pheap.ts settleRecords) before anything reads
- * them as intact. Elsewhere (collections, checks) records are trusted.
+ * Records in crash recovery (`ctx.repair` given): each is read and checked, and a ref followed
+ * only from an intact one; an element whose record is not intact is stored VACATED and its
+ * block is not marked. With `deferRecords` (PHeap's opens) a pointer-free record is marked
+ * unread instead (reading a million records in a hash table's order is most of a recovery),
+ * and its array is listed in `uncheckedRecordArrays`: PHeap settles those (pheap.ts
+ * settleRecords) before anything reads them as intact. Elsewhere (collections, checks)
+ * records are trusted.
  */
 import type { TraceContext, Tracer } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'
@@ -26,11 +27,15 @@ import {
 } from './object-format'
 import { recordIntact } from './record-blocks'
 
-/** A tracer factory for `Heap.open(..., { tracer })`: reads the table from `ctx` when recovery starts. */
-export function pobjTracer(ctx: TraceContext): Tracer {
+/**
+ * A tracer factory for `Heap.open(..., { tracer })`: reads the table from `ctx` when recovery starts.
+ * In a crash recovery it checks every record; `deferRecords` (PHeap's own opens, which settle
+ * them later: pheap.ts settleRecords) leaves pointer-free records unread and lists their arrays.
+ */
+export function pobjTracer(ctx: TraceContext, deferRecords = false): Tracer {
   const tablePtr = ctx.getRoot(TYPE_TABLE_ROOT)
   const entries = tablePtr === 0 ? [] : decodeTable(ctx.bytes, tablePtr, ctx.bytes.length - tablePtr)
-  return new PreciseTracer(pointerMap(entries), ctx.repair)
+  return new PreciseTracer(pointerMap(entries), ctx.repair, deferRecords)
 }
 
 const STRING_CODE = KIND_CODE.string
@@ -48,8 +53,12 @@ export class PreciseTracer implements Tracer {
   /** Crash recovery only: record arrays holding pointer-free records not read (not yet checked). */
   readonly uncheckedRecordArrays: number[] = []
 
-  /** @param repair given in crash recovery only: records are then checked (see the header comment). */
-  constructor(private readonly offsets: Map<number, Uint32Array>, private readonly repair?: (at: number, lo: number, hi: number) => void) {}
+  /**
+   * @param repair given in crash recovery only: records are then checked (see the header comment).
+   * @param deferRecords in crash recovery, leave pointer-free records unread (for a later settle).
+   */
+  constructor(private readonly offsets: Map<number, Uint32Array>, private readonly repair?: (at: number, lo: number, hi: number) => void,
+    private readonly deferRecords = false) {}
 
   /** Visits each pointer with the offset of its word, so that recovery can null a stale one. */
   trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
@@ -111,7 +120,7 @@ export class PreciseTracer implements Tracer {
       if (p === 0) continue
       const seal = w[at + 1]
       if (this.repair === undefined) { this.visitRecord(w, p, seal, at, visit); continue }
-      if ((seal & REC_HAS_REF) === 0) { visit(p, at * 4, true); unchecked = true; continue }
+      if (this.deferRecords && (seal & REC_HAS_REF) === 0) { visit(p, at * 4, true); unchecked = true; continue }
       if (p >= limit || (p & 15) !== 0 || !recordIntact(w, p, seal, limit)) {
         this.repair(at * 4, 0, REC_VACATED) // the crash tore this record before its drain ended: the element never committed
         this.vacatedRecords++

@@ -3,10 +3,10 @@
  * drain; crash recovery and settleRecords tell an intact record from a torn one by its seal.
  */
 import { expect } from 'chai'
-import { SimRegion } from '@makalu/allocator'
+import { SimRegion, Heap } from '@makalu/allocator'
 import {
   PHeap, PArray, Persistent, field, objectFormat, recordSeal, recordIntact, recordSize, writeRecordHeader, writeRecordElement,
-  exportLines, importHeap,
+  exportLines, importHeap, pobjTracer,
 } from '../src'
 import { Workload, referenceStates, crashRun, HEAP_OPTS } from './crash-harness'
 
@@ -167,6 +167,16 @@ describe('records', () => {
       expect(h.raw.isAllocated(r), 'freed by the settle').to.equal(false)
       expect(h.check().violations).to.deep.equal([])
     } finally { h.close() }
+    // The exported tracer on its own (a raw Heap, then PHeap.wrap) checks every record during recovery.
+    const raw = Heap.openIn(new SimRegion(img as Uint8Array), { tracer: pobjTracer, owner: PHeap.OWNER })
+    const w = PHeap.wrap(raw)
+    try {
+      const s3 = w.root('s', Shelf) as Shelf
+      expect(w.recordsUnsettled(w.pointerOf(s3.slots))).to.equal(false)
+      expect(s3.slots.recordAt(5)).to.equal(0) // vacated by recovery
+      expect(w.raw.isAllocated(r), 'not marked: swept').to.equal(false)
+      expect(w.check().violations).to.deep.equal([])
+    } finally { w.close() }
   })
 
   it('toPlain/fromPlain and the whole-heap export carry records: payloads, refs and vacated elements', () => {
