@@ -122,6 +122,15 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
   private shape = 0
   /** After a crash, until settled: a record read may be torn (see the header comment). */
   private unsettled: boolean
+  /**
+   * A volatile memo of the key hash of each slot's record, for the slot array `hashesOf`:
+   * hashes[2i] = the record slot i held when noted, hashes[2i + 1] = its key's hash. Probes and
+   * rebuilds compare hashes without reading records (a cache miss each in a big map). An entry
+   * counts only while slot i still names that record: a record is never changed, so its hash
+   * holds whenever a slot names it (also after a roll-back); nothing of it is stored.
+   */
+  private hashes = new Uint32Array(0)
+  private hashesOf = 0
   // The value being written (set by classify).
   private vKind = 0
   private vLen = 0
@@ -226,6 +235,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
       const seal = recordSeal(io.u32, r, io.u8.length)
       if (!io.inTx) { io.flush(r, this.recordBytes(r)); io.drain() }
       this.publish(at, r, seal, 0, 0)
+      this.noteHash(at, r, h)
       io.free(old)
       return this
     }
@@ -249,6 +259,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
       io.flush(r, this.recordBytes(r))
     }
     this.publish(slot, r, seal, 1, io.u32[(slot >>> 2) + 1] === 0 ? 1 : 0)
+    this.noteHash(slot, r, h)
     return this
   }
 
@@ -610,6 +621,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
     const slots = u32[(this.header + H_SLOTS) >>> 2]
     const mask = u32[(slots + 8) >>> 2] - 1
     const base = slots + ARRAY_HEADER_SIZE
+    if (this.hashesOf !== slots) this.forgetHashes(slots, mask + 1)
     let free = -1
     // At most one lap: the 3/4 load rule leaves empty slots, so a lap without one is damage.
     for (let n = 0, i = h & mask; n <= mask; n++, i = (i + 1) & mask) {
@@ -620,7 +632,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
         if (free < 0) free = a // vacated
         continue
       }
-      if (u32[(r + R + P_HASH) >>> 2] !== h) continue
+      if (this.hashAt(i, r) !== h) continue
       if (this.unsettled && !recordIntact(u32, r, u32[(a >>> 2) + 1], io.u8.length)) { if (free < 0) free = a; continue } // torn: vacated
       const rk = u32[(r + R + P_KINDS) >>> 2] & 0xff
       if (kk === K_NUMBER) {
@@ -631,6 +643,30 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
     }
     if (free >= 0) return ~free
     throw this.corrupt(`the slot array (${mask + 1} slots) has no empty slot`)
+  }
+
+  /** The key hash of record r in slot i (memoised: see `hashes`). */
+  private hashAt(i: number, r: number): number {
+    const c = this.hashes
+    if (c[2 * i] === r) return c[2 * i + 1]
+    const h = this.io.u32[(r + R + P_HASH) >>> 2]
+    c[2 * i] = r
+    c[2 * i + 1] = h
+    return h
+  }
+
+  /** Notes that the slot at address `slot` now names record r of key hash h. */
+  private noteHash(slot: number, r: number, h: number): void {
+    const slots = this.slots()
+    if (this.hashesOf !== slots) return
+    const i = (slot - slots - ARRAY_HEADER_SIZE) >>> 3
+    this.hashes[2 * i] = r
+    this.hashes[2 * i + 1] = h
+  }
+
+  private forgetHashes(slots: number, cap: number): void {
+    this.hashes = new Uint32Array(2 * cap)
+    this.hashesOf = slots
   }
 
   private corrupt(what: string): HeapCorruptError {
@@ -696,17 +732,24 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
     const f64 = io.f64
     const mask = cap - 1
     const base = fresh + ARRAY_HEADER_SIZE
+    if (this.hashesOf !== old) this.forgetHashes(old, oldCap)
+    const memo = new Uint32Array(2 * cap)
     let n = 0
     for (let i = 0, a = old + ARRAY_HEADER_SIZE; i < oldCap; i++, a += 8) {
       const r = u32[a >>> 2]
       if (r === 0) continue
       if (n === cap) { io.free(fresh); throw this.corrupt(`more entries than the ${cap} slots counted for them`) }
-      let j = u32[(r + R + P_HASH) >>> 2] & mask
+      const h = this.hashAt(i, r)
+      let j = h & mask
       while (u32[(base + j * 8) >>> 2] !== 0) j = (j + 1) & mask
       f64[(base + j * 8) >>> 3] = f64[a >>> 3] // the element (record, seal), one 8-byte copy (never a NaN: see recordSeal)
+      memo[2 * j] = r
+      memo[2 * j + 1] = h
       n++
     }
     this.swingSlots(fresh, cap, n)
+    this.hashes = memo
+    this.hashesOf = fresh
     io.free(old)
   }
 

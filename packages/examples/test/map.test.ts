@@ -113,6 +113,26 @@ describe('PersistentMap', () => {
     heap.close()
   })
 
+  it('after a small transaction rolls back (no resize), the records it replaced read again, and their blocks are reused safely', () => {
+    const { heap } = simHeap(16 << 20)
+    const m = PersistentMap.open<string, string | number>(heap, 'm')
+    for (let i = 0; i < 200; i++) m.set('k' + i, i)
+    for (let round = 0; round < 20; round++) {
+      expect(() => heap.transaction(() => {
+        for (let i = 0; i < 10; i++) m.set('k' + ((round * 7 + i) % 200), 'new ' + round) // new records in place of old
+        m.delete('k' + ((round * 11) % 200))
+        throw new Error('abort')
+      })).to.throw('abort')
+      // Blocks freed by the roll-back are taken by new keys; every old key still reads its own value.
+      for (let i = 0; i < 10; i++) m.set(`r${round}.${i}`, round)
+      for (let i = 0; i < 200; i++) expect(m.get('k' + i)).to.equal(i)
+    }
+    expect(m.size).to.equal(400)
+    m.check()
+    expect(heap.check().ok).to.equal(true)
+    heap.close()
+  })
+
   it('rejects bad keys and values before changing anything', () => {
     const { heap } = simHeap()
     const m = PersistentMap.open(heap, 'm')
