@@ -702,9 +702,8 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
    */
   private txBegin(): void {
     const io = this.io
-    io.raw.snapshot(this.header, H_SIZE)
     const id = io.raw.transactionSerial
-    if (id !== this.txId) { this.txId = id; this.txSnaps = 0; this.txFreshSlots = 0 }
+    if (id !== this.txId) { this.txId = id; this.txSnaps = 0; this.txFreshSlots = 0; io.raw.snapshot(this.header, H_SIZE) }
     const slots = this.slots()
     if (slots === this.txFreshSlots) return
     const cap = io.arrayLength(slots)
