@@ -43,6 +43,14 @@ export function dump(o: Opened, root: string | undefined, limit: number): Dump {
       case 'bool': return dv.getUint8(at) !== 0
       case 'ref': case 'array': { const q = ptr(at); return q === 0 ? null : idOf(q) }
       case 'string': { const q = ptr(at); return q === 0 ? '' : str(q) }
+      case 'record': { // a record element: empty, vacated, or the record (its size, the first payload bytes, its ref)
+        const q = ptr(at)
+        if (q === 0) return dv.getUint32(at + 4, true) === 0 ? null : '<vacated>'
+        const n = O.recordByteLength(dv, q)
+        const head = buf.toString('hex', q + O.RECORD_HEADER_SIZE, q + O.RECORD_HEADER_SIZE + Math.min(n, 16))
+        const ref = O.recordRef(dv, q)
+        return `<record ${n} bytes: ${head}${n > 16 ? '…' : ''}${ref !== 0 ? ` ref ${idOf(ref)}` : ''}>`
+      }
       default: return `<${kind}>`
     }
   }

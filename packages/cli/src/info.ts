@@ -36,6 +36,7 @@ export function info(o: Opened, file: string): Record<string, unknown> {
     }))
     out.strings = ps.strings
     out.bytes = ps.bytes
+    out.records = ps.records
     out.arrays = ps.arrays
     out.forwarders = ps.forwarders
   }

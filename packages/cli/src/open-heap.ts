@@ -17,6 +17,8 @@ export interface Opened {
 export function openHeap(file: string, opts: { write?: boolean } = {}): Opened {
   try {
     const pobj = PHeap.open(file, { types: [], readOnly: !opts.write, gc: false })
+    // Records a crash tore are settled first (in a read-only copy, in memory only), so every command reads blocks as they are.
+    pobj.settleRecords()
     return { pobj, raw: pobj.raw }
   } catch (e) {
     if (!(e instanceof HeapFormatError) || !/owner|belongs/.test(e.message)) throw e
