@@ -105,6 +105,8 @@ export class Heap {
   private txSnapshots = new Map<number, number>()
   private readonly growListeners: Array<() => void> = []
   private txSerial = 0
+  /** Open, writable, not failed and outside a transaction: alloc and free may take the chunk space's fast path. */
+  private fast = false
 
   /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
   static create(path: string, opts: HeapCreateOptions): Heap {
@@ -217,6 +219,7 @@ export class Heap {
     report.liveBlocks = this.chunks.liveBlocks
     report.liveBytes = this.chunks.used
     report.ms = performance.now() - t0
+    this.fast = !this.readOnly
   }
 
   // ── views ────────────────────────────────────────────────────────────────
@@ -249,6 +252,15 @@ export class Heap {
   // ── allocation ───────────────────────────────────────────────────────────
   /** A zero-filled block of at least `size` bytes; its offset (never 0). Small sizes write nothing durable. */
   alloc(size: number): number {
+    // The fast path (a small size, outside transactions) stays small so that callers inline it.
+    if (this.fast) {
+      const p = this.chunks.allocSize(size)
+      if (p >= 0) return p
+    }
+    return this.allocSlow(size)
+  }
+
+  private allocSlow(size: number): number {
     this.checkWritable('alloc')
     if (!(size >= 0 && size <= 2 ** 32)) throw new ArgumentError(`heap: alloc(${size}): size must be a number of bytes from 0 to 4 GiB`)
     const classes = this.chunks.classes
@@ -263,6 +275,10 @@ export class Heap {
    * rollback would free it anyway, so it is freed now (and can be reused in the transaction).
    */
   free(ptr: number): void {
+    if (!(this.fast && this.chunks.freeFast(ptr))) this.freeSlow(ptr)
+  }
+
+  private freeSlow(ptr: number): void {
     this.checkWritable('free')
     this.chunks.validate(ptr, 'free')
     if (this.txDepth > 0) {
@@ -375,6 +391,7 @@ export class Heap {
       try { return fn() } finally { this.txDepth-- }
     }
     this.txDepth = 1
+    this.fast = false
     this.txSerial++
     let result: T
     try {
@@ -483,6 +500,7 @@ export class Heap {
   /** From now on every call throws HeapFailedError; close() releases the file as it is (dirty). */
   private fail(cause: unknown, what: string): never {
     const detail = (cause as Error)?.message ?? String(cause)
+    this.fast = false
     this.failure = new HeapFailedError(`heap: ${what} (${detail}); this heap can no longer be used: close it and open ` +
       'it again (recovery keeps each transaction whole or not at all)', { cause })
     throw this.failure
@@ -506,6 +524,7 @@ export class Heap {
 
   private endTransaction(): void {
     this.txDepth = 0
+    this.fast = !this.readOnly && !this.failure
     const bits = this.txAllocBits
     if (this.txAllocs.length > bits.length >>> 3) bits.fill(0)
     else for (const p of this.txAllocs) { const g = (p - this.layout.dataOff) >>> 4; bits[g >>> 5] = 0 }
@@ -573,6 +592,7 @@ export class Heap {
    */
   close(): void {
     if (this.isClosed) return
+    this.fast = false
     if (this.failure || this.readOnly) {
       // Nothing more is written: the file stays dirty, and the next open recovers it.
       this.isClosed = true
