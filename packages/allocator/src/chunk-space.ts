@@ -4,6 +4,17 @@ import { Memory } from './memory'
 import { SizeClasses, CACHE_STRIDE } from './size-classes'
 import { HeapFullError, InvalidPointerError, assert } from './errors'
 
+/**
+ * The numbers the fast paths use, as literals: an imported constant costs a load and a check at
+ * every use in optimised code (tsc emits it as a mutable property of the module's exports).
+ */
+const enum Hot { GranuleShift = 4, GranuleMask = 15, CacheStride = 256, NoClass = 255 }
+
+/** cls[c] of a chunk that is not a run: the fast free tells a run by its class alone. */
+export const NO_CLASS = Hot.NoClass
+assert(Hot.GranuleShift === F.GRANULE_SHIFT && Hot.GranuleMask === F.GRANULE - 1 && Hot.CacheStride === CACHE_STRIDE,
+  'chunk-space: Hot constants out of step with format.ts and size-classes.ts')
+
 /** Volatile chunk states. FREE, RUN and LARGE match the table; the others are volatile only. */
 export const C_FREE = 0
 export const C_RUN = 1
@@ -30,6 +41,7 @@ export const C_QUARANTINE = 4
  *   kind[c] = FREE               ⇒ that entry is durable (so c can be claimed with one store)
  *   kind[c] = RUN                ⇒ entry = RUN | cls[c];   nFree[c] = perChunk − popcount(bits of c);
  *                                  bits are set only at block starts
+ *   kind[c] ≠ RUN                ⇔ cls[c] = NO_CLASS
  *   kind[c] = LARGE              ⇒ entry = LARGE, arg = span[c]; bit of the head set; c+1 … c+span−1 are CONT
  *   cache[sc]                    = distinct clear block starts of RUN chunks of class sc, on no free list
  *                                  and below their chunk's bump[c] (if built); ≤ cacheCap[sc] of them
@@ -100,7 +112,7 @@ export class ChunkSpace {
     this.chunkCount = chunkCount
     const n = layout.maxChunks
     this.kind = new Uint8Array(n)
-    this.cls = new Uint8Array(n)
+    this.cls = new Uint8Array(n).fill(NO_CLASS)
     this.nFree = new Uint32Array(n)
     this.freeHead = new Uint32Array(n)
     this.bump = new Uint32Array(n)
@@ -223,18 +235,18 @@ export class ChunkSpace {
   /** A zero-filled block of `size` bytes, if that is a small size (an integer up to maxSmall); else −1, nothing done. */
   allocSize(size: number): number {
     if ((size >>> 0) !== size || size > this.maxSmall) return -1
-    return this.allocSmall(this.byGranules[(size + F.GRANULE - 1) >>> F.GRANULE_SHIFT])
+    return this.allocSmall(this.byGranules[(size + Hot.GranuleMask) >>> Hot.GranuleShift])
   }
 
   /** A zero-filled block of class sc. No durable write unless a chunk must be claimed (one flushed store). */
   allocSmall(sc: number): number {
     let t = this.cacheTop[sc]
     if (t === 0) t = this.refill(sc)
-    const p = this.cache[sc * CACHE_STRIDE + t - 1]
+    const p = this.cache[sc * Hot.CacheStride + t - 1]
     this.cacheTop[sc] = t - 1
     const rel = p - this.dataOff
     this.nFree[rel >>> this.shift]--
-    const g = rel >>> F.GRANULE_SHIFT
+    const g = rel >>> Hot.GranuleShift
     this.u32[this.bitBase + (g >>> 5)] |= 1 << (g & 31)
     const size = this.sizes[sc]
     // Small blocks: 8-byte stores, two per granule, beat the call into TypedArray.prototype.fill.
@@ -262,31 +274,31 @@ export class ChunkSpace {
    * only at block starts). Returns false, having changed nothing, for anything else.
    */
   freeFast(p: number): boolean {
-    if ((p >>> 0) !== p || (p & (F.GRANULE - 1)) !== 0 || p < this.dataOff) return false
+    if ((p >>> 0) !== p || (p & Hot.GranuleMask) !== 0 || p < this.dataOff) return false
     const rel = p - this.dataOff
     const c = rel >>> this.shift
-    if (this.kind[c] !== C_RUN) return false
-    const g = rel >>> F.GRANULE_SHIFT
+    const sc = this.cls[c] // NO_CLASS unless c is a run (undefined past the table)
+    if (!(sc < Hot.NoClass)) return false
+    const g = rel >>> Hot.GranuleShift
     const i = this.bitBase + (g >>> 5)
     const w = this.u32[i]
     const bit = 1 << (g & 31)
     if ((w & bit) === 0) return false
     this.u32[i] = w ^ bit
-    this.putFree(p, c)
+    this.putFree(p, c, sc)
     return true
   }
 
   private freeSmall(p: number, c: number): void {
     this.clearBit(p)
-    this.putFree(p, c)
+    this.putFree(p, c, this.cls[c])
   }
 
-  /** A block of run c whose bit was just cleared: counted free, then cached (or released with its run). */
-  private putFree(p: number, c: number): void {
-    const sc = this.cls[c]
+  /** A block of run c (class sc) whose bit was just cleared: counted free, then cached (or released with its run). */
+  private putFree(p: number, c: number, sc: number): void {
     const t = this.cacheTop[sc]
     if (++this.nFree[c] === this.perChunk[sc] || t === this.cacheCap[sc]) return this.putFreeSlow(p, c, sc)
-    this.cache[sc * CACHE_STRIDE + t] = p
+    this.cache[sc * Hot.CacheStride + t] = p
     this.cacheTop[sc] = t + 1
   }
 
@@ -427,8 +439,14 @@ export class ChunkSpace {
     return n
   }
 
-  /** Reports every cached block that breaks the cache invariant (see the class comment). */
+  /** Reports every break of the fast path's invariants: the caches', and cls = NO_CLASS off runs (see the class comment). */
   checkCaches(fail: (s: string) => void): void {
+    for (let c = 0; c < this.layout.maxChunks; c++) {
+      if ((this.kind[c] === C_RUN) !== (this.cls[c] !== NO_CLASS)) {
+        fail(`chunk ${c}: volatile kind ${this.kind[c]} but class ${this.cls[c]}`)
+        break
+      }
+    }
     const seen = new Set<number>()
     for (let sc = 0; sc < this.classes.count; sc++) {
       if (this.cacheTop[sc] > this.cacheCap[sc]) fail(`cache of class ${sc}: ${this.cacheTop[sc]} blocks, over its capacity ${this.cacheCap[sc]}`)
@@ -517,9 +535,11 @@ export class ChunkSpace {
 
   private markLarge(c: number, n: number): void {
     this.kind[c] = C_LARGE
+    this.cls[c] = NO_CLASS
     this.span[c] = n
     for (let i = 1; i < n; i++) {
       this.kind[c + i] = C_CONT
+      this.cls[c + i] = NO_CLASS
       this.span[c + i] = c
     }
   }
@@ -554,6 +574,7 @@ export class ChunkSpace {
     this.writeEntry(c, F.KIND_FREE, 0, -1)
     for (let i = 0; i < n; i++) {
       this.kind[c + i] = C_QUARANTINE
+      this.cls[c + i] = NO_CLASS
       this.inPartial[c + i] = 0
       this.built[c + i] = 0
     }
