@@ -198,6 +198,15 @@ describe('free-block caches (the small-block fast path)', function () {
     expect(h.check().violations.join('\n')).to.match(/cache of class \d+: block \d+ allocated/)
   })
 
+  it('check() reports a chunk that is not a run but has a class (the fast free would take it for one)', () => {
+    const h = Heap.createIn(new SimRegion(1 << 20), SMALL)
+    h.free(h.alloc(64))
+    const chunks = (h as unknown as { chunks: ChunkSpace }).chunks
+    const free = chunks.kind.indexOf(0) // a FREE chunk
+    chunks.cls[free] = 3
+    expect(h.check().violations.join('\n')).to.match(new RegExp(`chunk ${free}: volatile kind 0 but class 3`))
+  })
+
   describe('crash recovery over churn (SimRegion, every drain)', () => {
     it('recovers at every drain, strict and random survivors', () => {
       expect(runCrashes({ workload: churnWorkload, seed: 1, ops: 40, at: 'every', randomImages: 1 })).to.be.greaterThan(40)
