@@ -105,8 +105,12 @@ export class Heap {
   private txSnapshots = new Map<number, number>()
   private readonly growListeners: Array<() => void> = []
   private txSerial = 0
-  /** Open, writable, not failed and outside a transaction: alloc and free may take the chunk space's fast path. */
-  private fast = false
+  /**
+   * The chunk space while the heap is open, writable, not failed and outside a transaction (alloc
+   * and free may take its fast path), else null. One load and a compare, where a flag and the
+   * field `chunks` would be two loads and a truthiness test.
+   */
+  private fast: ChunkSpace | null = null
 
   /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
   static create(path: string, opts: HeapCreateOptions): Heap {
@@ -219,7 +223,7 @@ export class Heap {
     report.liveBlocks = this.chunks.liveBlocks
     report.liveBytes = this.chunks.used
     report.ms = performance.now() - t0
-    this.fast = !this.readOnly
+    this.fast = this.readOnly ? null : this.chunks
   }
 
   // ── views ────────────────────────────────────────────────────────────────
@@ -253,8 +257,9 @@ export class Heap {
   /** A zero-filled block of at least `size` bytes; its offset (never 0). Small sizes write nothing durable. */
   alloc(size: number): number {
     // The fast path (a small size, outside transactions) stays small so that callers inline it.
-    if (this.fast) {
-      const p = this.chunks.allocSize(size)
+    const fast = this.fast
+    if (fast !== null) {
+      const p = fast.allocSize(size)
       if (p >= 0) return p
     }
     return this.allocSlow(size)
@@ -275,7 +280,8 @@ export class Heap {
    * rollback would free it anyway, so it is freed now (and can be reused in the transaction).
    */
   free(ptr: number): void {
-    if (!(this.fast && this.chunks.freeFast(ptr))) this.freeSlow(ptr)
+    const fast = this.fast
+    if (fast === null || !fast.freeFast(ptr)) this.freeSlow(ptr)
   }
 
   private freeSlow(ptr: number): void {
@@ -391,7 +397,7 @@ export class Heap {
       try { return fn() } finally { this.txDepth-- }
     }
     this.txDepth = 1
-    this.fast = false
+    this.fast = null
     this.txSerial++
     let result: T
     try {
@@ -500,7 +506,7 @@ export class Heap {
   /** From now on every call throws HeapFailedError; close() releases the file as it is (dirty). */
   private fail(cause: unknown, what: string): never {
     const detail = (cause as Error)?.message ?? String(cause)
-    this.fast = false
+    this.fast = null
     this.failure = new HeapFailedError(`heap: ${what} (${detail}); this heap can no longer be used: close it and open ` +
       'it again (recovery keeps each transaction whole or not at all)', { cause })
     throw this.failure
@@ -524,7 +530,7 @@ export class Heap {
 
   private endTransaction(): void {
     this.txDepth = 0
-    this.fast = !this.readOnly && !this.failure
+    this.fast = this.readOnly || this.failure ? null : this.chunks
     const bits = this.txAllocBits
     if (this.txAllocs.length > bits.length >>> 3) bits.fill(0)
     else for (const p of this.txAllocs) { const g = (p - this.layout.dataOff) >>> 4; bits[g >>> 5] = 0 }
@@ -592,7 +598,7 @@ export class Heap {
    */
   close(): void {
     if (this.isClosed) return
-    this.fast = false
+    this.fast = null
     if (this.failure || this.readOnly) {
       // Nothing more is written: the file stays dirty, and the next open recovers it.
       this.isClosed = true
