@@ -1,15 +1,23 @@
 /**
  * The map + list workload of the crash tests: operation i is a pure function of
- * (seed, i), so a parent (or a reference run) can replay a model of it.
+ * (seed, i), so a parent (or a reference run) can replay a model of it. Besides the map and
+ * list under roots, a Board object holds a map in a field (collections as fields), whose
+ * values are lists of Items (a map of lists of objects).
  */
 import * as assert from 'node:assert/strict'
 import { mulberry32 } from '@makalu/allocator'
 import { PHeap, Persistent, field, reachable } from '@makalu/pobj'
-import { PersistentMap, PersistentList, PValue } from '@makalu/examples'
+import { PersistentMap, PersistentList, PValue, ListHeader } from '@makalu/examples'
 
 @Persistent('torture.Item')
 export class Item {
   @field() name!: string
+}
+
+/** A root object holding a map in a field: tag → the header of a list of Items. */
+@Persistent('torture.Board')
+export class Board {
+  @field.ref(() => PersistentMap) tags!: PersistentMap<string, ListHeader> | null
 }
 
 export type Op =
@@ -23,6 +31,8 @@ export type Op =
   | { t: 'pop' | 'shift' }
   | { t: 'lset' | 'insert'; at: number; value: PValue }
   | { t: 'removeAt'; at: number }
+  | { t: 'tag'; tag: string; name: string }
+  | { t: 'untag'; tag: string }
 
 /** A value from r: numbers, strings of 0..120 chars (crossing size classes, some non-ASCII), booleans, null. */
 function valueFrom(r: () => number): PValue {
@@ -43,7 +53,9 @@ export function opAt(seed: number, i: number, listLen: number): Op {
   const r = mulberry32((Math.imul(seed, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0)
   const x = r()
   const key = (): string | number => (r() < 0.75 ? 'k' + Math.floor(r() * 96) : Math.floor(r() * 32))
-  if (x < 0.36) return { t: 'set', key: key(), value: valueFrom(r) }
+  if (x < 0.33) return { t: 'set', key: key(), value: valueFrom(r) }
+  if (x < 0.35) return { t: 'tag', tag: 't' + Math.floor(r() * 6), name: 'tagged' + i }
+  if (x < 0.36) return { t: 'untag', tag: 't' + Math.floor(r() * 6) }
   if (x < 0.50) return { t: 'del', key: key() }
   if (x < 0.55) return { t: 'setObj', key: 'o' + Math.floor(r() * 8), name: 'item' + i }
   if (x < 0.57) return { t: 'delObj', key: 'o' + Math.floor(r() * 8) }
@@ -59,11 +71,13 @@ export function opAt(seed: number, i: number, listLen: number): Op {
   return { t: 'removeAt', at: Math.floor(r() * listLen) }
 }
 
-/** The plain model: what the map and list must hold. Object values are `{ obj: name }`. */
-export interface Model { map: Map<string | number, unknown>; list: unknown[] }
+/** The plain model: what the map and list must hold (object values are `{ obj: name }`), and the board's tags. */
+export interface Model { map: Map<string | number, unknown>; list: unknown[]; tags: Map<string, string[]> }
 
-export function emptyModel(): Model { return { map: new Map(), list: [] } }
-export function cloneModel(m: Model): Model { return { map: new Map(m.map), list: m.list.slice() } }
+export function emptyModel(): Model { return { map: new Map(), list: [], tags: new Map() } }
+export function cloneModel(m: Model): Model {
+  return { map: new Map(m.map), list: m.list.slice(), tags: new Map([...m.tags].map(([k, v]) => [k, v.slice()])) }
+}
 
 export function applyModel(m: Model, op: Op): void {
   switch (op.t) {
@@ -80,11 +94,16 @@ export function applyModel(m: Model, op: Op): void {
     case 'lset': m.list[op.at] = op.value; break
     case 'insert': m.list.splice(op.at, 0, op.value); break
     case 'removeAt': m.list.splice(op.at, 1); break
+    case 'tag': { const l = m.tags.get(op.tag) ?? []; l.push(op.name); m.tags.set(op.tag, l); break }
+    case 'untag': m.tags.delete(op.tag); break
   }
 }
 
 export const MAP = 'torture.map'
 export const LIST = 'torture.list'
+export const BOARD = 'torture.board'
+
+function boardOf(heap: PHeap): Board { return heap.root(BOARD, Board, () => heap.new(Board, { tags: null })) }
 
 /** Runs op on the heap. Ops that change object ownership or several structures use one transaction. */
 export function applyHeap(heap: PHeap, op: Op): void {
@@ -105,24 +124,38 @@ export function applyHeap(heap: PHeap, op: Op): void {
     case 'lset': list.set(op.at, op.value); break
     case 'insert': list.insert(op.at, op.value); break
     case 'removeAt': list.removeAt(op.at); break
+    // The board's map (created at first use, in a field) of lists; a list created and filled in the transaction.
+    case 'tag': heap.transaction(() => {
+      const b = boardOf(heap)
+      if (b.tags === null) b.tags = PersistentMap.create<string, ListHeader>(heap)
+      const h = b.tags.get(op.tag)
+      const l = h ? PersistentList.of<Item>(heap, h) : PersistentList.create<Item>(heap)
+      if (!h) b.tags.set(op.tag, l.object)
+      l.push(heap.new(Item, { name: op.name }))
+    }); break
+    case 'untag': boardOf(heap).tags?.delete(op.tag); break // the list and its items are garbage
   }
 }
 
 /** A canonical JSON of a state (map entries sorted), for comparing heap and model. */
-export function canonical(map: Iterable<[string | number, unknown]>, list: unknown[]): string {
+export function canonical(map: Iterable<[string | number, unknown]>, list: unknown[], tags: Iterable<[string, string[]]>): string {
   const entries = [...map].map(([k, v]) => [typeof k + ':' + String(k), v instanceof Item ? { obj: v.name } : v] as [string, unknown])
   entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-  return JSON.stringify({ map: entries, list })
+  const t = [...tags].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  return JSON.stringify({ map: entries, list, tags: t })
 }
 
-export function modelState(m: Model): string { return canonical(m.map, m.list) }
+export function modelState(m: Model): string { return canonical(m.map, m.list, m.tags) }
 
 export function heapState(heap: PHeap): string {
   const map = PersistentMap.open(heap, MAP)
   const list = PersistentList.open(heap, LIST)
   const entries = [...map]
   assert.equal(map.size, entries.length, 'map.size vs the entries iterated')
-  return canonical(entries, list.toArray())
+  const b = heap.root(BOARD, Board)
+  const tags: Array<[string, string[]]> = []
+  for (const [tag, h] of b?.tags ?? []) tags.push([tag, PersistentList.of<Item>(heap, h).toArray().map((x) => (x as Item).name)])
+  return canonical(entries, list.toArray(), tags)
 }
 
 export { reachable }
@@ -137,6 +170,11 @@ export function checkHeapSound(heap: PHeap): void {
   assert.deepEqual(c.violations, [], 'check()')
   PersistentMap.open(heap, MAP).check()
   PersistentList.open(heap, LIST).check()
+  const tags = heap.root(BOARD, Board)?.tags
+  if (tags) {
+    tags.check()
+    for (const [, h] of tags) PersistentList.of(heap, h).check()
+  }
   const live = reachable(heap)
   assert.equal(live.unknown, 0, 'blocks of unknown type')
   const s = heap.raw.stats()
@@ -157,6 +195,7 @@ export function matchModel(heap: PHeap, model: Model, seed: number, done: number
   if (got === after) {
     model.map = next.map
     model.list = next.list
+    model.tags = next.tags
     return done + 1
   }
   assert.equal(got, modelState(model), `state after ${done} ops (or ${done + 1})`)

@@ -12,11 +12,15 @@ const path = require('node:path');
 const { PHeap } = require('@makalu/pobj');
 const { PersistentMap } = require('@makalu/examples');
 
-// Sized from the run's N (about 300 bytes per entry, 16 MiB at least), so the timed puts do not grow
-// (remap) the heap; the file's space is reserved on disk at create (not sparse), so this is its disk use.
+// Sized from the run's N, so the timed puts do not grow (remap) the heap: an entry of this run is one
+// 128-byte record plus about 16 bytes of slots (load <= 3/4, the array doubles), 160 bytes budgeted;
+// maxSize = 4x the data (the allocation bitmap, 1 bit per 16 bytes of maxSize, is part of the file).
+// The file's space is reserved on disk at create (not sparse), so this is its disk use.
 const N = Number(process.env.BENCH_N || (process.env.BENCH_QUICK === '1' ? 20000 : 1000000));
-const SIZE = Math.max(16, Math.ceil((N * 300) / 2 ** 20)) * 2 ** 20;
-const MAX_SIZE = 4 * 2 ** 30 - 4096;
+const MiB = 2 ** 20;
+const DATA = Math.max(4, Math.ceil((N * 160) / MiB)) * MiB;
+const MAX_SIZE = Math.min(4 * 2 ** 30 - 4096, Math.max(64 * MiB, 4 * DATA));
+const SIZE = DATA + Math.ceil(MAX_SIZE / 128 / MiB) * MiB + MiB;
 
 module.exports = {
   id: 'pmap',
@@ -25,9 +29,9 @@ module.exports = {
   keyType: 'string',
   valueType: 'string',
   settings: {
-    process: 'PHeap.create(file, {size: about 300 B per entry (16 MiB at least; reserved on disk), maxSize: 4 GiB, durability:"process"}) on mmap; map.set(k, v) outside a transaction = one failure-atomic pointer swing (entry, key, value blocks durable, then one 8-byte slot store)',
+    process: 'PHeap.create(file, {size: 160 B per entry + metadata (reserved on disk), maxSize: 4x that, durability:"process"}) on mmap; map.set(k, v) of a new key outside a transaction = one record block (key, value, order) and one sealed 8-byte slot store, one drain',
     bulk: 'same heap; heap.transaction(() => all map.set()): undo log for the first slot words, then the slot array is copied once inside the transaction (a copy needs no log)',
-    power: 'durability:"power", backend:"file": map.set() outside a transaction = 2 drains (new blocks; then the slot), each drain = pwrite of the flushed words + fdatasync',
+    power: 'durability:"power", backend:"file": map.set() of a new key outside a transaction = 1 drain (the record and its sealed slot together; a torn record is vacated by recovery), a drain = pwrite of the flushed words + fdatasync',
     group: 'power, backend:"file"; heap.transaction(() => 100 x map.set()): 3 drains per transaction (undo entries; data; commit mark)',
     get: 'map.get(k): hash, probe the slot array, compare hash then key bytes in place, decode the value string',
   },

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Install step of @makalu/allocator: builds native/mmap.c into build/Release/makalu_mmap.node.
+// Install step of @makalu/allocator: builds native/mmap.cc into build/Release/makalu_mmap.node.
 // Never fails the install: without the addon, openRegion falls back to FileRegion.
 //
 // Headers: node-gyp would download them, and there may be no network. When the

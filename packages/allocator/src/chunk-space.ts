@@ -417,8 +417,10 @@ export class ChunkSpace {
     }
     const c = this.claimChunks(1)
     // Step 1 (commits): the entry RUN|class, one store. Flushed; the next drain makes it durable,
-    // which is before any block of the run can be published (publishing drains first).
+    // which is before any block of the run can be published (publishing drains first; a
+    // publish in the drain that writes the block drains first while claimsUndrained).
     this.writeEntry(c, F.KIND_RUN, sc, 0)
+    this.claimsUndrained = true
     this.initRun(c, sc)
     this.nFree[c] = this.classes.perChunk[sc]
     this.freeHead[c] = 0
@@ -526,6 +528,7 @@ export class ChunkSpace {
     this.mem.bytes.fill(0, p, p + n * this.layout.chunkSize)
     // Step 1 (commits): the head entry LARGE, arg = n; the covered entries are FREE already.
     this.writeEntry(c, F.KIND_LARGE, 0, n)
+    this.claimsUndrained = true
     this.markLarge(c, n)
     this.setBit(p)
     this.outBytes += n * this.layout.chunkSize
@@ -582,8 +585,12 @@ export class ChunkSpace {
     this.quarantinedChunks += n
   }
 
-  /** Called after every heap drain: quarantined chunks become FREE. */
+  /** A chunk was claimed (its entry flushed) since the last drain: its blocks are not yet durably allocated. */
+  claimsUndrained = false
+
+  /** Called after every heap drain: quarantined chunks become FREE; claims are durable. */
   afterDrain(): void {
+    this.claimsUndrained = false
     const q = this.quarantine
     for (let i = 0; i < q.length; i += 2) {
       for (let j = 0; j < q[i + 1]; j++) this.kind[q[i] + j] = C_FREE

@@ -116,7 +116,7 @@ export class Heap {
   static create(path: string, opts: HeapCreateOptions): Heap {
     if (!opts || typeof opts.size !== 'number') throw new ArgumentError('heap: Heap.create needs { size }')
     planLayout(opts.size, opts) // refuse bad options before a file exists
-    const region = openRegion(path, { size: opts.size, create: true, durability: opts.durability, backend: opts.backend })
+    const region = openRegion(path, { size: opts.size, maxSize: opts.maxSize, create: true, durability: opts.durability, backend: opts.backend })
     try {
       return Heap.createIn(region, opts)
     } catch (e) {
@@ -170,6 +170,8 @@ export class Heap {
     // 1. Verify the superblock; everything up to the first write below only reads.
     const layout = (this.layout = readSuperblock(mem, source))
     checkOwner(layout, owner, source)
+    // mmap: address space for the heap's maxSize, mapped once, so that growth keeps the buffer (mmap-region.ts).
+    if (region.canGrow && region.reserve?.(layout.dataOff + layout.maxChunks * layout.chunkSize)) mem.refresh()
     this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
     this.rootTable = new RootTable(mem, layout)
     this.log = new UndoLog(mem, layout)
@@ -212,7 +214,7 @@ export class Heap {
       }
       // 3-4. Drop stale roots; mark from every other root (stale fields are nulled); sweep.
       dropStaleRoots(this.rootTable, (p) => this.chunks.blockSize(p) > 0, report)
-      const tracer = this.tracer()
+      const tracer = this.tracer(true)
       report.tracing = tracer ? 'precise' : 'conservative'
       markAndSweep(mem, layout, this.chunks, this.rootTable.pointers(), tracer, report)
       // 5. Persist the result: released chunk entries, dropped roots, nulled fields.
@@ -333,6 +335,13 @@ export class Heap {
     this.checkRange(ptr, length, 'flush')
     this.region.flush(ptr, length)
   }
+
+  /**
+   * Whether a chunk was claimed since the last drain (its entry is flushed, not yet durable).
+   * Publishing a block of it then needs a drain first. A structure that publishes a block in
+   * the same drain that writes its bytes (a record: pobj) drains first while this is true.
+   */
+  get chunkClaimsUndrained(): boolean { return this.chunks.claimsUndrained }
 
   /** Waits until everything flushed so far is durable. */
   drain(): void {
@@ -583,11 +592,24 @@ export class Heap {
     return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0, this.tracer())
   }
 
-  /** The tracer of the heap as it is now (a factory reads the heap when called), or null. */
-  private tracer(): Tracer | null {
+  /**
+   * The tracer of the heap as it is now (a factory reads the heap when called), or null.
+   * `recovering`: the factory may repair what the crash left half-written (TraceContext.repair).
+   */
+  private tracer(recovering = false): Tracer | null {
     const t = this.tracerOption
-    if (typeof t === 'function') return t({ bytes: this.mem.bytes, getRoot: (name) => this.rootTable.get(name) })
-    return t ?? null
+    if (typeof t !== 'function') return t ?? null
+    const mem = this.mem
+    const repair = (at: number, lo: number, hi: number): void => {
+      this.checkRange(at, 8, 'recovery repair')
+      if ((at & 7) !== 0) throw new ArgumentError(`heap: recovery repair(${at}): not an aligned 8-byte word`)
+      mem.u32[at >>> 2] = lo
+      mem.u32[(at >>> 2) + 1] = hi
+      this.region.flush(at, 8)
+    }
+    return t(recovering
+      ? { bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name), repair }
+      : { bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name) })
   }
 
   // ── shutdown ─────────────────────────────────────────────────────────────

@@ -27,7 +27,8 @@ function inAddressOrder(pushed: Uint32Array): void {
 }
 
 /**
- * Marks every block reachable from `roots` with an explicit stack: precisely with a tracer,
+ * Marks every block reachable from `roots` with an explicit stack: precisely with a tracer
+ * (a pointer it visits as a leaf is marked and never read: its block holds no pointer),
  * else conservatively (an aligned 8-byte word equal to a block start is a pointer). A root or
  * a traced pointer that is not a block start (with `allocatedOnly`, not an allocated one: the
  * bitmap is trusted while the heap is open) is skipped and counted in `stale`. Reads only,
@@ -77,12 +78,13 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
     } else if (s < 0 && off === 0 && kind[c] === C_LARGE) found = -s
     return found > 0 && allocatedOnly && !chunks.testBit(q) ? 0 : found
   }
-  const mark = (p: number): void => {
+  const mark = (p: number, leaf = false): void => {
     const g = (p - dataOff) >>> F.GRANULE_SHIFT
     const bit = 1 << (g & 31)
     if (marks[g >>> 5] & bit) return
     marks[g >>> 5] |= bit
     marked++
+    if (leaf) return // the tracer vouched that the block holds no pointer: it is never read
     if (sp === stack.length) {
       const bigger = new Uint32Array(stack.length * 2)
       bigger.set(stack)
@@ -100,9 +102,9 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   if (tracer) {
     let block = 0
     let blockEnd = 0
-    const visit = (q: number, at?: number): void => {
+    const visit = (q: number, at?: number, leaf?: boolean): void => {
       if (q === 0) return
-      if (blockAt(q) > 0) return mark(q)
+      if (blockAt(q) > 0) return mark(q, leaf === true)
       stale++
       if (nullStale && at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 &&
           u[at >>> 2] === q && u[(at >>> 2) + 1] === 0) {

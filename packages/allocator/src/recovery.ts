@@ -13,14 +13,23 @@ export interface Tracer {
    * `size`); `at` is the offset of the 8-byte word holding p. 0 is ignored. A p that is
    * not a block start is stale (its block was freed while still referenced): it is treated
    * as null, and recovery stores 0 at `at` (when given) so that it stays null.
+   * `leaf` says the block p points to holds no pointer, so it is marked without being read
+   * (cheaper, and right even when its bytes are not what the tracer could parse).
    */
-  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number) => void): void
+  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number, leaf?: boolean) => void): void
 }
 
 /** What a tracer factory sees: the heap after the log was rolled back, before marking. */
 export interface TraceContext {
   readonly bytes: Uint8Array
   getRoot(name: string): number
+  /**
+   * Crash recovery only (absent otherwise): stores the aligned 8-byte word (lo, hi) at `at`
+   * (inside the block being traced) and flushes it; recovery's final drain makes it durable.
+   * For a tracer that finds a structure half-written by the crash and knows its one
+   * committing word: e.g. a record element whose record is not intact becomes vacated.
+   */
+  repair?(at: number, lo: number, hi: number): void
 }
 
 export type TracerOption = Tracer | ((ctx: TraceContext) => Tracer)

@@ -150,6 +150,22 @@ describe('free-block caches (the small-block fast path)', function () {
     expect(again.stats().liveBlocks).to.equal(shadow.live.size)
   })
 
+  it('keeps working across growth of the region (new views): dirty blocks come back zeroed, frees span old and new chunks', () => {
+    const region = new SimRegion(256 * 1024)
+    const h = Heap.createIn(region, { ...SMALL, maxSize: 2 << 20 })
+    const ps: number[] = []
+    while (region.size === 256 * 1024) ps.push(h.alloc(64))
+    for (let i = 0; i < 8000; i++) ps.push(h.alloc(64)) // grows again, probably
+    for (const p of ps) h.bytes.fill(0x5a, p, p + 64)
+    for (let i = 0; i < ps.length; i += 2) h.free(ps[i])
+    for (let i = 0; i < ps.length; i += 2) {
+      const p = h.alloc(64)
+      expect(h.bytes.subarray(p, p + 64).every((b) => b === 0), `block ${p} is zero`).to.equal(true)
+    }
+    expectClean(h, 'after the churn across growth')
+    expect(h.stats().liveBlocks).to.equal(ps.length)
+  })
+
   it('check() after heavy churn of mixed sizes, and after a crash image of it', () => {
     const region = new SimRegion(4 << 20)
     const h = Heap.createIn(region, SMALL)

@@ -98,6 +98,67 @@ export class BlockIO {
     return p
   }
 
+  /** A zeroed pobj record array block of `length` elements (all empty); not flushed. */
+  allocRecordArray(length: number): number {
+    const p = this.alloc(ARRAY_HEADER_SIZE + length * 8)
+    this.u32[p >>> 2] = TAG_ARRAY
+    this.u8[p + ARR_ELEM] = KIND_CODE.record
+    this.u32[(p + ARR_LENGTH) >>> 2] = length
+    return p
+  }
+
+  /** p is an allocated record array block of a power-of-two length ≥ minLength that fits its block. */
+  recordArrayProblem(p: number, minLength: number): string | null {
+    if (!this.blockOk(p)) return `slot array pointer ${p} is not an allocated block`
+    if (this.u32[p >>> 2] !== TAG_ARRAY || this.u8[p + ARR_ELEM] !== KIND_CODE.record) return `block ${p} is not a record array`
+    const n = this.u32[(p + ARR_LENGTH) >>> 2]
+    if (n < minLength || (n & (n - 1)) !== 0) return `slot array length ${n} is not a power of two ≥ ${minLength}`
+    if (ARRAY_HEADER_SIZE + n * 8 > this.raw.usableSize(p)) return `slot array length ${n} overruns its ${this.raw.usableSize(p)}-byte block`
+    return null
+  }
+
+  /** Writes s at byte address `at` (`len` bytes: ASCII, UTF-8 or, when `wide`, UTF-16LE). */
+  writeText(at: number, s: string, len: number, wide: boolean): void {
+    const n = s.length
+    if (len === n) {
+      const u8 = this.u8
+      for (let i = 0; i < n; i++) u8[at + i] = s.charCodeAt(i)
+    } else if (wide) this.buf.write(s, at, len, 'utf16le')
+    else this.buf.utf8Write(s, at, len)
+  }
+
+  /** The string of `len` bytes at byte address `at` (UTF-16LE when `wide`). */
+  readText(at: number, len: number, wide: boolean): string {
+    if (wide) return this.buf.toString('utf16le', at, at + len)
+    if (len < 24) {
+      // Short ASCII: String.fromCharCode is cheaper than a slice; anything else decodes as UTF-8.
+      const u8 = this.u8
+      let ascii = true
+      for (let i = 0; i < len; i++) if (u8[at + i] > 0x7f) { ascii = false; break }
+      if (ascii) {
+        let s = ''
+        for (let i = 0; i < len; i++) s += String.fromCharCode(u8[at + i])
+        return s
+      }
+    }
+    return this.buf.utf8Slice(at, at + len)
+  }
+
+  /** Whether the `len` bytes at `at` hold s (UTF-16LE when `wide`); no allocation for ASCII. */
+  textEquals(at: number, len: number, wide: boolean, s: string): boolean {
+    const n = s.length
+    if (wide) return len === 2 * n && this.readText(at, len, true) === s
+    if (len === n) {
+      // As many bytes as code units: equal when s is ASCII and the bytes are its codes.
+      const u8 = this.u8
+      let i = 0
+      for (; i < n; i++) { const c = s.charCodeAt(i); if (c > 0x7f) break; if (u8[at + i] !== c) return false }
+      if (i === n) return true
+    }
+    if (len < n) return false
+    return this.buf.utf8Slice(at, at + len) === s
+  }
+
   /** The length of the array block at p. */
   arrayLength(p: number): number { return this.u32[(p + ARR_LENGTH) >>> 2] }
 

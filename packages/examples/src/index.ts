@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata'
 import { BlockIO as BlockIOForTests } from './block-io'
-export { PersistentMap, MapKey, MapEntry, MapHeader, AnyObject } from './persistent-map'
+export { PersistentMap, MapKey, MapHeader, AnyObject } from './persistent-map'
 export { PersistentList, ListItem, ListHeader } from './persistent-list'
 export { PValue } from './value-codec'
 /** For this repository's planted-bug tests only (they patch its prototype); not an API. */

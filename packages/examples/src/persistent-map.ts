@@ -1,19 +1,30 @@
 /**
  * PersistentMap: a hash table in a PHeap, every operation failure-atomic.
  *
- * Representation (all @Persistent, so recovery traces it from the type table):
+ * Representation (pobj formats, so recovery traces it from the heap alone):
  *
- *   root ─▶ MapHeader { size, used │ slots ─▶ PArray<MapEntry> │ tombstone ─▶ MapEntry }
- *   slot i: 0 (empty) · the tombstone (deleted) · an immutable MapEntry
- *   MapEntry { hash, kinds │ keyNum │ key ─▶ string │ num │ str ─▶ string │ obj ─▶ any object │ seq }
+ *   root ─▶ MapHeader { size, used │ slots ─▶ record array (object-format.ts "Record") }
+ *   slot i: (0, 0) empty · (0, VACATED) deleted · (record, seal): one entry (map-record.ts:
+ *           hash, kinds, seq, key and value in ONE pointer-free block; an object value is
+ *           the record's ref)
  *
  * Open addressing with linear probing over a power-of-two slot array, load
- * (live + tombstones) ≤ 3/4. Entries are never changed after they are published,
- * so every operation commits with ONE aligned pointer store:
- *   insert  build entry + key + value, flush, drain → slot := entry (commits) → counts, drain
- *   update  build a new entry sharing the key block → slot := new → drain → free old entry, old value
- *   delete  slot := tombstone → drain → free entry, key, value
- *   resize  build a new slot array, flush, drain → header.slots := new → drain → free the old array
+ * (live + vacated) ≤ 3/4. Records are never changed after they are published; writes outside
+ * a transaction (the drain that ends each is the fsync of a 'power' heap):
+ *   insert  1. build the record (fresh block), flush it (a chunk claimed for it: drain first, once
+ *              per chunk of records, since the allocator's claim must be durable before a publish);
+ *           2. COMMIT: slot := (record, seal), ONE 8-byte store; flush; counts word (unflushed); drain.
+ *           ONE drain: the record's bytes and the slot may reach media in any order; a crash
+ *           that tore the record leaves a slot whose seal does not match: the insert did not
+ *           happen. Crash recovery marks records without reading them, so after one the map
+ *           treats each record it reads that is not intact as vacated, and settles its slot
+ *           array (heap.settleRecords: torn slots := VACATED) before its first write, size,
+ *           iteration or check.
+ *   update  build the new record (same seq), flush, drain → COMMIT: slot := (new, seal) → drain
+ *           → free the old record. Two drains: the old record must survive a torn new one.
+ *   delete  COMMIT: slot := (0, VACATED) → drain → free the record.
+ *   resize  build a new slot array (the same records), flush, drain → COMMIT: header.slots := new
+ *           → drain → free the old array.
  * `size`/`used` share one 8-byte word, stored after the swing, so a crash between the
  * two stores (or a 'power' session, which does not flush that word) leaves it stale.
  * Bit 31 of `used` (EXACT) says whether it is trustworthy:
@@ -35,15 +46,12 @@
  * A probe visits at most `capacity` slots: a table with no empty slot is damage
  * (HeapCorruptError), never a hang.
  *
- * Order (like a JS Map, insertion order): every entry carries `seq`, its insertion sequence
- * number, so the order needs no store of its own. Writes of an insert:
- *   1. entry := { hash, kinds, key, value, seq := this session's next seq } (+ key and value
- *      blocks), flush, drain. Nothing names the entry yet.
- *   2. slot := entry. ONE store commits the key, its value and its place in the order.
- *   3. counts word (unflushed, EXACT clear), drain.
- * A replacing entry copies the seq of the one it replaces in step 1 (a set of a present key
- * keeps its place); a delete and a new set give the key a fresh, larger seq (the end).
- *   seq invariants: every live entry's seq is a distinct integer ≥ 1; the next insert of this
+ * Order (like a JS Map, insertion order): every record carries `seq`, its insertion sequence
+ * number, so the order needs no store of its own: the insert's one slot store commits the key,
+ * its value and its place in the order. A replacing record copies the seq of the one it
+ * replaces (a set of a present key keeps its place); a delete and a new set give the key a
+ * fresh, larger seq (the end).
+ *   seq invariants: every live record's seq is a distinct integer ≥ 1; the next insert of this
  *   session takes a seq larger than every live one.
  * The next seq is volatile: at a session's first insert it is 1 + the largest live seq (one scan),
  * then counts up; nothing about it is stored, so no crash can make it stale.
@@ -56,98 +64,52 @@
  * slot word; past a threshold the slot array is copied once, since a copy made
  * inside the transaction needs no log at all).
  */
-import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
-import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
+import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError, objectFormat, recordSeal, recordIntact, writeRecordHeader, writeRecordElement } from '@makalu/pobj'
+import { BlockIO, ARRAY_HEADER_SIZE, offsetOf } from './block-io'
 import { storeCollection } from './collection-field'
-import { PValue, ValueSlots, classify, writeValue, readValue, plainValue, preview, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
-import { objectFormat } from '@makalu/pobj'
+import { PValue, plainValue, preview } from './value-codec'
+import {
+  K_STRING, K_NUMBER, K_STRING16, V_NUMBER, V_STRING, V_TRUE, V_FALSE, V_NULL, V_OBJECT, V_STRING16, V_UNDEFINED,
+  P_HASH, P_KINDS, P_SEQ, P_KEYLEN, P_VALLEN, P_KEY, valueAt, hashString, hashNumber, normalizeNumber, stringForm, form,
+} from './map-record'
+
+const { RECORD_HEADER_SIZE, REC_VACATED, REC_REF } = objectFormat
 
 /** The declared target of references to arbitrary @Persistent objects (values of maps and lists). */
 @Persistent('makalu.AnyObject')
 export class AnyObject {}
 
-@Persistent('makalu.MapEntry')
-export class MapEntry {
-  @field.u32 hash!: number
-  /** Key kind (low byte) | value kind << 8. */
-  @field.u32 kinds!: number
-  @field.f64 keyNum!: number
-  @field.string key!: string
-  @field.f64 num!: number
-  @field.string str!: string
-  @field.ref(() => AnyObject) obj!: AnyObject | null
-  /** Insertion sequence number (the iteration order); 0 only in the tombstone. */
-  @field.f64 seq!: number
-}
-
 @Persistent('makalu.MapHeader')
 export class MapHeader {
   /** Live entries. Shares one 8-byte word with `used`. */
   @field.u32 size!: number
-  /** Live entries + tombstones (bits 0-30); bit 31: the counts are EXACT (see above). */
+  /** Live entries + vacated slots (bits 0-30); bit 31: the counts are EXACT (see above). */
   @field.u32 used!: number
-  @field.array(() => MapEntry) slots!: PArray<MapEntry | null>
-  /** The shared marker of deleted slots. */
-  @field.ref(() => MapEntry) tombstone!: MapEntry | null
+  /** The slots: a record array (one record per entry; see map-record.ts). */
+  @field.array('record') slots!: PArray<Uint8Array | null>
 }
 
 export type MapKey = string | number
 
-const K_STRING = 1
-const K_NUMBER = 2
-
-const E_HASH = offsetOf(MapEntry, 'hash')
-const E_KINDS = offsetOf(MapEntry, 'kinds')
-const E_KEYNUM = offsetOf(MapEntry, 'keyNum')
-const E_KEY = offsetOf(MapEntry, 'key')
-const E_VALUE: ValueSlots = { num: offsetOf(MapEntry, 'num'), str: offsetOf(MapEntry, 'str'), obj: offsetOf(MapEntry, 'obj') }
-const E_SEQ = offsetOf(MapEntry, 'seq')
-const E_SIZE = 64 // MapEntry's 64 bytes
+const R = RECORD_HEADER_SIZE
 const H_COUNTS = offsetOf(MapHeader, 'size')
 const H_SLOTS = offsetOf(MapHeader, 'slots')
-const H_TOMB = offsetOf(MapHeader, 'tombstone')
+const H_SIZE = 24
 const MIN_CAPACITY = 16
 /** Bit 31 of the `used` word: the stored counts are exact (see the header comment). */
 const COUNTS_EXACT = 0x80000000
 const USED_MASK = 0x7fffffff
-
-const f64s = new Float64Array(1)
-const u32s = new Uint32Array(f64s.buffer)
-
-function fmix32(h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
-}
-
-/** The stored hash of a key: stable across processes (it is persisted in entries). */
-function hashString(s: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
-  return fmix32(h)
-}
-function hashNumber(n: number): number {
-  if ((n | 0) === n) return fmix32((n ^ 0x5bd1e995) >>> 0)
-  f64s[0] = n
-  return fmix32((u32s[0] ^ Math.imul(u32s[1], 0x9e3779b1)) >>> 0)
-}
-/** Map's SameValueZero: -0 is 0, every NaN is one key. */
-function normalizeNumber(n: number): number { return n === 0 ? 0 : n !== n ? NaN : n }
 
 /** Per heap: the map object of each header block while the program holds it (one JS object, one set of volatile counts). */
 const instances = new WeakMap<PHeap, Map<number, WeakRef<PersistentMap<MapKey, PValue>>>>()
 
 export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue> implements Iterable<[K, V]> {
   private readonly io: BlockIO
-  private readonly entryType: number
   private readonly logCapacity: number
   // Volatile bookkeeping of the open transaction (see slotStore).
   private txId = -1
   private txSnaps = 0
   private txFreshSlots = 0
-  private readonly objRef = { p: 0 }
   /** Whether the header's size/used are exact in memory (else recounted at first need). */
   private countsKnown: boolean
   /** Whether this session cleared EXACT durably (step 2), so counts may change. */
@@ -156,6 +118,12 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   private nextSeq = 0
   /** Bumped by every new slot array (resize, clear): iterators re-snapshot when it moved. */
   private shape = 0
+  /** After a crash, until settled: a record read may be torn (see the header comment). */
+  private unsettled: boolean
+  // The value being written (set by classify).
+  private vKind = 0
+  private vLen = 0
+  private vRef = 0
 
   /**
    * The map under root `name` of `heap`, created (durably, atomically) if missing.
@@ -168,8 +136,8 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   /**
-   * A new, empty map that no root holds: store `map.object` in a field of a @Persistent
-   * object (`@field.ref(() => MapHeader)`) to keep it; until then it lives while the JS map
+   * A new, empty map that no root holds: store it in a field of a @Persistent object
+   * (`@field.ref(() => PersistentMap)`) to keep it; until then it lives while the JS map
    * object does, and a collection after that frees it. Durable once published, like any object.
    */
   static create<K extends MapKey = MapKey, V extends PValue = PValue>(heap: PHeap): PersistentMap<K, V> {
@@ -190,7 +158,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   private static newHeader(heap: PHeap): MapHeader {
-    return heap.new(MapHeader, { size: 0, used: 0, slots: heap.newFixedArray(MapEntry, MIN_CAPACITY), tombstone: heap.new(MapEntry) })
+    return heap.new(MapHeader, { size: 0, used: 0, slots: heap.newFixedArray('record', MIN_CAPACITY) })
   }
 
   /** The block offset of the header. */
@@ -204,129 +172,115 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     this.io = new BlockIO(heap)
     this.header = heap.pointerOf(object)
     this.io.refresh()
-    this.entryType = typeIdOf(heap, MapEntry)
+    heap.typeId(MapHeader)
     this.logCapacity = heap.raw.snapshotCapacity(8)
     this.countsKnown = heap.recovery.clean && (this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & COUNTS_EXACT) !== 0
     const bad = this.headerProblem()
     if (bad) throw this.corrupt(bad)
+    this.unsettled = heap.recordsUnsettled(this.slots())
+  }
+
+  /** Vacates the slots whose records a crash tore (once, after a crash); then every record read is intact. */
+  private settle(): void {
+    if (!this.unsettled) return
+    this.heap.settleRecords(this.slots())
+    this.unsettled = false
   }
 
   // ── reads ────────────────────────────────────────────────────────────────
-  get size(): number { this.usable(); this.knowCounts(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
+  get size(): number { this.usable(); this.settle(); this.knowCounts(); return this.io.u32[(this.header + H_COUNTS) >>> 2] }
 
   get(key: K): V | undefined {
     this.usable()
-    const e = this.findEntry(key)
-    return e === 0 ? undefined : readValue(this.io, e, E_VALUE, (this.io.u32[(e + E_KINDS) >>> 2] >>> 8) & 0xff) as V
+    const r = this.findRecord(key)
+    return r === 0 ? undefined : this.valueOf(r)
   }
 
   has(key: K): boolean {
     this.usable()
-    return this.findEntry(key) !== 0
+    return this.findRecord(key) !== 0
   }
 
   // ── writes ───────────────────────────────────────────────────────────────
   /** Inserts or replaces; durable and atomic when it returns (inside a transaction: at its commit). */
   set(key: K, value: V): this {
     this.usable()
+    this.settle()
     const io = this.io
-    const kk = this.keyKind(key)
-    if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
-    const vk = classify(this.heap, value, 'PersistentMap.set', this.objRef)
-    const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
+    const kk0 = this.keyKind(key)
+    if (kk0 === K_NUMBER) key = normalizeNumber(key as number) as K
+    this.classify(value)
+    const h = kk0 === K_NUMBER ? hashNumber(key as number) : hashString(key as string)
     this.beginChange()
     if (io.inTx) this.txBegin()
-    let at = this.findSlot(kk, key, h)
-    if (at < 0) {
-      // A new key. Grow (or clean out tombstones) first if the load would pass 3/4.
-      const counts = (this.header + H_COUNTS) >>> 2
-      const slot = ~at
-      if (io.u32[slot >>> 2] === 0 && ((io.u32[counts + 1] & USED_MASK) + 1) * 4 > this.capacity() * 3) {
-        this.rebuild(this.capacityFor(io.u32[counts] + 1))
-        at = this.findSlot(kk, key, h)
-      }
-    }
+    let at = this.findSlot(kk0, key, h)
     if (at >= 0) {
-      // Replace: a new entry sharing the key block.
+      // Replace: a new record with the same key and seq, durable before the slot names it.
       const old = io.u32[at >>> 2]
-      const unit = this.unitFor(0, vk === V_STRING ? (value as string).length : 0)
-      const e = io.allocObject(this.entryType, unit)
-      const v = writeValue(io, e, E_VALUE, vk, value, this.objRef.p, unit)
-      const vSize = io.lastSize
-      const w = io.u32
-      w[(e + E_HASH) >>> 2] = h
-      w[(e + E_KINDS) >>> 2] = kk | (vk << 8)
-      io.f64[(e + E_KEYNUM) >>> 3] = io.f64[(old + E_KEYNUM) >>> 3]
-      w[(e + E_KEY) >>> 2] = w[(old + E_KEY) >>> 2]
-      io.f64[(e + E_SEQ) >>> 3] = io.f64[(old + E_SEQ) >>> 3]
-      const oldStr = w[(old + E_VALUE.str) >>> 2]
-      this.publish(at, e, v, vSize, 0, 0, 0)
+      const kk = io.u32[(old + R + P_KINDS) >>> 2] & 0xff
+      const keyLen = io.u32[(old + R + P_KEYLEN) >>> 2]
+      const r = this.buildRecord(kk, keyLen, h, io.f64[(old + R + P_SEQ) >>> 3], value)
+      io.u8.copyWithin(r + R + P_KEY, old + R + P_KEY, old + R + P_KEY + keyLen)
+      const seal = recordSeal(io.u32, r, r + io.raw.usableSize(r))
+      if (!io.inTx) { io.flush(r, this.recordBytes(r)); io.drain() }
+      this.publish(at, r, seal, 0, 0)
       io.free(old)
-      io.free(oldStr)
       return this
     }
+    // A new key. Grow (or clean out vacated slots) first if the load would pass 3/4.
+    const counts = (this.header + H_COUNTS) >>> 2
+    if (io.u32[(~at >>> 2) + 1] === 0 && ((io.u32[counts + 1] & USED_MASK) + 1) * 4 > this.capacity() * 3) {
+      this.rebuild(this.capacityFor(io.u32[counts] + 1))
+      at = this.findSlot(kk0, key, h)
+    }
     const slot = ~at
-    // Entry, key and value from one size class when they are small: consecutive blocks
-    // of one run, so a lookup touches one page, not three (TLB misses dominate gets).
-    const unit = this.unitFor(kk === K_STRING ? (key as string).length : 0, vk === V_STRING ? (value as string).length : 0)
-    const e = io.allocObject(this.entryType, unit)
-    let k = 0
-    let kSize = 0
-    if (kk === K_STRING) { k = io.newString(key as string, unit); kSize = io.lastSize }
-    const v = writeValue(io, e, E_VALUE, vk, value, this.objRef.p, unit)
-    const vSize = io.lastSize
-    const w = io.u32
-    w[(e + E_HASH) >>> 2] = h
-    w[(e + E_KINDS) >>> 2] = kk | (vk << 8)
-    if (kk === K_NUMBER) io.f64[(e + E_KEYNUM) >>> 3] = key as number
-    else w[(e + E_KEY) >>> 2] = k
-    io.f64[(e + E_SEQ) >>> 3] = this.takeSeq()
-    const wasEmpty = w[slot >>> 2] === 0
-    this.publish(slot, e, v, vSize, k, kSize, 1, wasEmpty ? 1 : 0)
+    let kk = kk0
+    let keyLen = 8
+    if (kk0 !== K_NUMBER) { stringForm(key as string, K_STRING, K_STRING16); kk = form.kind; keyLen = form.len }
+    const r = this.buildRecord(kk, keyLen, h, this.takeSeq(), value)
+    if (kk === K_NUMBER) io.f64[(r + R + P_KEY) >>> 3] = key as number
+    else io.writeText(r + R + P_KEY, key as string, keyLen, kk === K_STRING16)
+    const seal = recordSeal(io.u32, r, r + io.raw.usableSize(r))
+    if (!io.inTx) {
+      // Drained with the slot store: ONE drain (see the header comment); a chunk claimed for the record must be durable first.
+      if (io.raw.chunkClaimsUndrained) io.drain()
+      io.flush(r, this.recordBytes(r))
+    }
+    this.publish(slot, r, seal, 1, io.u32[(slot >>> 2) + 1] === 0 ? 1 : 0)
     return this
   }
 
   /** Removes a key; true if it was there. Durable and atomic when it returns. */
   delete(key: K): boolean {
     this.usable()
+    this.settle()
     const io = this.io
     const kk = this.keyKind(key)
     if (kk === K_NUMBER) key = normalizeNumber(key as number) as K
-    const h = kk === K_STRING ? hashString(key as string) : hashNumber(key as number)
+    const h = kk === K_NUMBER ? hashNumber(key as number) : hashString(key as string)
     this.beginChange()
     if (io.inTx) this.txBegin()
     const at = this.findSlot(kk, key, h)
     if (at < 0) return false
-    const u32 = io.u32
-    const e = u32[at >>> 2]
-    const k = u32[(e + E_KEY) >>> 2]
-    const s = u32[(e + E_VALUE.str) >>> 2]
-    this.publish(at, this.tombstone(), 0, 0, 0, 0, -1, 0)
-    io.free(e)
-    io.free(k)
-    io.free(s)
+    const r = io.u32[at >>> 2]
+    this.publish(at, 0, REC_VACATED, -1, 0)
+    io.free(r)
     return true
   }
 
   /** Removes every entry (one swing to an empty slot array). */
   clear(): void {
     this.usable()
+    this.settle()
     const io = this.io
     this.beginChange()
     if (io.inTx) this.txBegin()
     const old = this.slots()
     const cap = io.arrayLength(old)
-    const tomb = this.tombstone()
-    const fresh = io.allocRefArray(this.entryType, MIN_CAPACITY)
+    const fresh = io.allocRecordArray(MIN_CAPACITY)
     this.swingSlots(fresh, MIN_CAPACITY, 0)
     const u32 = io.u32
-    for (let i = 0, a = old + ARRAY_HEADER_SIZE; i < cap; i++, a += 8) {
-      const e = u32[a >>> 2]
-      if (e === 0 || e === tomb) continue
-      io.free(u32[(e + E_KEY) >>> 2])
-      io.free(u32[(e + E_VALUE.str) >>> 2])
-      io.free(e)
-    }
+    for (let i = 0, a = old + ARRAY_HEADER_SIZE; i < cap; i++, a += 8) io.free(u32[a >>> 2])
     io.free(old)
   }
 
@@ -360,6 +314,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   /** The live entries in seq order, each checked when reached (see the header comment). */
   private *entryPtrs(): Generator<number> {
     this.usable()
+    this.settle()
     let last = 0
     for (;;) {
       const slots = this.slots()
@@ -372,7 +327,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
         const s = seqs[i]
         last = s
         const e = this.io.u32[(slots + ARRAY_HEADER_SIZE + at[i] * 8) >>> 2]
-        if (e === 0 || e === this.tombstone() || this.io.f64[(e + E_SEQ) >>> 3] !== s) continue
+        if (e === 0 || this.io.f64[(e + R + P_SEQ) >>> 3] !== s) continue
         yield e
         this.usable()
         if (this.shape !== shape || this.slots() !== slots) break
@@ -388,7 +343,6 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const u32 = io.u32
     const f64 = io.f64
     const slots = this.slots()
-    const tomb = this.tombstone()
     const cap = io.arrayLength(slots)
     const base = slots + ARRAY_HEADER_SIZE
     let n = 0
@@ -398,8 +352,8 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     const at0 = new Uint32Array(cap)
     for (let i = 0; i < cap; i++) {
       const e = u32[(base + i * 8) >>> 2]
-      if (e === 0 || e === tomb) continue
-      const s = f64[(e + E_SEQ) >>> 3]
+      if (e === 0) continue
+      const s = f64[(e + R + P_SEQ) >>> 3]
       if (!(s > after)) continue
       seqs0[n] = s
       at0[n++] = i
@@ -437,31 +391,45 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     if (this.nextSeq === 0) {
       const io = this.io
       const slots = this.slots()
-      const tomb = this.tombstone()
       const cap = io.arrayLength(slots)
       let max = 0
       for (let i = 0, a = slots + ARRAY_HEADER_SIZE; i < cap; i++, a += 8) {
         const e = io.u32[a >>> 2]
-        if (e !== 0 && e !== tomb) { const s = io.f64[(e + E_SEQ) >>> 3]; if (s > max) max = s }
+        if (e !== 0) { const s = io.f64[(e + R + P_SEQ) >>> 3]; if (s > max) max = s }
       }
       this.nextSeq = max + 1
     }
     return this.nextSeq++
   }
 
-  private keyOf(e: number): K {
+  private keyOf(r: number): K {
     const io = this.io
-    return ((io.u32[(e + E_KINDS) >>> 2] & 0xff) === K_STRING
-      ? io.readString(io.u32[(e + E_KEY) >>> 2]) : io.f64[(e + E_KEYNUM) >>> 3]) as K
+    const kk = io.u32[(r + R + P_KINDS) >>> 2] & 0xff
+    if (kk === K_NUMBER) return io.f64[(r + R + P_KEY) >>> 3] as K
+    return io.readText(r + R + P_KEY, io.u32[(r + R + P_KEYLEN) >>> 2], kk === K_STRING16) as K
   }
-  private valueOf(e: number): V {
-    return readValue(this.io, e, E_VALUE, (this.io.u32[(e + E_KINDS) >>> 2] >>> 8) & 0xff) as V
+
+  private valueOf(r: number): V {
+    const io = this.io
+    const vk = (io.u32[(r + R + P_KINDS) >>> 2] >>> 8) & 0xff
+    const at = r + R + valueAt(io.u32[(r + R + P_KEYLEN) >>> 2])
+    switch (vk) {
+      case V_NUMBER: return io.f64[at >>> 3] as V
+      case V_STRING: case V_STRING16: return io.readText(at, io.u32[(r + R + P_VALLEN) >>> 2], vk === V_STRING16) as V
+      case V_TRUE: return true as V
+      case V_FALSE: return false as V
+      case V_NULL: return null as V
+      case V_UNDEFINED: return undefined as unknown as V
+      case V_OBJECT: return this.heap.objectAt(io.u32[(r + REC_REF) >>> 2]) as V
+      default: throw this.corrupt(`the record at ${r} holds value kind ${vk}`)
+    }
   }
 
   // ── inspection ───────────────────────────────────────────────────────────
-  /** Slot array capacity, tombstones and the load, for tests and the demo. */
+  /** Slot array capacity, vacated slots and the load, for tests and the demo. */
   stats(): { size: number; capacity: number; tombstones: number; load: number } {
     this.usable()
+    this.settle()
     this.knowCounts()
     const c = this.io.u32[(this.header + H_COUNTS) >>> 2]
     const used = this.io.u32[((this.header + H_COUNTS) >>> 2) + 1] & USED_MASK
@@ -471,38 +439,44 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
 
   // ── checks ───────────────────────────────────────────────────────────────
   /**
-   * Whole-map check (O(capacity)): the header sane; every slot empty, the tombstone or an
-   * allocated MapEntry whose key and value are well formed, stored under its key's hash and
-   * reachable by its probe; size/used equal a recount. Throws HeapCorruptError.
+   * Whole-map check (O(capacity)): the header sane; every slot empty, vacated or an
+   * allocated, intact record whose key and value are well formed, stored under its key's hash
+   * and reachable by its probe; size/used equal a recount. Throws HeapCorruptError.
    */
   check(): void {
     this.usable()
+    this.settle()
     const bad = this.headerProblem()
     if (bad) throw this.corrupt(bad)
     const io = this.io
     const u32 = io.u32
     const slots = this.slots()
-    const tomb = this.tombstone()
     const cap = io.arrayLength(slots)
     const base = slots + ARRAY_HEADER_SIZE
     let size = 0
     let used = 0
     const seqs: number[] = []
     for (let i = 0; i < cap; i++) {
-      const e = u32[(base + i * 8) >>> 2]
-      if (e === 0) continue
+      const a = base + i * 8
+      const r = u32[a >>> 2]
+      const seal = u32[(a >>> 2) + 1]
+      if (r === 0) {
+        if (seal === 0) continue
+        if (seal !== REC_VACATED) throw this.corrupt(`slot ${i} holds no record but a seal of ${seal}`)
+        used++
+        continue
+      }
       used++
-      if (e === tomb) continue
       size++
-      const p = io.objectProblem(e, this.entryType, `slot ${i}`) ?? this.entryProblem(e, i)
+      const p = this.recordProblem(r, seal, i)
       if (p) throw this.corrupt(p)
-      const s = io.f64[(e + E_SEQ) >>> 3]
+      const s = io.f64[(r + R + P_SEQ) >>> 3]
       if (!(Number.isInteger(s) && s >= 1)) throw this.corrupt(`slot ${i} has seq ${s}`)
       if (this.nextSeq !== 0 && s >= this.nextSeq) throw this.corrupt(`slot ${i} has seq ${s}, not below the next seq ${this.nextSeq}`)
       seqs.push(s)
       // The probe from the key's home slot reaches slot i before any empty slot.
-      for (let j = u32[(e + E_HASH) >>> 2] & (cap - 1); j !== i; j = (j + 1) & (cap - 1)) {
-        if (u32[(base + j * 8) >>> 2] === 0) throw this.corrupt(`slot ${i} is past an empty slot on its key's probe`)
+      for (let j = u32[(r + R + P_HASH) >>> 2] & (cap - 1); j !== i; j = (j + 1) & (cap - 1)) {
+        if (u32[(base + j * 8) >>> 2] === 0 && u32[((base + j * 8) >>> 2) + 1] === 0) throw this.corrupt(`slot ${i} is past an empty slot on its key's probe`)
       }
     }
     if (used === cap) throw this.corrupt(`the slot array (${cap} slots) has no empty slot`)
@@ -516,11 +490,11 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     }
   }
 
-  /** O(1) sanity of the header: the slot array, the tombstone and (when trusted) the counts. */
+  /** O(1) sanity of the header: the slot array and (when trusted) the counts. */
   private headerProblem(): string | null {
     const io = this.io
     const slots = this.slots()
-    const bad = io.refArrayProblem(slots, MIN_CAPACITY) ?? io.objectProblem(this.tombstone(), this.entryType, 'tombstone')
+    const bad = io.recordArrayProblem(slots, MIN_CAPACITY)
     if (bad) return bad
     if (!this.countsKnown) return null
     const cap = io.arrayLength(slots)
@@ -531,23 +505,24 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     return null
   }
 
-  /** What is wrong with the entry at e (slot i), or null. */
-  private entryProblem(e: number, i: number): string | null {
+  /** What is wrong with the record r (slot i, element seal `seal`), or null. */
+  private recordProblem(r: number, seal: number, i: number): string | null {
     const io = this.io
-    const kinds = io.u32[(e + E_KINDS) >>> 2]
+    if (r % 16 !== 0 || r >= io.u8.length || !io.raw.isAllocated(r)) return `slot ${i}'s record pointer ${r} is not an allocated block`
+    const end = r + io.raw.usableSize(r)
+    if (!recordIntact(io.u32, r, seal, end)) return `slot ${i}'s record is not intact (it does not match its seal)`
+    const u32 = io.u32
+    const kinds = u32[(r + R + P_KINDS) >>> 2]
     const kk = kinds & 0xff
     const vk = (kinds >>> 8) & 0xff
-    if ((kk !== K_STRING && kk !== K_NUMBER) || vk < V_NUMBER || vk > V_OBJECT) return `slot ${i} has kinds ${kinds}`
-    let h: number
-    if (kk === K_STRING) {
-      const k = io.u32[(e + E_KEY) >>> 2]
-      const p = io.stringProblem(k, `slot ${i}'s key`)
-      if (p) return p
-      h = hashString(io.readString(k))
-    } else h = hashNumber(io.f64[(e + E_KEYNUM) >>> 3])
-    if (io.u32[(e + E_HASH) >>> 2] !== h) return `slot ${i}'s stored hash is not its key's`
-    if (vk === V_STRING) return io.stringProblem(io.u32[(e + E_VALUE.str) >>> 2], `slot ${i}'s value`)
-    if (vk === V_OBJECT && !io.raw.isAllocated(io.u32[(e + E_VALUE.obj) >>> 2])) return `slot ${i}'s object is not allocated`
+    const keyLen = u32[(r + R + P_KEYLEN) >>> 2]
+    const valLen = u32[(r + R + P_VALLEN) >>> 2]
+    if ((kk !== K_STRING && kk !== K_NUMBER && kk !== K_STRING16) || vk < V_NUMBER || vk > V_UNDEFINED) return `slot ${i} has kinds ${kinds}`
+    if ((kk === K_NUMBER && keyLen !== 8) || (kk === K_STRING16 && keyLen % 2 !== 0)) return `slot ${i} has a key of ${keyLen} bytes for its kind`
+    if (R + valueAt(keyLen) + valLen > R + u32[(r + 4) >>> 2]) return `slot ${i}'s key and value overrun the record`
+    const h = kk === K_NUMBER ? hashNumber(io.f64[(r + R + P_KEY) >>> 3]) : hashString(this.keyOf(r) as string)
+    if (u32[(r + R + P_HASH) >>> 2] !== h) return `slot ${i}'s stored hash is not its key's`
+    if (vk === V_OBJECT && !io.raw.isAllocated(u32[(r + REC_REF) >>> 2])) return `slot ${i}'s object is not allocated`
     return null
   }
 
@@ -563,8 +538,48 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     throw new TypeError(`PersistentMap: a key must be a string or a number, got ${typeof key}`)
   }
 
+  /** Checks a value and notes its kind, byte length and object pointer; throws before anything is allocated. */
+  private classify(v: unknown): void {
+    this.vLen = 0
+    this.vRef = 0
+    switch (typeof v) {
+      case 'number': this.vKind = V_NUMBER; this.vLen = 8; return
+      case 'string': stringForm(v, V_STRING, V_STRING16); this.vKind = form.kind; this.vLen = form.len; return
+      case 'boolean': this.vKind = v ? V_TRUE : V_FALSE; return
+      case 'undefined': this.vKind = V_UNDEFINED; return
+      case 'object':
+        if (v === null) { this.vKind = V_NULL; return }
+        this.vRef = this.heap.pointerOf(v, 'PersistentMap.set')
+        this.vKind = V_OBJECT
+        return
+      default:
+        throw new TypeError(`PersistentMap.set: a value must be a number, string, boolean, null, undefined or @Persistent object, got ${typeof v}`)
+    }
+  }
+
+  /** A new record with the classified value written and the key area left to the caller; not sealed, not flushed. */
+  private buildRecord(kk: number, keyLen: number, h: number, seq: number, value: unknown): number {
+    const io = this.io
+    const vAt = valueAt(keyLen)
+    const payload = vAt + this.vLen
+    const r = io.alloc(R + payload)
+    const u32 = io.u32
+    writeRecordHeader(u32, r, payload, this.vRef)
+    u32[(r + R + P_HASH) >>> 2] = h
+    u32[(r + R + P_KINDS) >>> 2] = kk | (this.vKind << 8)
+    io.f64[(r + R + P_SEQ) >>> 3] = seq
+    u32[(r + R + P_KEYLEN) >>> 2] = keyLen
+    u32[(r + R + P_VALLEN) >>> 2] = this.vLen
+    if ((keyLen & 7) !== 0) u32[(r + R + vAt - 4) >>> 2] = 0 // the key's pad word (sealed: must be 0)
+    if (this.vKind === V_NUMBER) io.f64[(r + R + vAt) >>> 3] = value as number
+    else if (this.vKind === V_STRING || this.vKind === V_STRING16) io.writeText(r + R + vAt, value as string, this.vLen, this.vKind === V_STRING16)
+    return r
+  }
+
+  /** Bytes of the record at r (header and payload). */
+  private recordBytes(r: number): number { return R + this.io.u32[(r + 4) >>> 2] }
+
   private slots(): number { return this.io.u32[(this.header + H_SLOTS) >>> 2] }
-  private tombstone(): number { return this.io.u32[(this.header + H_TOMB) >>> 2] }
   private capacity(): number { return this.io.arrayLength(this.slots()) }
   private capacityFor(n: number): number {
     let c = MIN_CAPACITY
@@ -572,14 +587,8 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     return c
   }
 
-  /** One block size for entry, key and value when both strings are short (ASCII lengths; a guess is harmless). */
-  private unitFor(keyLen: number, valueLen: number): number {
-    const m = Math.max(E_SIZE, objectFormat.STRING_HEADER_SIZE + keyLen, objectFormat.STRING_HEADER_SIZE + valueLen)
-    return m <= 128 ? m : E_SIZE
-  }
-
-  /** The entry of key, or 0. No allocation. */
-  private findEntry(key: K): number {
+  /** The record of key, or 0. No allocation. */
+  private findRecord(key: K): number {
     const kk = typeof key === 'string' ? K_STRING : typeof key === 'number' ? K_NUMBER : this.keyKind(key)
     let h: number
     if (kk === K_STRING) h = hashString(key as string)
@@ -590,25 +599,33 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
 
   /**
    * The address of the slot holding key (≥ 0), or ~address of the slot an insert
-   * should take (the first tombstone on the probe path, else the empty slot ending it).
+   * should take (the first vacated slot on the probe path, else the empty slot ending it).
+   * kk: K_STRING for any string key (the record's own kind says UTF-8 or UTF-16), or K_NUMBER.
    */
   private findSlot(kk: number, key: unknown, h: number): number {
     const io = this.io
     const u32 = io.u32
     const slots = u32[(this.header + H_SLOTS) >>> 2]
-    const tomb = u32[(this.header + H_TOMB) >>> 2]
     const mask = u32[(slots + 8) >>> 2] - 1
     const base = slots + ARRAY_HEADER_SIZE
     let free = -1
     // At most one lap: the 3/4 load rule leaves empty slots, so a lap without one is damage.
     for (let n = 0, i = h & mask; n <= mask; n++, i = (i + 1) & mask) {
       const a = base + i * 8
-      const e = u32[a >>> 2]
-      if (e === 0) return ~(free >= 0 ? free : a)
-      if (e === tomb) { if (free < 0) free = a; continue }
-      if (u32[(e + E_HASH) >>> 2] !== h || (u32[(e + E_KINDS) >>> 2] & 0xff) !== kk) continue
-      if (kk === K_STRING ? io.stringEquals(u32[(e + E_KEY) >>> 2], key as string)
-        : (io.f64[(e + E_KEYNUM) >>> 3] === key || (key !== key && io.f64[(e + E_KEYNUM) >>> 3] !== io.f64[(e + E_KEYNUM) >>> 3]))) return a
+      const r = u32[a >>> 2]
+      if (r === 0) {
+        if (u32[(a >>> 2) + 1] === 0) return ~(free >= 0 ? free : a)
+        if (free < 0) free = a // vacated
+        continue
+      }
+      if (u32[(r + R + P_HASH) >>> 2] !== h) continue
+      if (this.unsettled && !recordIntact(u32, r, u32[(a >>> 2) + 1], io.u8.length)) { if (free < 0) free = a; continue } // torn: vacated
+      const rk = u32[(r + R + P_KINDS) >>> 2] & 0xff
+      if (kk === K_NUMBER) {
+        if (rk !== K_NUMBER) continue
+        const x = io.f64[(r + R + P_KEY) >>> 3]
+        if (x === key || (key !== key && x !== x)) return a
+      } else if (rk !== K_NUMBER && io.textEquals(r + R + P_KEY, u32[(r + R + P_KEYLEN) >>> 2], rk === K_STRING16, key as string)) return a
     }
     if (free >= 0) return ~free
     throw this.corrupt(`the slot array (${mask + 1} slots) has no empty slot`)
@@ -619,27 +636,22 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   /**
-   * Commits a slot change: outside a transaction, the new blocks (entry, value string,
-   * key string) are made durable, then ONE store publishes the entry; the counts word
-   * follows unflushed (EXACT is clear: beginChange). Inside one, the stores are logged.
+   * Commits a slot change: ONE 8-byte store of (record, seal) — (0, VACATED) for a delete —
+   * then the counts word, unflushed (EXACT is clear: beginChange), then a drain. The caller
+   * flushed the record (and drained first when the slot held another record: an update).
+   * Inside a transaction the stores are logged instead.
    */
-  private publish(slot: number, e: number, v: number, vSize: number, k: number, kSize: number, dSize: number, dUsed = 0): void {
+  private publish(slot: number, r: number, seal: number, dSize: number, dUsed: number): void {
     const io = this.io
     const counts = this.header + H_COUNTS
     const size = io.u32[counts >>> 2] + dSize
     const used = (io.u32[(counts >>> 2) + 1] & USED_MASK) + dUsed
     if (io.inTx) {
-      this.slotStore(slot, e)
+      this.slotStore(slot, r, seal)
       io.storePair(counts, size, used)
       return
     }
-    if (e !== this.tombstone()) {
-      io.flush(e, E_SIZE)
-      if (v !== 0) io.flush(v, vSize)
-      if (k !== 0) io.flush(k, kSize)
-      io.drain()
-    }
-    io.u32[slot >>> 2] = e // commits
+    writeRecordElement(io.f64, slot, r, seal) // commits
     io.flush(slot, 8)
     io.storePair(counts, size, used)
     io.drain()
@@ -652,7 +664,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
    */
   private txBegin(): void {
     const io = this.io
-    io.raw.snapshot(this.header, 32)
+    io.raw.snapshot(this.header, H_SIZE)
     const id = io.raw.transactionSerial
     if (id !== this.txId) { this.txId = id; this.txSnaps = 0; this.txFreshSlots = 0 }
     const slots = this.slots()
@@ -666,30 +678,30 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   }
 
   /** A slot store inside a transaction: logged, unless the array was allocated in it. */
-  private slotStore(slot: number, e: number): void {
+  private slotStore(slot: number, r: number, seal: number): void {
     const io = this.io
     if (this.slots() !== this.txFreshSlots) io.raw.snapshot(slot, 8)
-    io.u32[slot >>> 2] = e
+    writeRecordElement(io.f64, slot, r, seal)
   }
 
-  /** Rebuilds the slot array with `cap` slots (dropping tombstones) and swings the header to it. */
+  /** Rebuilds the slot array with `cap` slots (dropping vacated ones) and swings the header to it. */
   private rebuild(cap: number): void {
     const io = this.io
     const old = this.slots()
-    const tomb = this.tombstone()
     const oldCap = io.arrayLength(old)
-    const fresh = io.allocRefArray(this.entryType, cap)
+    const fresh = io.allocRecordArray(cap)
     const u32 = io.u32
+    const f64 = io.f64
     const mask = cap - 1
     const base = fresh + ARRAY_HEADER_SIZE
     let n = 0
     for (let i = 0, a = old + ARRAY_HEADER_SIZE; i < oldCap; i++, a += 8) {
-      const e = u32[a >>> 2]
-      if (e === 0 || e === tomb) continue
+      const r = u32[a >>> 2]
+      if (r === 0) continue
       if (n === cap) { io.free(fresh); throw this.corrupt(`more entries than the ${cap} slots counted for them`) }
-      let j = u32[(e + E_HASH) >>> 2] & mask
+      let j = u32[(r + R + P_HASH) >>> 2] & mask
       while (u32[(base + j * 8) >>> 2] !== 0) j = (j + 1) & mask
-      u32[(base + j * 8) >>> 2] = e
+      f64[(base + j * 8) >>> 3] = f64[a >>> 3] // the element (record, seal), one 8-byte copy (never a NaN: see recordSeal)
       n++
     }
     this.swingSlots(fresh, cap, n)
@@ -711,7 +723,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
     io.drain()
     io.u32[(this.header + H_SLOTS) >>> 2] = fresh // commits
     io.storePair(counts, n, n)
-    io.flush(this.header, 32)
+    io.flush(this.header, H_SIZE)
     io.drain()
   }
 
@@ -746,13 +758,11 @@ export class PersistentMap<K extends MapKey = MapKey, V extends PValue = PValue>
   private recount(): void {
     const io = this.io
     const slots = this.slots()
-    const tomb = this.tombstone()
     const cap = io.arrayLength(slots)
     let size = 0
     let used = 0
     for (let i = 0, a = slots + ARRAY_HEADER_SIZE; i < cap; i++, a += 8) {
-      const e = io.u32[a >>> 2]
-      if (e !== 0) { used++; if (e !== tomb) size++ }
+      if (io.u32[a >>> 2] !== 0) { size++; used++ } else if (io.u32[(a >>> 2) + 1] !== 0) used++
     }
     if (used === cap) throw this.corrupt(`the slot array (${cap} slots) has no empty slot`)
     const counts = this.header + H_COUNTS

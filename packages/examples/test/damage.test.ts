@@ -12,7 +12,7 @@ import { PHeap, HeapCorruptError } from '@makalu/pobj'
 import { PersistentMap, PersistentList, MapHeader, ListHeader } from '../src'
 import { offsetOf } from '../src/block-io'
 
-interface Places { map: number; list: number; mapSlots: number; listSlots: number; entry: number; tomb: number }
+interface Places { map: number; list: number; mapSlots: number; listSlots: number; entry: number }
 
 /** A heap file with a map of 20 entries and a list of 10 items; the addresses of their words. */
 function build(file: string): Places {
@@ -24,11 +24,10 @@ function build(file: string): Places {
   const u32 = new Uint32Array(heap.raw.bytes.buffer, heap.raw.bytes.byteOffset, heap.raw.bytes.byteLength >>> 2)
   const mapSlots = u32[(m.header + offsetOf(MapHeader, 'slots')) >>> 2]
   let entry = 0
-  for (let i = 0; entry === 0 || entry === u32[(m.header + offsetOf(MapHeader, 'tombstone')) >>> 2]; i++) entry = u32[(mapSlots + 16 + i * 8) >>> 2]
+  for (let i = 0; entry === 0; i++) entry = u32[(mapSlots + 16 + i * 8) >>> 2]
   const p: Places = {
     map: m.header, list: l.header, mapSlots, entry,
     listSlots: u32[(l.header + offsetOf(ListHeader, 'slots')) >>> 2],
-    tomb: u32[(m.header + offsetOf(MapHeader, 'tombstone')) >>> 2],
   }
   heap.close()
   // A session that only reads the size: the recount stamps the counts EXACT, so the next one trusts them.
@@ -91,7 +90,7 @@ describe('damaged map and list header words give HeapCorruptError', function () 
 
   it('map slot array pointer: an allocated block that is not a slot array', () => {
     poke(file, at.map + offsetOf(MapHeader, 'slots'), at.entry)
-    expectDamage(file, (h) => { openMap(h).get('key1') }, /PersistentMap 'm': block \d+ is not a ref array/)
+    expectDamage(file, (h) => { openMap(h).get('key1') }, /PersistentMap 'm': block \d+ is not a record array/)
   })
 
   it('map capacity: a slot array length that is not a power of two, or overruns its block', () => {
@@ -101,9 +100,15 @@ describe('damaged map and list header words give HeapCorruptError', function () 
     expectDamage(file, (h) => { openMap(h).has('x') }, /overruns its/)
   })
 
-  it('map tombstone pointer: null', () => {
-    poke(file, at.map + offsetOf(MapHeader, 'tombstone'), 0)
-    expectDamage(file, (h) => { openMap(h).has('x') }, /tombstone pointer 0/)
+  it('a map record whose bytes no longer match its seal is found by map.check() and heap.check()', () => {
+    poke(file, at.entry + 16 + 24, 0x41414141) // the first key bytes
+    expectDamage(file, (h) => openMap(h).check(), /PersistentMap 'm': slot \d+'s record is not intact/)
+    const heap = PHeap.open(file, { backend: 'file', durability: 'process' })
+    try {
+      const r = heap.check()
+      expect(r.ok).to.equal(false)
+      expect(r.violations.join("\n")).to.match(/record array@\d+\[\d+\]: record \d+ is not intact/)
+    } finally { heap.close() }
   })
 
   it('map slots all taken (no empty slot): a lookup of a missing key throws instead of spinning', () => {

@@ -385,7 +385,8 @@ describe('where PersistentMap and PersistentList differ from Map and Array on pu
     try {
       const m = PersistentMap.open<Key, PValue>(heap, 'm')
       m.set('a', 1)
-      expect(() => m.set('b', undefined as never)).to.throw(TypeError)
+      expect(() => m.set('b', (() => 0) as never)).to.throw(TypeError)
+      expect(() => m.set('b', Symbol('s') as never)).to.throw(TypeError)
       expect(() => m.set(true as never, 1)).to.throw(TypeError)
       expect([...m]).to.deep.equal([['a', 1]])
       const l = PersistentList.open<PValue>(heap, 'l')

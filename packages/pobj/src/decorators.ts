@@ -9,7 +9,7 @@ import { hasLoneSurrogate } from '@makalu/allocator'
 import { LayoutError } from './errors'
 import { metadataArgs, ClassThunk, FieldKind, Class, Presence, EnumObject, ArrayValueKind, FieldArgs, StoredAs } from './metadata-args'
 
-const ARRAY_VALUE_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64', 'string']
+const ARRAY_VALUE_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64', 'string', 'record']
 
 /**
  * Both decorator dialects are served. Legacy decorators (`experimentalDecorators`) are called

@@ -17,14 +17,20 @@ export function reachable(heap: PHeap, from: object[] = []): { blocks: number; b
   const stack = raw.roots().map(([, p]) => p).filter((p) => p !== 0)
   for (const h of from) stack.push(heap.pointerOf(h))
   let total = 0
-  while (stack.length > 0) {
-    const p = stack.pop()!
-    if (seen.has(p)) continue
+  const see = (p: number): boolean => {
+    if (seen.has(p)) return false
     if (!raw.isAllocated(p)) throw new Error(`pobj: reachable block ${p} is not allocated`)
     seen.add(p)
-    const size = raw.usableSize(p)
-    total += size
-    tracer.trace(bytes, p, size, (q) => { if (!seen.has(q)) stack.push(q) })
+    total += raw.usableSize(p)
+    return true
+  }
+  const visit = (q: number, _at?: number, leaf?: boolean): void => {
+    if (!leaf) stack.push(q)
+    else see(q) // a leaf (string, record) holds no pointer: counted, never read
+  }
+  while (stack.length > 0) {
+    const p = stack.pop()!
+    if (see(p)) tracer.trace(bytes, p, raw.usableSize(p), visit)
   }
   return { blocks: seen.size, bytes: total, unknown: tracer.unknownBlocks }
 }

@@ -43,6 +43,8 @@ export interface HandleHost {
   readString(p: number): string
   /** A copy of the bytes block at `p`. */
   readBytes(p: number): Uint8Array
+  /** A copy of the payload of the record block at `p`. */
+  recordPayload(p: number): Uint8Array
   /** Replaces a bytes field (as writeStringField: null stores 0; empty stores 0 too unless `emptyAsBlock`). */
   writeBytesField(block: number, addr: number, b: Uint8Array | null, emptyAsBlock?: boolean): void
   /**

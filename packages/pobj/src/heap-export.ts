@@ -20,7 +20,7 @@ import { readFieldValue } from './stored-values'
 import {
   resolveForwarders,
   TAG_ARRAY, TAG_ARRAY_HEAD, TAG_STRING16, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE, CODE_KIND, KIND_CODE,
-  arrayElemCode, arrayLength, arrayElemType, arrayElements, blockTag, readPtr, stringByteLength,
+  RECORD_HEADER_SIZE, arrayElemCode, arrayLength, arrayElemType, arrayElements, blockTag, readPtr, stringByteLength, recordByteLength, recordRef,
 } from './object-format'
 import { EXPORT_FORMAT, EXPORT_VERSION, ExportHeader, ExportedType } from './export-format'
 import { storedSources, widening } from './schema-evolution'
@@ -50,6 +50,7 @@ export function* exportLines(heap: PHeap, opts: ExportOptions = {}): Generator<s
   if (heap.closed) throw new ArgumentError('pobj: export: the heap is closed')
   if (heap.inTransaction) throw new TransactionError('pobj: export inside a transaction; call it after the transaction')
   const t0 = performance.now()
+  heap.settleRecords() // records are read as intact below
   const w = new HeapWalk(heap)
   const rootNames = heap.rootNames()
   for (const n of rootNames) w.markFrom(heap.raw.getRoot(n))
@@ -173,10 +174,15 @@ class HeapWalk {
       const tag = blockTag(this.dv, p)
       if (tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD) {
         // A growable array (header) is one record with the elements of its elements block.
-        if (arrayElemCode(this.dv, p) !== KIND_CODE.ref) continue
+        const code = arrayElemCode(this.dv, p)
+        if (code !== KIND_CODE.ref && code !== KIND_CODE.record) continue
         const e = tag === TAG_ARRAY ? p : arrayElements(this.dv, p)
         const n = e === 0 ? 0 : arrayLength(this.dv, e)
-        for (let i = 0, at = e + ARRAY_HEADER_SIZE; i < n; i++, at += 8) this.push(this.resolveLive(readPtr(this.dv, at)))
+        for (let i = 0, at = e + ARRAY_HEADER_SIZE; i < n; i++, at += 8) {
+          const q = this.dv.getUint32(at, true)
+          // A record is part of its array's line; only the object its ref names is a line of its own.
+          if (code === KIND_CODE.record) { if (q !== 0 && recordRef(this.dv, q) !== 0) this.push(this.resolveLive(recordRef(this.dv, q))) } else this.push(this.resolveLive(readPtr(this.dv, at)))
+        }
       } else {
         for (const f of this.entryOf(p, tag).fields) {
           if (f.kind === 'ref' || f.kind === 'array') this.push(this.resolveLive(readPtr(this.dv, p + f.offset)))
@@ -254,6 +260,7 @@ class HeapWalk {
           case 'f64': items[i] = f64Out(dv.getFloat64(at, true)); break
           case 'i64': items[i] = dv.getBigInt64(at, true).toString(); break
           case 'ref': items[i] = this.refOut(readPtr(dv, at)); break
+          case 'record': items[i] = this.recordOut(dv, at); break
           case 'string': {
             const q = readPtr(dv, at)
             const start = q + STRING_HEADER_SIZE
@@ -289,6 +296,15 @@ class HeapWalk {
     }
     for (const f of e.fields) fields[f.name] = this.fieldOut(p, f)
     return { id, type: e.name, fields }
+  }
+
+  /** A record element: null (empty), 0 (vacated), or { payload: base64, ref: id | null }. */
+  private recordOut(dv: DataView, at: number): unknown {
+    const q = dv.getUint32(at, true)
+    if (q === 0) return dv.getUint32(at + 4, true) === 0 ? null : 0
+    const start = q + RECORD_HEADER_SIZE
+    const payload = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString('base64', start, start + recordByteLength(dv, q))
+    return { payload, ref: this.refOut(recordRef(dv, q)) }
   }
 
   private fieldOut(p: number, f: TableField): unknown {

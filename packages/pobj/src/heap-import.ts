@@ -31,8 +31,10 @@ import { Persistent, field } from './decorators'
 import { Layout, FieldLayout, layoutOf, stableNameOf, isPersistentClass } from './layout-builder'
 import {
   ARRAY_HEAD_SIZE, ARR_ELEMENTS, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE, ARR_ELEM, ARR_ELEM_TYPE, RESERVED_ROOT_PREFIX, ABSENT_F64, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentSlot, writePtr, writeArrayHeader, writeArrayHeadHeader,
+  RECORD_HEADER_SIZE, REC_REF, REC_VACATED, recordByteLength,
 } from './object-format'
 import { stringEncoding, valueBlockSize, writeStringBlock, writeBytesBlock } from './value-blocks'
+import { recordSeal, recordSize, writeRecordHeader } from './record-blocks'
 import { EXPORT_FORMAT, EXPORT_VERSION, F64_SPECIAL, ExportHeader, ExportedType } from './export-format'
 
 export interface ImportOptions {
@@ -143,6 +145,7 @@ interface TypePlan { layout: Layout; typeId: number; dropped: Set<string> }
 class Importer {
   private dv!: DataView
   private u8!: Uint8Array
+  private words!: Uint32Array
   private buf!: Buffer
   private total = 0
   private roots: Array<[string, number]> = []
@@ -178,6 +181,7 @@ class Importer {
     if (b === this.u8) return
     this.u8 = b
     this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    this.words = new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4)
     this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
   }
 
@@ -325,7 +329,7 @@ class Importer {
     const p = this.alloc(size)
     let dv = this.dv
     writeArrayHeader(dv, p, KIND_CODE[kind], n, elemTypeId)
-    const exp = kind === 'ref' ? this.expect('ref', cls, undefined, `array<${of as string}>`) : -1
+    const exp = kind === 'ref' || kind === 'record' ? this.expect('ref', cls, undefined, `array<${of as string}>`) : -1
     for (let i = 0, at = p + ARRAY_HEADER_SIZE; i < n; i++, at += es) {
       const v = items[i]
       const where = `items[${i}]`
@@ -342,6 +346,7 @@ class Importer {
           writePtr(dv, at, q)
           break
         }
+        case 'record': this.recordElement(at, v, exp, line, where); dv = this.dv; break
       }
     }
     this.heap.raw.flush(p, size)
@@ -442,6 +447,28 @@ class Importer {
     this.fixAddr.push(at); this.fixId.push(v); this.fixLine.push(line); this.fixExpect.push(exp)
   }
 
+  /**
+   * A record element (export: null empty, 0 vacated, { payload, ref }): the record block is
+   * written now, its ref (maybe a later line) and then its seal at the end (finish).
+   */
+  private recordElement(at: number, v: unknown, exp: number, line: number, where: string): void {
+    if (v === null) return
+    if (v === 0) { this.dv.setUint32(at + 4, REC_VACATED, true); return }
+    const r = v as { payload?: unknown; ref?: unknown }
+    if (typeof r !== 'object' || typeof r.payload !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(r.payload) || r.payload.length % 4 !== 0 || !('ref' in r)) {
+      this.bad(line, `${where}: expected a record { payload: base64, ref: id or null }, null or 0, got ${show(v)}`)
+    }
+    const payload = Buffer.from(r.payload as string, 'base64')
+    const q = this.alloc(recordSize(payload.length))
+    writeRecordHeader(this.words, q, payload.length, 0)
+    this.u8.set(payload, q + RECORD_HEADER_SIZE)
+    this.ref(q + REC_REF, r.ref, exp, line, `${where}.ref`)
+    writePtr(this.dv, at, q)
+    this.seals.push(at)
+  }
+  /** Record elements whose seal is stored once every ref is known. */
+  private readonly seals = new U32List()
+
   /** Whether block q (record `id`) is what expectation `exp` allows. */
   private check(q: number, id: number, exp: number, line: number, where: string): void {
     const e = this.expects[exp]
@@ -513,6 +540,13 @@ class Importer {
       this.check(q, fixId.a[i], fixExpect.a[i], fixLine.a[i], this.expects[fixExpect.a[i]].where)
       writePtr(this.dv, fixAddr.a[i], q)
       this.heap.raw.flush(fixAddr.a[i], 8)
+    }
+    for (let i = 0; i < this.seals.n; i++) {
+      const at = this.seals.a[i]
+      const q = this.dv.getUint32(at, true)
+      this.dv.setUint32(at + 4, recordSeal(this.words, q, this.heap.raw.usableSize(q) + q), true) // nothing reaches the array yet: no commit order
+      this.heap.raw.flush(q, recordSize(recordByteLength(this.dv, q)))
+      this.heap.raw.flush(at, 8)
     }
     const raw = this.heap.raw
     raw.drain() // step 3: every block durable before any root reaches it

@@ -42,6 +42,8 @@ export interface AllocHeap {
   flush(ptr: number, length: number): void
   /** Waits until everything flushed is durable (also inside a transaction). */
   drain(): void
+  /** A chunk was claimed since the last drain: a block of it is published only after a drain. */
+  readonly chunkClaimsUndrained: boolean
   /** Counts top-level transactions begun since open. */
   readonly transactionSerial: number
   /** Bytes of the undo log: the budget of one transaction's snapshots. */

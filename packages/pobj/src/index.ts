@@ -17,6 +17,8 @@ export { readFieldValue } from './stored-values'
 export { reachable, settleHandles } from './diagnostics'
 /** The on-media formats of objects, strings, arrays and the type table (for layers that read blocks directly). */
 export * as objectFormat from './object-format'
+/** Records: blocks published with their one committing store in a single drain (object-format.ts, "Record"). */
+export { recordSeal, recordIntact, recordSize, writeRecordHeader, writeRecordElement } from './record-blocks'
 export {
   LayoutError, SchemaMismatchError, TypeMismatchError, FieldTypeError, ForeignHandleError, FreedObjectError,
   UnknownTypeError, IndexRangeError, FixedArrayError, TypeTableCorruptError, ImportError,

@@ -14,9 +14,10 @@ export type EnumObject = Readonly<Record<string, string | number>>
 /** A number kind (of a field or array element). */
 export type NumberKind = 'i32' | 'u32' | 'f64' | 'i64'
 /** What an array holds: a number kind, strings, or refs to objects of a class. */
-export type ElementKind = NumberKind | 'string' | 'ref'
+/** 'record': record arrays (object-format.ts), read as the records' payloads, written by the structures that own them. */
+export type ElementKind = NumberKind | 'string' | 'ref' | 'record'
 /** An element kind named by a string in `@field.array(kind)` / `heap.newArray(kind, …)` (refs name a class). */
-export type ArrayValueKind = NumberKind | 'string'
+export type ArrayValueKind = NumberKind | 'string' | 'record'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Class<T = any> = abstract new (...args: any[]) => T

@@ -7,7 +7,7 @@
  *
  * Tags:  0 = not initialised (a fresh zero-filled block)
  *        1 = string   2 = array (fixed, or a growable array's elements)   3 = type table   7 = bytes
- *        4 = string (UTF-16)   5 = forwarder   6 = growable array header
+ *        4 = string (UTF-16)   5 = forwarder   6 = growable array header   8 = record
  *        ≥ 16 = object of type id `tag` (one id per layout version of a class)
  *
  * Object block (usable size ≥ layout.size):
@@ -96,6 +96,41 @@
  *    the array had when the transaction first touched it needs no log: it is garbage after a
  *    roll-back), and the frees wait for the commit.
  *
+ * Record (tag 8): a block published together with the one store that names it, in ONE drain
+ * (record-blocks.ts). It is reached only from a record array, whose element holds the pointer
+ * and a seal (a checksum of the record), so that a crash that tore the record is detected:
+ *
+ *    0        4          8               16
+ *    ┌────────┬──────────┬───────────────┬──────────────────────────────┐
+ *    │ 8      │ byteLen  │ ref (8 bytes) │ payload (byteLen bytes)…     │
+ *    └────────┴──────────┴───────────────┴──────────────────────────────┘
+ *    ref: 0, or a pointer to any block, kept alive while the record is; the payload is the
+ *    owner's (pointer-free). Bytes past the payload, up to a multiple of 4, are 0 (sealed too).
+ *    Written whole and never edited.
+ *
+ * Record array: an array block (tag 2) whose elem is KIND_CODE.record; each element is
+ *
+ *    0              4
+ *    ┌──────────────┬─────────────────────────────────────────┐
+ *    │ ptr          │ seal                                     │
+ *    └──────────────┴─────────────────────────────────────────┘
+ *    (0, 0)          empty
+ *    (0, VACATED)    vacated: held a record once (a hash table's tombstone); no pointer
+ *    (ptr, seal)     a record. seal = HAS_REF bit (31: ref ≠ 0) | 0 (bit 30) | a 30-bit hash
+ *                    of the record's words [0, 16 + byteLen rounded up to 4) (recordSeal).
+ *    The record is INTACT when its tag is 8, it fits its block and its words hash to the seal.
+ *    Publishing a record is ONE aligned 8-byte store of its element (pointer and seal together);
+ *    the record's bytes and that store may reach media in the same drain, in any order. So:
+ *      1. write the record (fresh block), flush it; 2. COMMIT: element := (ptr, seal), flush; 3. drain.
+ *    A crash before the drain leaves the old element, or the new one with the record intact, or
+ *    the new one with the record torn: crash recovery checks every record element it traces and
+ *    stores VACATED in each whose record is not intact (TraceContext.repair), before the sweep,
+ *    which then frees the torn block. A record's ref is traced only from an intact record.
+ *    Invariant (heap.check): while the heap is open every record element is empty, vacated, or
+ *    an allocated, intact record whose seal's HAS_REF bit says whether its ref is non-zero.
+ *    A record never replaces another in one drain (the old one would be lost if the new one
+ *    tore): an overwrite makes the new record durable first (flush, drain), then stores the element.
+ *
  * Type table block (pointer-free; found under root TYPE_TABLE_ROOT):
  *
  *    0        4         8        12       16
@@ -166,6 +201,7 @@ export const TAG_TYPE_TABLE = 3
 export const TAG_STRING16 = 4
 export const TAG_FORWARD = 5
 export const TAG_BYTES = 7
+export const TAG_RECORD = 8
 /** A growable array's header (its elements are a TAG_ARRAY block). Tag 5 is taken by another block kind. */
 export const TAG_ARRAY_HEAD = 6
 /** Type ids of objects start here; smaller tags are the block kinds above. */
@@ -175,6 +211,15 @@ export const PTR_SIZE = 8
 export const OBJECT_HEADER_SIZE = 8
 export const STRING_HEADER_SIZE = 8
 export const ARRAY_HEADER_SIZE = 16
+/** Bytes of a record block before its payload (tag, byteLen, ref). */
+export const RECORD_HEADER_SIZE = 16
+/** A record array element: the high word of a vacated element (its pointer is 0). */
+export const REC_VACATED = 1
+/** A record array element's seal: bit 31 says the record's ref is non-zero (recovery must read it). */
+export const REC_HAS_REF = 0x80000000
+/** Offsets inside a record block. */
+export const REC_LEN = 4
+export const REC_REF = 8
 /** Bytes of a growable array's header block. */
 export const ARRAY_HEAD_SIZE = 24
 export const TABLE_HEADER_SIZE = 16
@@ -213,12 +258,12 @@ export const TBL_VERSION = 4
 export const TBL_COUNT = 8
 export const TBL_USED = 12
 
-/** Kind codes as stored in the type table and array headers. */
-export const KIND_CODE: Readonly<Record<FieldKind, number>> = {
-  i32: 1, u32: 2, f64: 3, i64: 4, bool: 5, string: 6, ref: 7, array: 8, date: 9, enum: 10, bytes: 11,
+/** Kind codes as stored in the type table and array headers ('record': array elements only). */
+export const KIND_CODE: Readonly<Record<FieldKind | 'record', number>> = {
+  i32: 1, u32: 2, f64: 3, i64: 4, bool: 5, string: 6, ref: 7, array: 8, date: 9, enum: 10, bytes: 11, record: 12,
 }
-export const CODE_KIND: ReadonlyArray<FieldKind | undefined> =
-  [undefined, 'i32', 'u32', 'f64', 'i64', 'bool', 'string', 'ref', 'array', 'date', 'enum', 'bytes']
+export const CODE_KIND: ReadonlyArray<FieldKind | 'record' | undefined> =
+  [undefined, 'i32', 'u32', 'f64', 'i64', 'bool', 'string', 'ref', 'array', 'date', 'enum', 'bytes', 'record']
 
 /** Size (= alignment) of a required field of each kind. */
 export const KIND_SIZE: Readonly<Record<FieldKind, number>> = {
@@ -248,11 +293,11 @@ export function fieldSize(kind: FieldKind, absent: number, elemCode: number): nu
   return absent !== ABSENT_REQUIRED && isAbsentSlot(kind, elemCode) ? 8 : KIND_SIZE[kind]
 }
 /** Element size in an array block. */
-export const ELEMENT_SIZE: Readonly<Record<ElementKind, number>> = { i32: 4, u32: 4, f64: 8, i64: 8, ref: PTR_SIZE, string: PTR_SIZE }
+export const ELEMENT_SIZE: Readonly<Record<ElementKind, number>> = { i32: 4, u32: 4, f64: 8, i64: 8, ref: PTR_SIZE, string: PTR_SIZE, record: 8 }
 
 /** Element kind codes whose slots hold block pointers (which the tracer must follow). */
 export function isPointerElement(code: number): boolean {
-  return code === KIND_CODE.ref || code === KIND_CODE.string
+  return code === KIND_CODE.ref || code === KIND_CODE.string || code === KIND_CODE.record
 }
 
 /** Kinds whose field holds a pointer to another block (which recovery must mark). */
@@ -295,6 +340,10 @@ export function writeArrayHeadHeader(dv: DataView, ptr: number, elemCode: number
   dv.setUint8(ptr + ARR_ELEM, elemCode)
   dv.setUint32(ptr + ARR_ELEM_TYPE, elemTypeId, true)
 }
+/** The payload byte length of the record block at `ptr`. */
+export function recordByteLength(dv: DataView, ptr: number): number { return dv.getUint32(ptr + REC_LEN, true) }
+/** The ref of the record block at `ptr` (0: none). */
+export function recordRef(dv: DataView, ptr: number): number { return dv.getUint32(ptr + REC_REF, true) }
 /** The target of the forwarder at `ptr`. */
 export function forwardTarget(dv: DataView, ptr: number): number { return dv.getUint32(ptr + 4, true) }
 /** The block holding the object that a reference to `ptr` means: `ptr`, or the end of its forwarders. */

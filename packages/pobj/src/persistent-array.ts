@@ -17,8 +17,9 @@ import { HandleHost, Handle, ARRAY_HANDLE, arrayView, badValue, checkF64, checkI
 import { Class, ElementKind } from './metadata-args'
 import {
   TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, ARR_ELEMENTS,
-  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr, writeArrayHeader, writeArrayHeadHeader,
+  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr, writeArrayHeader, writeArrayHeadHeader, RECORD_HEADER_SIZE, REC_VACATED, recordRef,
 } from './object-format'
+import { recordSeal, recordSize, writeRecordHeader, writeRecordElement } from './record-blocks'
 
 /** What arrays need from the heap beyond the field accessors' HandleHost (implemented by PHeap). */
 export interface ArrayHost extends HandleHost {
@@ -119,7 +120,44 @@ export class PArray<T = unknown> implements Iterable<T> {
       case 'i64': return dv.getBigInt64(a, true) as T
       case 'ref': { const q = dv.getUint32(a, true); return (q === 0 ? null : this._$heap.handleAt(q)) as T }
       case 'string': { const q = dv.getUint32(a, true); return (q === 0 ? '' : this._$heap.readString(q)) as T }
+      case 'record': { const q = dv.getUint32(a, true); return (q === 0 ? null : this._$heap.recordPayload(q)) as T }
     }
+  }
+
+  /** @internal A record element as the plain graph carries it: null (empty), 0 (vacated), or its payload and ref. */
+  recordAt(i: number): null | 0 | { payload: Uint8Array; ref: object | null } {
+    const b = this.block()
+    const h = this._$heap
+    const dv = h.dv
+    const at = b + ARRAY_HEADER_SIZE + i * 8
+    const q = dv.getUint32(at, true)
+    if (q === 0) return dv.getUint32(at + 4, true) === 0 ? null : 0
+    const r = recordRef(dv, q)
+    return { payload: h.recordPayload(q), ref: r === 0 ? null : h.handleAt(r) }
+  }
+
+  /**
+   * @internal Publishes a new record in the EMPTY (or vacated) element i of a record array (the plain
+   * graph's import): the record is written and flushed, then the element (pointer, seal) is one store.
+   */
+  putRecord(i: number, v: 0 | { payload: Uint8Array; ref: object | null }, refClass: Class): void {
+    const b = this.block()
+    const h = this._$heap
+    const at = b + ARRAY_HEADER_SIZE + i * 8
+    if (h.dv.getUint32(at, true) !== 0) throw new TypeError(`pobj: array[${i}]: a record array element is replaced only by the structure that owns it`)
+    if (v === 0) { h.beforeWrite(b, at, 8); h.dv.setUint32(at + 4, REC_VACATED, true); h.afterWrite(b, at, 8); return }
+    const ref = v.ref === null ? 0 : h.refPtr(v.ref, refClass, `array[${i}].ref`)
+    const size = recordSize(v.payload.length)
+    const q = h.allocData(size)
+    const buf = h.dv.buffer
+    const u32 = new Uint32Array(buf, h.dv.byteOffset, h.dv.byteLength / 4)
+    writeRecordHeader(u32, q, v.payload.length, ref)
+    new Uint8Array(h.dv.buffer, h.dv.byteOffset + q + RECORD_HEADER_SIZE, v.payload.length).set(v.payload)
+    const seal = recordSeal(u32, q, q + h.usableSize(q))
+    h.flushNewBlock(q, size)
+    h.beforeWrite(b, at, 8)
+    writeRecordElement(new Float64Array(buf, h.dv.byteOffset, Math.floor(h.dv.byteLength / 8)), at, q, seal) // commits
+    h.afterWrite(b, at, 8)
   }
 
   /** Array's `at`: the index converted as Array does (truncated; negative counts from the end); undefined outside. */
@@ -211,6 +249,7 @@ export class PArray<T = unknown> implements Iterable<T> {
         if (typeof v !== 'string') badValue(where, 'a string', v)
         h.writeStringField(b, a, v) // the old string is freed after the store commits
         return
+      case 'record': throw recordWrite(where)
     }
     h.afterWrite(b, a, ELEMENT_SIZE[this.element])
   }
@@ -427,6 +466,11 @@ function grownCapacity(cap: number, need: number): number {
   return Math.min(Math.max(need, 2 * cap, MIN_CAPACITY), MAX_LENGTH)
 }
 
+/** Records are published by the structure that owns them (one sealed store each), never through a PArray. */
+function recordWrite(where: string): TypeError {
+  return new TypeError(`pobj: ${where}: a record array is read-only here; the structure that owns it writes its records (record-blocks.ts)`)
+}
+
 /** ECMAScript ToIntegerOrInfinity (NaN and undefined → 0). */
 function toIntegerOrInfinity(x: unknown): number {
   const n = Number(x)
@@ -442,6 +486,7 @@ function encodeElement(h: ArrayHost, kind: ElementKind, cls: Class | undefined, 
     case 'i64': return checkI64(v, where)
     case 'ref': return h.refPtr(v, cls as Class, where)
     case 'string': if (typeof v !== 'string') badValue(where, 'a string', v); return v
+    case 'record': throw recordWrite(where)
   }
 }
 

@@ -23,7 +23,7 @@
 import * as fs from 'fs'
 import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, SchemaMismatchError } from './errors'
-import type { AllocHeap, AllocHeapStats, RecoveryReport } from './heap-port'
+import type { AllocHeap, AllocHeapStats, RecoveryReport, TraceContext } from './heap-port'
 import { Class, ElementKind, ArrayValueKind } from './metadata-args'
 import { Layout, layoutOf, isPersistentClass, stableNameOf } from './layout-builder'
 import { TypeTable, TableHost } from './type-table'
@@ -35,12 +35,13 @@ import { Migration, Progress, RecordHost, applyRecord, commitRecord } from './mi
 import { readFieldValue } from './stored-values'
 import { checkValues } from './value-check'
 import { stringEncoding, valueBlockSize, writeStringBlock, writeBytesBlock } from './value-blocks'
-import { pobjTracer } from './tracer'
+import { pobjTracer, PreciseTracer } from './tracer'
+import { settleRecordArray, SettleHost } from './record-blocks'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
   TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
   CODE_KIND, ARR_ELEM, ARR_LENGTH, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr, arrayElements,
-  TAG_FORWARD, TAG_BYTES, forwardTarget, writeForwarder,
+  TAG_FORWARD, TAG_BYTES, TAG_RECORD, RECORD_HEADER_SIZE, recordByteLength, forwardTarget, writeForwarder,
 } from './object-format'
 
 /** What `new` accepts: the class's own data members, each optional (methods are not fields). */
@@ -111,6 +112,8 @@ export interface PHeapStats extends AllocHeapStats {
   strings: TypeStats
   /** Blocks of bytes values. */
   bytes: TypeStats
+  /** Record blocks (of record arrays: PersistentMap entries, for example). */
+  records: TypeStats
   arrays: TypeStats
   typeTable: TypeStats
   /** Old blocks of objects upgraded to a newer layout version (each forwards to the object's block). */
@@ -120,7 +123,19 @@ export interface PHeapStats extends AllocHeapStats {
 
 /** Objects of at most this many bytes are snapshotted whole at their first write in a transaction. */
 const WHOLE_BLOCK_LOG = 256
-const ARRAY_VALUE_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64', 'string']
+const ARRAY_VALUE_KINDS: readonly string[] = ['i32', 'u32', 'f64', 'i64', 'string', 'record']
+
+/** What a crash recovery left for PHeap: the record arrays whose pointer-free records it did not read. */
+export interface RecoverySink { unchecked: number[] }
+
+/** pobj's tracer, keeping what a crash recovery (the trace given ctx.repair) left unchecked. */
+function recoveryTracer(sink: RecoverySink): (ctx: TraceContext) => PreciseTracer {
+  return (ctx) => {
+    const t = pobjTracer(ctx) as PreciseTracer
+    if (ctx.repair) sink.unchecked = t.uncheckedRecordArrays
+    return t
+  }
+}
 
 export class PHeap implements HandleHost, ArrayHost {
   /** @internal The current view (refreshed after every allocation). */
@@ -131,6 +146,8 @@ export class PHeap implements HandleHost, ArrayHost {
   private readonly registry: TypeRegistry
   /** Identity map: one handle per live block while anything holds it. Dead entries are swept when it doubles. */
   private readonly live = new Map<number, WeakRef<object>>()
+  /** Record arrays whose pointer-free records the last crash recovery did not check (settleRecords). */
+  private readonly unsettled: Set<number>
   private sweepAt = 1024
   private inTx = false
   private readonly txLogged = new Set<number>()
@@ -175,7 +192,8 @@ export class PHeap implements HandleHost, ArrayHost {
   /** Opens a heap file, recovering it with the precise tracer if it was not closed cleanly. */
   static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
     const { types, gc, migrations, onProgress, ...heapOpts } = opts
-    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: pobjTracer, owner: PHeap.OWNER }), { types, gc, migrations, onProgress })
+    const sink: RecoverySink = { unchecked: [] }
+    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: recoveryTracer(sink), owner: PHeap.OWNER }), { types, gc, migrations, onProgress }, sink)
   }
   /** Formats a new heap over a region (a SimRegion in tests). */
   static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {
@@ -184,26 +202,32 @@ export class PHeap implements HandleHost, ArrayHost {
   }
   /** Opens the heap of a region, recovering it with the precise tracer if needed. */
   static openIn(region: Region, opts: PHeapOpenInOptions = {}): PHeap {
-    return PHeap.wrap(Heap.openIn(region, { tracer: pobjTracer, owner: PHeap.OWNER }), opts)
+    const sink: RecoverySink = { unchecked: [] }
+    return PHeap.wrap(Heap.openIn(region, { tracer: recoveryTracer(sink), owner: PHeap.OWNER }), opts, sink)
   }
-  /** Wraps an open allocator heap; on a typed error the heap is closed again. A heap pobj did not format is refused, left open. */
-  static wrap(heap: AllocHeap, opts: PHeapOptions = {}): PHeap {
+  /**
+   * Wraps an open allocator heap; on a typed error the heap is closed again. A heap pobj did not format is refused, left open.
+   * @param recovered what the recovery of `heap` left unchecked (PHeap.open passes it); a heap recovered by another
+   *   tracer is wrapped with none, so its records must not have been torn.
+   */
+  static wrap(heap: AllocHeap, opts: PHeapOptions = {}, recovered?: RecoverySink): PHeap {
     if (heap.owner !== PHeap.OWNER) {
       throw new HeapFormatError(`pobj: the heap belongs to ${heap.owner ? `'${heap.owner}'` : 'no layer (a raw allocator heap)'}, not to '${PHeap.OWNER}'`)
     }
     try {
-      return new PHeap(heap, opts)
+      return new PHeap(heap, opts, recovered?.unchecked ?? [])
     } catch (e) {
       if (!heap.closed && !heap.inTransaction) heap.close()
       throw e
     }
   }
 
-  private constructor(readonly raw: AllocHeap, opts: PHeapOptions) {
+  private constructor(readonly raw: AllocHeap, opts: PHeapOptions, uncheckedRecords: number[]) {
     this.gcPolicy = checkGcPolicy(opts.gc ?? {})
     this.liveAfterGc = raw.usedBytes
     this.refresh()
     raw.onGrow(() => this.refresh()) // a grow by anyone's alloc (raw users too) replaces the buffer
+    this.unsettled = new Set(uncheckedRecords)
     this.table = TypeTable.load(this.tableHost())
     this.registry = new TypeRegistry(this.table, (ids) => this.countObjects(ids), (ids) => this.table.retire(ids))
     // A migration committed before a crash is finished first (migration.ts, step 5).
@@ -284,6 +308,8 @@ export class PHeap implements HandleHost, ArrayHost {
   newFixedArray(element: 'i64', length: number): PArray<bigint>
   newFixedArray(element: 'i32' | 'u32' | 'f64', length: number): PArray<number>
   newFixedArray(element: 'string', length: number): PArray<string>
+  /** A record array, every element empty: its owner publishes records in it (record-blocks.ts). */
+  newFixedArray(element: 'record', length: number): PArray<Uint8Array | null>
   newFixedArray<T = unknown>(element: ArrayValueKind | Class, length: number): PArray<T> {
     this.checkOpen()
     this.maybeCollect()
@@ -445,6 +471,7 @@ export class PHeap implements HandleHost, ArrayHost {
   // ── export / import (class-transformer) ──────────────────────────────────
   /** The object graph reachable from `obj` as plain, JSON-safe data; shared refs and cycles preserved. */
   toPlain(obj: object | null): PlainGraph {
+    this.settleRecords()
     this.checkOpen()
     if (obj !== null) this.ptrOf(obj, 'toPlain')
     return exportGraph(this, obj)
@@ -487,7 +514,7 @@ export class PHeap implements HandleHost, ArrayHost {
   *objects<T extends object>(cls?: Class<T>): IterableIterator<T> {
     this.checkOpen()
     const ptrs: number[] = []
-    this.raw.forEachBlock((p) => { if (this.dv.getUint32(p, true) >= FIRST_TYPE_ID) ptrs.push(p) })
+    this.forEachBlock((p) => { if (this.dv.getUint32(p, true) >= FIRST_TYPE_ID) ptrs.push(p) })
     for (const p of ptrs) {
       if (this.closed) return
       if (!this.raw.isAllocated(p)) continue
@@ -502,13 +529,13 @@ export class PHeap implements HandleHost, ArrayHost {
   stats(): PHeapStats {
     this.checkOpen()
     const s: PHeapStats = {
-      ...this.raw.stats(), types: {}, strings: { count: 0, bytes: 0 }, bytes: { count: 0, bytes: 0 }, arrays: { count: 0, bytes: 0 }, typeTable: { count: 0, bytes: 0 },
+      ...this.raw.stats(), types: {}, strings: { count: 0, bytes: 0 }, bytes: { count: 0, bytes: 0 }, records: { count: 0, bytes: 0 }, arrays: { count: 0, bytes: 0 }, typeTable: { count: 0, bytes: 0 },
       forwarders: { count: 0, bytes: 0 }, gc: { ...this.gcStats },
     }
     for (const e of this.table.all) s.types[e.name] = { count: 0, bytes: 0 }
-    this.raw.forEachBlock((p, size) => {
+    this.forEachBlock((p, size) => {
       const tag = this.dv.getUint32(p, true)
-      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_BYTES ? s.bytes : tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
+      const t = tag === TAG_STRING || tag === TAG_STRING16 ? s.strings : tag === TAG_BYTES ? s.bytes : tag === TAG_RECORD ? s.records : tag === TAG_ARRAY || tag === TAG_ARRAY_HEAD ? s.arrays : tag === TAG_TYPE_TABLE ? s.typeTable
         : tag === TAG_FORWARD ? s.forwarders
         : s.types[this.table.byTypeId(tag)?.name ?? '?'] ??= { count: 0, bytes: 0 }
       t.count += tag === TAG_ARRAY_HEAD && arrayElements(this.dv, p) !== 0 ? 0 : 1 // an array is counted once: by its elements block
@@ -535,9 +562,9 @@ export class PHeap implements HandleHost, ArrayHost {
     this.checkOpen()
     const c = this.raw.check()
     const raw = this.raw
-    const arrays = checkArrays(this.dv, (fn) => raw.forEachBlock(fn), (p) => raw.usableSize(p), (p) => raw.isAllocated(p))
+    const arrays = checkArrays(this.dv, (fn) => this.forEachBlock(fn), (p) => raw.usableSize(p), (p) => raw.isAllocated(p))
     const values = c.ok ? checkValues({
-      dv: this.dv, bytes: this.u8, forEachBlock: (fn) => raw.forEachBlock(fn), isAllocated: (p) => raw.isAllocated(p),
+      dv: this.dv, bytes: this.u8, forEachBlock: (fn) => this.forEachBlock(fn), isAllocated: (p) => raw.isAllocated(p),
       usableSize: (p) => raw.usableSize(p), entry: (id) => this.table.byTypeId(id),
     }) : [] // values are read only in a sound heap
     const extra = [...arrays, ...values]
@@ -559,12 +586,56 @@ export class PHeap implements HandleHost, ArrayHost {
   close(): void {
     if (this.closed) return
     if (this.inTx) throw new ArgumentError('pobj: close() inside a transaction')
+    this.settleRecords() // a clean close vouches for every record
     for (const w of this.live.values()) {
       const h = w.deref() as Handle | undefined
       if (h) h._$ptr = 0
     }
     this.live.clear()
     this.raw.close()
+  }
+
+  /** Every allocated block, once the records a crash may have torn are settled (so a block's tag is what it is). */
+  private forEachBlock(fn: (p: number, size: number) => void): void {
+    this.settleRecords()
+    this.raw.forEachBlock(fn)
+  }
+
+  // ── records a crash may have torn ─────────────────────────────────────────
+  /**
+   * Whether the record array at `array` may still hold a record a crash tore: after a crash
+   * recovery, until settleRecords. Its owner then checks each record it reads (recordIntact)
+   * and settles before it writes.
+   */
+  recordsUnsettled(array: number): boolean { return this.unsettled.has(array) }
+
+  /**
+   * Checks the pointer-free records that the last crash recovery marked without reading them
+   * (tracer.ts), of the record array at `array` or of all, and vacates each one the crash tore
+   * (record-blocks.ts settleRecordArray: one store each, a drain, then the block is freed;
+   * inside a transaction the block is left to the next collection). Returns how many were torn.
+   * PHeap runs it before it reads records itself (check, stats, objects, exports, migrations)
+   * and at close; about 50-100 ns per record, once after a crash.
+   */
+  settleRecords(array?: number): number {
+    this.checkOpen()
+    if (this.unsettled.size === 0) return 0
+    const arrays = array === undefined ? [...this.unsettled] : this.unsettled.has(array) ? [array] : []
+    let n = 0
+    const raw = this.raw
+    const host: SettleHost = {
+      u32: new Uint32Array(this.u8.buffer, this.u8.byteOffset, this.u8.byteLength / 4),
+      f64: new Float64Array(this.u8.buffer, this.u8.byteOffset, Math.floor(this.u8.byteLength / 8)),
+      usableSize: (p) => raw.usableSize(p), isAllocated: (p) => raw.isAllocated(p), durable: !raw.readOnly,
+      flush: (p, len) => raw.flush(p, len), drain: () => raw.drain(),
+    }
+    for (const a of arrays) {
+      this.unsettled.delete(a)
+      const torn = settleRecordArray(host, a)
+      n += torn.length
+      if (!raw.readOnly && !this.inTx) for (const p of torn) raw.free(p)
+    }
+    return n
   }
 
   // ── HandleHost: what accessors call ──────────────────────────────────────
@@ -688,6 +759,12 @@ export class PHeap implements HandleHost, ArrayHost {
   readBytes(p: number): Uint8Array {
     const start = p + STRING_HEADER_SIZE
     return this.u8.slice(start, start + this.dv.getUint32(p + STR_LEN, true))
+  }
+
+  /** @internal */
+  recordPayload(p: number): Uint8Array {
+    const start = p + RECORD_HEADER_SIZE
+    return this.u8.slice(start, start + recordByteLength(this.dv, p))
   }
 
   /**
@@ -829,7 +906,7 @@ export class PHeap implements HandleHost, ArrayHost {
     const raw = this.raw
     this.collectFromRoots() // 1. only reachable objects
     const olds: number[] = []
-    raw.forEachBlock((p) => { if (byId.has(this.dv.getUint32(p, true))) olds.push(p) })
+    this.forEachBlock((p) => { if (byId.has(this.dv.getUint32(p, true))) olds.push(p) })
     const made = new Set<number>()
     const pairs: number[] = []
     const dropped: number[] = []
@@ -894,7 +971,7 @@ export class PHeap implements HandleHost, ArrayHost {
   private countObjects(ids: readonly number[]): Map<number, number> {
     const want = new Set(ids)
     const out = new Map<number, number>()
-    this.raw.forEachBlock((p) => { const t = this.dv.getUint32(p, true); if (want.has(t)) out.set(t, (out.get(t) ?? 0) + 1) })
+    this.forEachBlock((p) => { const t = this.dv.getUint32(p, true); if (want.has(t)) out.set(t, (out.get(t) ?? 0) + 1) })
     return out
   }
 

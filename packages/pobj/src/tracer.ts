@@ -3,27 +3,38 @@
  * the type table persisted in the heap image, never from loaded classes, so a
  * heap recovers the same whichever classes the process has.
  *
- * Per block, by its tag: a string or the type table is pointer-free; an array
+ * Per block, by its tag: a string, bytes, a record or the type table is pointer-free; an array
  * block is scanned only when it holds refs or strings, and only its [0, length) slots; a
  * growable array's header holds one pointer (its elements block); an object visits the pointer fields of
  * its type (string, ref and array fields: the blocks they point to must be
  * marked, strings and number arrays are then never scanned). Dates, enums and optional
  * numbers and booleans hold no pointer; a forwarder (an upgraded object) points at its new block only; an optional or nullable string is 0 (absent) or a
  * string block pointer like any string field, so the same offsets cover every kind.
+ * Strings behind string elements, and records, are marked as leaves (never read).
+ * Records in crash recovery (`ctx.repair` given): one that holds a ref (HAS_REF) is read and
+ * checked, and its ref followed only if it is intact, else its element is stored VACATED and
+ * its block is not marked; a pointer-free record is marked unread (reading a million records
+ * in a hash table's order is most of a recovery), and its array is listed in
+ * `uncheckedRecordArrays`: PHeap settles those (pheap.ts settleRecords) before anything reads
+ * them as intact. Elsewhere (collections, checks) records are trusted.
  */
 import type { TraceContext, Tracer } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'
 import {
-  TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
-  ARR_ELEMENTS, PTR_SIZE, isPointerElement,
+  TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_RECORD, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
+  ARR_ELEMENTS, PTR_SIZE, KIND_CODE, REC_HAS_REF, REC_REF, REC_VACATED, isPointerElement,
 } from './object-format'
+import { recordIntact } from './record-blocks'
 
 /** A tracer factory for `Heap.open(..., { tracer })`: reads the table from `ctx` when recovery starts. */
 export function pobjTracer(ctx: TraceContext): Tracer {
   const tablePtr = ctx.getRoot(TYPE_TABLE_ROOT)
   const entries = tablePtr === 0 ? [] : decodeTable(ctx.bytes, tablePtr, ctx.bytes.length - tablePtr)
-  return new PreciseTracer(pointerMap(entries))
+  return new PreciseTracer(pointerMap(entries), ctx.repair)
 }
+
+const STRING_CODE = KIND_CODE.string
+const RECORD_CODE = KIND_CODE.record
 
 /** Follows the pointer words at the given offsets of each type id. */
 export class PreciseTracer implements Tracer {
@@ -32,10 +43,16 @@ export class PreciseTracer implements Tracer {
   /** Reachable blocks whose tag the table did not know (not scanned); 0 in a sound heap. */
   unknownBlocks = 0
 
-  constructor(private readonly offsets: Map<number, Uint32Array>) {}
+  /** Record elements found not intact and vacated (crash recovery only). */
+  vacatedRecords = 0
+  /** Crash recovery only: record arrays holding pointer-free records not read (not yet checked). */
+  readonly uncheckedRecordArrays: number[] = []
+
+  /** @param repair given in crash recovery only: records are then checked (see the header comment). */
+  constructor(private readonly offsets: Map<number, Uint32Array>, private readonly repair?: (at: number, lo: number, hi: number) => void) {}
 
   /** Visits each pointer with the offset of its word, so that recovery can null a stale one. */
-  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number) => void): void {
+  trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
     if (bytes !== this.cachedBytes) {
       this.cachedBytes = bytes
       this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
@@ -43,17 +60,20 @@ export class PreciseTracer implements Tracer {
     const w = this.u32
     const base = ptr >>> 2
     const tag = w[base]
-    if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE || tag === TAG_BYTES) return
+    if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE || tag === TAG_BYTES || tag === TAG_RECORD) return
     if (tag === TAG_FORWARD) { // an upgraded object: only its new block is live (its word is not 8-aligned: never nulled)
       if (w[base + 1] !== 0) visit(w[base + 1])
       return
     }
     if (tag === TAG_ARRAY) {
-      if (!isPointerElement(w[base + 1] & 0xff)) return
+      const code = w[base + 1] & 0xff
+      if (!isPointerElement(code)) return
       const n = Math.min(w[base + 2], (size - ARRAY_HEADER_SIZE) / PTR_SIZE)
+      if (code === RECORD_CODE) return this.traceRecords(w, base, n, visit)
+      const leaf = code === STRING_CODE
       for (let i = 0, at = base + ARRAY_HEADER_SIZE / 4; i < n; i++, at += 2) {
         const p = w[at]
-        if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
+        if (p !== 0 && w[at + 1] === 0) visit(p, at * 4, leaf)
       }
       return
     }
@@ -74,6 +94,39 @@ export class PreciseTracer implements Tracer {
       const at = base + (off >>> 2)
       const p = w[at]
       if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
+    }
+  }
+
+  /**
+   * The elements of a record array (see the header comment). In recovery every record is read
+   * to check it, in address order (the elements are in the owner's order, a hash table's is
+   * random: one cache and TLB miss per record otherwise).
+   */
+  private traceRecords(w: Uint32Array, base: number, n: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
+    const first = base + ARRAY_HEADER_SIZE / 4
+    const limit = w.length * 4
+    let unchecked = false
+    for (let i = 0, at = first; i < n; i++, at += 2) {
+      const p = w[at]
+      if (p === 0) continue
+      const seal = w[at + 1]
+      if (this.repair === undefined) { this.visitRecord(w, p, seal, at, visit); continue }
+      if ((seal & REC_HAS_REF) === 0) { visit(p, at * 4, true); unchecked = true; continue }
+      if (p >= limit || (p & 15) !== 0 || !recordIntact(w, p, seal, limit)) {
+        this.repair(at * 4, 0, REC_VACATED) // the crash tore this record before its drain ended: the element never committed
+        this.vacatedRecords++
+        continue
+      }
+      this.visitRecord(w, p, seal, at, visit)
+    }
+    if (unchecked) this.uncheckedRecordArrays.push(base * 4)
+  }
+
+  private visitRecord(w: Uint32Array, p: number, seal: number, at: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
+    visit(p, at * 4, true)
+    if ((seal & REC_HAS_REF) !== 0) {
+      const q = w[(p + REC_REF) >>> 2]
+      if (q !== 0) visit(q) // no `at`: a word inside a sealed record is never rewritten
     }
   }
 }

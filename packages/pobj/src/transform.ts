@@ -68,7 +68,12 @@ export function exportGraph(_heap: PHeap, obj: object | null): PlainGraph {
   for (let id = 0; id < queue.length; id++) {
     const o = queue[id]
     if (o instanceof PArray) {
-      const items = o.toArray().map((v) => o.element === 'ref' ? idOf(v as object | null) : exportNumber(o.element, v))
+      const items = o.element === 'record'
+        ? Array.from({ length: o.length }, (_, i) => {
+          const r = o.recordAt(i) // a record: its payload as base64 and its ref
+          return r === null || r === 0 ? r : { payload: Buffer.from(r.payload).toString('base64'), ref: idOf(r.ref) }
+        })
+        : o.toArray().map((v) => o.element === 'ref' ? idOf(v as object | null) : exportNumber(o.element, v))
       const node: PlainArrayNode = { $id: id, $array: o.element, items }
       if (!o.growable) node.$fixed = true
       if (o.elementClass) node.$element = stableNameOf(o.elementClass)
@@ -204,6 +209,17 @@ function checkGraph(graph: unknown, cls: Class | typeof PArray, resolve: (name: 
         if (h.element === 'string') {
           if (typeof src[j] !== 'string') fail(at, `expected a string, got ${describe(src[j])}`)
           items[j] = src[j]
+          continue
+        }
+        if (h.element === 'record') {
+          const r = src[j] as { payload?: unknown; ref?: unknown } | null | 0
+          if (r === null || r === 0) { items[j] = r; continue }
+          if (typeof r !== 'object' || typeof r.payload !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(r.payload) || r.payload.length % 4 !== 0) {
+            fail(at, `expected a record { payload: base64, ref }, null or 0, got ${describe(src[j])}`)
+          }
+          const t = refTo(r.ref, `${at}.ref`, out)
+          if (t !== null && t.kind !== 'object') fail(`${at}.ref`, `$ref ${t.id} is ${describeHead(t)}, expected an object`)
+          items[j] = { payload: Buffer.from(r.payload as string, 'base64'), ref: t === null ? null : t.id }
           continue
         }
         if (h.element !== 'ref') { items[j] = convertNumber(h.element, src[j], at); continue }
@@ -415,6 +431,13 @@ function writeGraph(heap: PHeap, plan: GraphPlan): object {
       const target = made.get(n.id) as Record<string, unknown>
       if (n.kind === 'array') {
         const a = target as unknown as PArray<unknown>
+        if (n.element === 'record') {
+          for (let i = 0; i < n.items.length; i++) {
+            const r = n.items[i] as null | 0 | { payload: Uint8Array; ref: number | null }
+            if (r !== null) a.putRecord(i, r === 0 ? 0 : { payload: r.payload, ref: handle(r.ref) }, Object)
+          }
+          continue
+        }
         for (let i = 0; i < n.items.length; i++) a.set(i, n.refs ? handle(n.items[i]) : n.items[i])
         continue
       }

@@ -167,7 +167,8 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
     const fields: TableField[] = []
     for (let j = 0; j < nFields; j++) {
       if (at + TABLE_FIELD_FIXED > end) bad(`type ${name} field ${j} runs past the table`)
-      const kindOrNone = CODE_KIND[dv.getUint8(at)]
+      const code = CODE_KIND[dv.getUint8(at)]
+      const kindOrNone = code === 'record' ? undefined : code // 'record' is an element kind only
       const elemCode = dv.getUint8(at + 1)
       const fnLen = dv.getUint16(at + 2, true)
       const offset = dv.getUint32(at + 4, true)
@@ -180,7 +181,7 @@ export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEn
       if (!kindOrNone) return bad(`type ${name} field ${fname} has kind code ${dv.getUint8(at)}`)
       const kind: FieldKind = kindOrNone
       const element = kind === 'array' ? CODE_KIND[elemCode] as ElementKind | undefined : undefined
-      if (kind === 'array' && (!element || !['i32', 'u32', 'f64', 'i64', 'ref', 'string'].includes(element))) bad(`type ${name} field ${fname} has element code ${elemCode}`)
+      if (kind === 'array' && (!element || !['i32', 'u32', 'f64', 'i64', 'ref', 'string', 'record'].includes(element))) bad(`type ${name} field ${fname} has element code ${elemCode}`)
       if (kind === 'enum' && elemCode !== KIND_CODE.i32 && elemCode !== KIND_CODE.string) bad(`type ${name} field ${fname} has enum storage code ${elemCode}`)
       if (absent !== ABSENT_REQUIRED && absent !== ABSENT_UNDEFINED && absent !== ABSENT_NULL) bad(`type ${name} field ${fname} has absent code ${absent}`)
       const presence: Presence = absent === ABSENT_UNDEFINED ? 'optional' : absent === ABSENT_NULL ? 'nullable' : 'required'

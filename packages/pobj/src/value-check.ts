@@ -11,14 +11,18 @@
  *     the allocator's check as stalePointers, not here), or a block of the right kind: a string
  *     block whose bytes fit it (UTF-8 well-formed), an object (or a forwarder to one), an array
  *     block or growable array header;
- *   - a forwarder points at an allocated object block.
+ *   - a forwarder points at an allocated object block;
+ *   - every element of a record array is empty, vacated, or an allocated, intact record
+ *     (record-blocks.ts) whose seal's HAS_REF bit matches its ref, a 0 or allocated block.
  * Reported as "Type@ptr.field: what" lines, at most `limit` of them (then a count).
  */
 import type { TypeEntry, TableField } from './type-table'
 import {
   TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_FORWARD, FIRST_TYPE_ID, STRING_HEADER_SIZE, KIND_CODE,
-  OPT_BOOL_TRUE, isAbsentSlot, isAbsentWord, blockTag, stringByteLength, forwardTarget,
+  OPT_BOOL_TRUE, isAbsentSlot, isAbsentWord, blockTag, stringByteLength, forwardTarget, ARR_ELEM, ARR_LENGTH, ARRAY_HEADER_SIZE,
+  REC_VACATED, recordRef,
 } from './object-format'
+import { recordIntact } from './record-blocks'
 
 /** What the check reads of the heap. */
 export interface ValueCheckHost {
@@ -38,11 +42,20 @@ export function checkValues(h: ValueCheckHost, limit = 100): string[] {
   let more = 0
   const bad = (what: string) => { if (out.length < limit) out.push(what); else more++ }
   const dv = h.dv
+  const words = new Uint32Array(h.bytes.buffer, h.bytes.byteOffset, h.bytes.byteLength / 4)
   h.forEachBlock((p, size) => {
     const tag = blockTag(dv, p)
     if (tag === TAG_FORWARD) {
       const t = forwardTarget(dv, p)
       if (!h.isAllocated(t) || (blockTag(dv, t) < FIRST_TYPE_ID && blockTag(dv, t) !== TAG_FORWARD)) bad(`forwarder@${p}: target ${t} is not an allocated object`)
+      return
+    }
+    if (tag === TAG_ARRAY && dv.getUint8(p + ARR_ELEM) === KIND_CODE.record) {
+      const n = dv.getUint32(p + ARR_LENGTH, true)
+      for (let i = 0; i < n; i++) {
+        const why = recordElementProblem(h, words, p + ARRAY_HEADER_SIZE + i * 8)
+        if (why) bad(`record array@${p}[${i}]: ${why}`)
+      }
       return
     }
     if (tag < FIRST_TYPE_ID) return
@@ -81,6 +94,18 @@ function fieldProblem(h: ValueCheckHost, at: number, f: TableField): string | nu
     case 'string': case 'ref': case 'array': case 'bytes': return pointerProblem(h, at, f)
     default: return null // i32 u32 f64 i64: every bit pattern is a value
   }
+}
+
+function recordElementProblem(h: ValueCheckHost, u32: Uint32Array, at: number): string | null {
+  const dv = h.dv
+  const q = dv.getUint32(at, true)
+  const seal = dv.getUint32(at + 4, true)
+  if (q === 0) return seal === 0 || seal === REC_VACATED ? null : `no record but a seal of ${seal}`
+  if (!h.isAllocated(q)) return `record ${q} is not an allocated block`
+  if (!recordIntact(u32, q, seal, q + h.usableSize(q))) return `record ${q} is not intact (tag ${blockTag(dv, q)}; it does not match its seal)`
+  const r = recordRef(dv, q)
+  if (r !== 0 && !h.isAllocated(r)) return `record ${q} refers to ${r}, which is not an allocated block`
+  return null
 }
 
 function numberProblem(f: TableField, x: number): string | null {

@@ -7,11 +7,26 @@ import { FileBackedRegion, RegionFile } from './file-backed'
 export { RegionFile } from './file-backed'
 
 /**
- * MmapRegion: the file mapped MAP_SHARED through the native addon; `bytes` is
+ * MmapRegion: the file mapped MAP_SHARED through the native addon; `bytes` is a view of
  * the mapping itself, so every store lands in the OS page cache at once.
  *
  *   'power'    flush records pages; drain msyncs them (sorted, coalesced)
  *   'process'  flush and drain only count: the page cache survives a killed process
+ *
+ * The buffer covers `mappedSize` bytes of address space, the heap's maxSize, mapped once:
+ * growth within it extends the file and maps the new part of the file in place (same
+ * address, same ArrayBuffer), and `bytes` becomes a longer view of that buffer.
+ *
+ *   ArrayBuffer  [0 ...................................... mappedSize)   one reservation
+ *   file part    [0 ........ size)                                      MAP_SHARED, grows, never shrinks
+ *   the rest                [size ...................... mappedSize)   read-only zeros (not the
+ *                                                                       file: no SIGBUS past EOF)
+ *   bytes        [0 ........ size)   a view bounded to the file: an index past the end reads
+ *                                    undefined
+ *
+ * Growth past `mappedSize` maps the new size anew and unmaps the old mapping (its views
+ * then read as empty). The file never shrinks under the mapping: a failed grow restores the
+ * old size, which is all the file part covers.
  */
 export class MmapRegion extends FileBackedRegion implements Region {
   readonly kind = 'mmap' as const
@@ -20,14 +35,19 @@ export class MmapRegion extends FileBackedRegion implements Region {
   protected view: Uint8Array
   protected readonly pending = new PageRanges()
 
-  /** Use openRegion(); this takes over an open, locked, sized file (and closes it if mapping fails). */
-  constructor(file: RegionFile, durability: Durability, private readonly native: NativeMmap) {
+  /**
+   * Use openRegion(); this takes over an open, locked, sized file (and closes it if mapping
+   * fails). `reserve`: bytes of address space to map, at least the file's size.
+   */
+  constructor(file: RegionFile, durability: Durability, private readonly native: NativeMmap, reserve = file.size) {
     super(file, durability)
-    this.buffer = native.map(file.fd, file.size)
-    this.view = new Uint8Array(this.buffer)
+    this.buffer = native.map(file.fd, file.size, native.extend ? Math.max(file.size, reserve) : file.size)
+    this.view = new Uint8Array(this.buffer, 0, file.size)
   }
 
   get closed(): boolean { return this.buffer === null }
+  /** Bytes mapped: the region grows to this size without a new mapping. */
+  get mappedSize(): number { return this.buffer?.byteLength ?? 0 }
   protected override get recordsFlushes(): boolean { return this.durability === 'power' }
 
   drain(): void {
@@ -37,20 +57,38 @@ export class MmapRegion extends FileBackedRegion implements Region {
     this.pending.writeBack(this.view.length, this.path, (offset, length) => this.native.sync(buffer, offset, length))
   }
 
-  /** Extends the file (disk space reserved; new bytes read as zero), then maps it anew. Old views go empty. */
+  /**
+   * Maps `maxSize` bytes (if more than now), so that growing up to it keeps this mapping.
+   * Only address space: the file keeps its size. Views taken before read as empty afterwards.
+   * A hint: false if the address space could not be mapped (growth then maps anew).
+   */
+  reserve(maxSize: number): boolean {
+    this.checkOpen()
+    if (maxSize <= this.mappedSize) return true
+    if (!this.native.extend) return false
+    try {
+      this.remap(maxSize, this.view.length)
+      return true
+    } catch (e) {
+      if (e instanceof RegionError) return false
+      throw e
+    }
+  }
+
+  /**
+   * Extends the file (disk space reserved; new bytes read as zero). Within `mappedSize` the
+   * buffer stays and `bytes` becomes a longer view of it (views taken before stay valid over
+   * the old size); past it the file is mapped anew and old views go empty.
+   */
   grow(newSize: number): void {
     if (!this.extendFile(newSize)) return
-    // Map the new size before unmapping the old one, so a failure leaves the region usable.
-    let buffer: ArrayBuffer
+    if (newSize > this.mappedSize) return this.remap(newSize, newSize)
     try {
-      buffer = this.native.map(this.fd, newSize)
+      this.native.extend!(this.buffer!, this.fd, newSize)
     } catch (e) {
       throw new RegionError(`region: cannot map ${this.path} grown to ${newSize} bytes: ${(e as Error).message}`)
     }
-    const old = this.buffer!
-    this.buffer = buffer
-    this.view = new Uint8Array(buffer)
-    this.native.unmap(old)
+    this.view = new Uint8Array(this.buffer!, 0, newSize)
   }
 
   close(): void {
@@ -62,5 +100,19 @@ export class MmapRegion extends FileBackedRegion implements Region {
     } finally {
       this.releaseFile()
     }
+  }
+
+  /** Maps `size` bytes of the file anew in `reserve` of address space. The new mapping first, so a failure leaves the region usable. */
+  private remap(reserve: number, size: number): void {
+    let buffer: ArrayBuffer
+    try {
+      buffer = this.native.map(this.fd, size, reserve)
+    } catch (e) {
+      throw new RegionError(`region: cannot map ${reserve} bytes of ${this.path}: ${(e as Error).message}`)
+    }
+    const old = this.buffer!
+    this.buffer = buffer
+    this.view = new Uint8Array(buffer, 0, size)
+    this.native.unmap(old)
   }
 }

@@ -25,6 +25,11 @@ export interface OpenRegionOptions {
    * the file must exist.
    */
   create?: boolean | 'if-missing'
+  /**
+   * Bytes the region may grow to without a new mapping (mmap: address space mapped at open,
+   * past the file's end; ignored by the file backend). Default: the file's size.
+   */
+  maxSize?: number
   /** Default 'power'. */
   durability?: Durability
   /** Default 'mmap' when the native addon is built, else 'file'. */
@@ -38,7 +43,7 @@ export interface OpenRegionOptions {
  * or another, throws HeapLockedError.
  */
 export function openRegion(path: string, opts: OpenRegionOptions = {}): MmapRegion | FileRegion {
-  const { durability, backend, create, size } = checkOptions(path, opts)
+  const { durability, backend, create, size, maxSize } = checkOptions(path, opts)
   const native = loadNative()
   if (backend === 'mmap' && native === null) {
     throw new RegionError(`region: backend 'mmap' asked for ${path}, but the native addon is not available (${nativeLoadFailure()}); ` +
@@ -71,7 +76,7 @@ export function openRegion(path: string, opts: OpenRegionOptions = {}): MmapRegi
     if (created) sizeNewFile(path, fd, fileSize, durability, native)
     else reserveExisting(path, fd, fileSize, native)
     const file: RegionFile = { path, fd, size: fileSize, lock, native }
-    return backend === 'mmap' ? new MmapRegion(file, durability, native as NativeMmap) : new FileRegion(file, durability)
+    return backend === 'mmap' ? new MmapRegion(file, durability, native as NativeMmap, maxSize) : new FileRegion(file, durability)
   } catch (e) {
     try { lock?.release() } catch { /* closing the fd drops it anyway */ }
     try { fs.closeSync(fd) } catch { /* nothing more to do */ }
@@ -101,7 +106,11 @@ function checkOptions(path: string, opts: OpenRegionOptions) {
   } else if (create !== false) {
     throw new RegionError(`region: creating ${path} needs a size`)
   }
-  return { durability, backend, create, size }
+  const maxSize = opts.maxSize
+  if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && maxSize > 0 && maxSize <= MAX_REGION_SIZE)) {
+    throw new RegionError(`region: cannot open ${path}: maxSize must be an integer from 1 to 4 GiB, got ${String(maxSize)}`)
+  }
+  return { durability, backend, create, size, maxSize }
 }
 
 /** O_RDWR of an existing file; null when it is missing and `missingOk`. */

@@ -28,7 +28,11 @@ export interface Region {
   readonly durability: Durability
   /** Size in bytes; a multiple of 8. */
   readonly size: number
-  /** A view over the whole region. Replaced by `grow`: never cache it across a grow. */
+  /**
+   * A view over the whole region, and no further (on mmap the buffer behind it may be
+   * larger: index the view, never `bytes.buffer`). Replaced by `grow`: never cache it across
+   * a grow (a view taken before keeps its old length, or reads as empty).
+   */
   readonly bytes: Uint8Array
   readonly counters: RegionCounters
   /** Schedules write-back of [offset, offset + length). */
@@ -45,6 +49,12 @@ export interface Region {
   readonly canGrow: boolean
   /** Grows the region to `newSize` bytes (new bytes read as zero); `bytes` is a new view afterwards. */
   grow(newSize: number): void
+  /**
+   * Prepares growth up to `maxSize` bytes (mmap: maps that much address space once, so that
+   * grows keep the buffer). A hint, absent where it means nothing; false if it could not be
+   * done. `bytes` may be a new view afterwards.
+   */
+  reserve?(maxSize: number): boolean
   /** Resets the persist counters to zero. */
   resetCounters(): void
   /** Releases the region; it can not be used afterwards. Does not drain. */
