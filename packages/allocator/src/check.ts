@@ -39,6 +39,8 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
   if (readChunkCount(mem) !== chunks.chunkCount) fail(`chunk count on media ${readChunkCount(mem)} ≠ ${chunks.chunkCount}`)
   if (!inTransaction && log.pending()) fail('undo log holds an unfinished transaction outside a transaction')
 
+  chunks.checkCaches(fail)
+  const cached = chunks.cachedPerChunk()
   const per = chunks.classes.perChunk
   const sizes = chunks.classes.sizes
   let blocks = 0
@@ -69,7 +71,9 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
         const listed = chunks.freeListLength(c)
         const bumped = Math.max(0, (base + per[sc] * sizes[sc] - chunks.bump[c]) / sizes[sc])
         if (listed < 0) fail(`chunk ${c}: free list is broken`)
-        else if (listed + bumped !== chunks.nFree[c]) fail(`chunk ${c}: free list ${listed} + untouched ${bumped} ≠ ${chunks.nFree[c]} free`)
+        else if (listed + bumped + cached[c] !== chunks.nFree[c]) {
+          fail(`chunk ${c}: free list ${listed} + untouched ${bumped} + cached ${cached[c]} ≠ ${chunks.nFree[c]} free`)
+        }
         for (let p = chunks.bump[c]; p < base + per[sc] * sizes[sc]; p += sizes[sc]) {
           if (chunks.testBit(p)) { fail(`chunk ${c}: allocated block ${p} past the bump pointer`); break }
         }

@@ -1,8 +1,19 @@
 import * as F from './format'
 import { Layout } from './superblock'
 import { Memory } from './memory'
-import { SizeClasses } from './size-classes'
+import { SizeClasses, CACHE_STRIDE } from './size-classes'
 import { HeapFullError, InvalidPointerError, assert } from './errors'
+
+/**
+ * The numbers the fast paths use, as literals: an imported constant costs a load and a check at
+ * every use in optimised code (tsc emits it as a mutable property of the module's exports).
+ */
+const enum Hot { GranuleShift = 4, GranuleMask = 15, CacheStride = 256, NoClass = 255 }
+
+/** cls[c] of a chunk that is not a run: the fast free tells a run by its class alone. */
+export const NO_CLASS = Hot.NoClass
+assert(Hot.GranuleShift === F.GRANULE_SHIFT && Hot.GranuleMask === F.GRANULE - 1 && Hot.CacheStride === CACHE_STRIDE,
+  'chunk-space: Hot constants out of step with format.ts and size-classes.ts')
 
 /** Volatile chunk states. FREE, RUN and LARGE match the table; the others are volatile only. */
 export const C_FREE = 0
@@ -17,13 +28,25 @@ export const C_QUARANTINE = 4
  * The chunk space: chunks, runs of size classes, large objects, and the
  * allocation bitmap. Small alloc and free write nothing durable.
  *
+ * The small-block fast path (after Makalu's thread-local free lists): each size class has a
+ * volatile cache of free blocks, a stack in a typed array. A free clears the block's bit and
+ * pushes it; an alloc pops one and sets its bit. The cache is refilled from the current run
+ * (its free list, then its bump range) and, when full, spills its oldest half back to the
+ * runs' free lists, in batches. A cached block is simply free: its bit is clear and it counts
+ * in nFree, so recovery, close and the clean-state check need nothing from the cache.
+ *
  * Invariants (checked by heap.check()):
  *   kind[c] = FREE or QUARANTINE ⇒ the table entry of c is FREE (0); its bitmap bits are
  *                                  never read (a claim clears them)
  *   kind[c] = FREE               ⇒ that entry is durable (so c can be claimed with one store)
- *   kind[c] = RUN                ⇒ entry = RUN | cls[c];   nFree[c] = perChunk − popcount(bits of c)
+ *   kind[c] = RUN                ⇒ entry = RUN | cls[c];   nFree[c] = perChunk − popcount(bits of c);
+ *                                  bits are set only at block starts
+ *   kind[c] ≠ RUN                ⇔ cls[c] = NO_CLASS
  *   kind[c] = LARGE              ⇒ entry = LARGE, arg = span[c]; bit of the head set; c+1 … c+span−1 are CONT
- *   built[c]                     ⇒ free list of c + blocks at or past bump[c] = exactly the clear block starts of c
+ *   cache[sc]                    = distinct clear block starts of RUN chunks of class sc, on no free list
+ *                                  and below their chunk's bump[c] (if built); ≤ cacheCap[sc] of them
+ *   built[c]                     ⇒ free list of c + blocks at or past bump[c] + cached blocks of c
+ *                                  = exactly the clear block starts of c
  *   used = Σ usable size of allocated blocks;  liveBlocks = Σ bits
  */
 export class ChunkSpace {
@@ -46,17 +69,35 @@ export class ChunkSpace {
   /** Per class: chunks with free blocks, other than the current one (entries may be stale: see inPartial). */
   private readonly partial: number[][]
   private readonly inPartial: Uint8Array
+  /** Per class sc, slots [sc·CACHE_STRIDE, sc·CACHE_STRIDE + cacheTop[sc]): cached free blocks, newest last. */
+  readonly cache: Uint32Array
+  readonly cacheTop: Uint32Array
   private quarantine: number[] = []
   private quarantinedChunks = 0
   /** Lowest chunk that may be FREE. */
   private freeHint = 0
-  used = 0
-  liveBlocks = 0
+  /**
+   * Blocks and usable bytes handed out of the runs' free lists and bump ranges (allocated or
+   * cached), and of large objects: the fast path moves blocks between a cache and the program
+   * without touching them, so `used` and `liveBlocks` subtract what the caches hold.
+   */
+  private outBlocks = 0
+  private outBytes = 0
 
   private readonly dataOff: number
   private readonly shift: number
   private readonly chunkMask: number
   private readonly bitBase: number
+  // Copies of hot fields and the region's views (refreshed when the region grows), for the fast path.
+  private readonly sizes: Uint32Array
+  private readonly perChunk: Uint32Array
+  private readonly cacheCap: Uint32Array
+  private readonly byGranules: Uint8Array
+  private readonly maxSmall: number
+  private u32!: Uint32Array
+  private bytes!: Uint8Array
+  /** Over the same bytes: zeroing a small block takes half the stores (null if the bytes do not start 8-aligned). */
+  private f64!: Float64Array | null
 
   constructor(
     private readonly mem: Memory,
@@ -71,7 +112,7 @@ export class ChunkSpace {
     this.chunkCount = chunkCount
     const n = layout.maxChunks
     this.kind = new Uint8Array(n)
-    this.cls = new Uint8Array(n)
+    this.cls = new Uint8Array(n).fill(NO_CLASS)
     this.nFree = new Uint32Array(n)
     this.freeHead = new Uint32Array(n)
     this.bump = new Uint32Array(n)
@@ -84,6 +125,34 @@ export class ChunkSpace {
     this.shift = layout.chunkShift
     this.chunkMask = layout.chunkSize - 1
     this.bitBase = layout.bitmapOff >>> 2
+    this.sizes = this.classes.sizes
+    this.perChunk = this.classes.perChunk
+    this.cacheCap = this.classes.cacheCap
+    this.byGranules = this.classes.byGranules
+    this.maxSmall = this.classes.maxSmall
+    this.cache = new Uint32Array(this.classes.count * CACHE_STRIDE)
+    this.cacheTop = new Uint32Array(this.classes.count)
+    this.refreshViews()
+  }
+
+  private refreshViews(): void {
+    this.u32 = this.mem.u32
+    const b = (this.bytes = this.mem.bytes)
+    this.f64 = b.byteOffset % 8 === 0 ? new Float64Array(b.buffer, b.byteOffset, Math.floor(b.length / 8)) : null
+  }
+
+  /** Usable bytes of allocated blocks. */
+  get used(): number {
+    let cached = 0
+    for (let sc = 0; sc < this.cacheTop.length; sc++) cached += this.cacheTop[sc] * this.sizes[sc]
+    return this.outBytes - cached
+  }
+
+  /** Allocated blocks. */
+  get liveBlocks(): number {
+    let cached = 0
+    for (let sc = 0; sc < this.cacheTop.length; sc++) cached += this.cacheTop[sc]
+    return this.outBlocks - cached
   }
 
   // ── addresses ──────────────────────────────────────────────────────────────
@@ -122,7 +191,8 @@ export class ChunkSpace {
   // ── lookups ──────────────────────────────────────────────────────────────
   /** The usable size of the block starting at p (allocated or not), or −1 if no block starts at p. */
   blockSize(p: number): number {
-    if (p < this.dataOff || (p & (F.GRANULE - 1)) !== 0) return -1
+    // Not (p & 15) alone: it truncates, and p + 0.5 would name the block at p.
+    if ((p >>> 0) !== p || p < this.dataOff || (p & (F.GRANULE - 1)) !== 0) return -1
     const rel = p - this.dataOff
     const c = rel >>> this.shift
     if (c >= this.chunkCount) return -1
@@ -162,51 +232,180 @@ export class ChunkSpace {
   }
 
   // ── small blocks ─────────────────────────────────────────────────────────
-  /** A block of class sc. No durable write unless a chunk must be claimed (one flushed store). */
+  /** A zero-filled block of `size` bytes, if that is a small size (an integer up to maxSmall); else −1, nothing done. */
+  allocSize(size: number): number {
+    if ((size >>> 0) !== size || size > this.maxSmall) return -1
+    return this.allocSmall(this.byGranules[(size + Hot.GranuleMask) >>> Hot.GranuleShift])
+  }
+
+  /** A zero-filled block of class sc. No durable write unless a chunk must be claimed (one flushed store). */
   allocSmall(sc: number): number {
-    let c = this.current[sc]
-    if (c < 0 || this.nFree[c] === 0) c = this.refill(sc)
-    let p = this.freeHead[c]
-    const size = this.classes.sizes[sc]
-    if (p !== 0) {
-      this.freeHead[c] = this.mem.u32[p >>> 2]
-    } else {
-      p = this.bump[c]
-      this.bump[c] = p + size
-    }
-    this.nFree[c]--
-    this.setBit(p)
-    if (size <= 256) {
-      // Small blocks: plain stores beat the call into TypedArray.prototype.fill.
-      const u = this.mem.u32
-      for (let i = p >>> 2, end = (p + size) / 4; i < end; i++) u[i] = 0 // a block may end at 4 GiB
-    } else this.mem.bytes.fill(0, p, p + size)
-    this.used += size
-    this.liveBlocks++
+    let t = this.cacheTop[sc]
+    if (t === 0) t = this.refill(sc)
+    const p = this.cache[sc * Hot.CacheStride + t - 1]
+    this.cacheTop[sc] = t - 1
+    const rel = p - this.dataOff
+    this.nFree[rel >>> this.shift]--
+    const g = rel >>> Hot.GranuleShift
+    this.u32[this.bitBase + (g >>> 5)] |= 1 << (g & 31)
+    const size = this.sizes[sc]
+    // Small blocks: 8-byte stores, two per granule, beat the call into TypedArray.prototype.fill.
+    if (size <= 256 && this.f64 !== null) {
+      const f = this.f64
+      let i = p >>> 3
+      const end = i + (size >>> 3)
+      if (size & 16) {
+        f[i] = 0
+        f[i + 1] = 0
+        i += 2
+      }
+      for (; i < end; i += 4) {
+        f[i] = 0
+        f[i + 1] = 0
+        f[i + 2] = 0
+        f[i + 3] = 0
+      }
+    } else this.bytes.fill(0, p, p + size)
     return p
   }
 
+  /**
+   * The common free: p is the start of an allocated block in a run (exact: the run's bits are set
+   * only at block starts). Returns false, having changed nothing, for anything else.
+   */
+  freeFast(p: number): boolean {
+    if ((p >>> 0) !== p || (p & Hot.GranuleMask) !== 0 || p < this.dataOff) return false
+    const rel = p - this.dataOff
+    const c = rel >>> this.shift
+    const sc = this.cls[c] // NO_CLASS unless c is a run (undefined past the table)
+    if (!(sc < Hot.NoClass)) return false
+    const g = rel >>> Hot.GranuleShift
+    const i = this.bitBase + (g >>> 5)
+    const w = this.u32[i]
+    const bit = 1 << (g & 31)
+    if ((w & bit) === 0) return false
+    this.u32[i] = w ^ bit
+    this.putFree(p, c, sc)
+    return true
+  }
+
   private freeSmall(p: number, c: number): void {
-    const sc = this.cls[c]
-    const size = this.classes.sizes[sc]
     this.clearBit(p)
-    this.used -= size
-    this.liveBlocks--
-    if (this.built[c]) {
-      this.mem.u32[p >>> 2] = this.freeHead[c]
-      this.freeHead[c] = p
+    this.putFree(p, c, this.cls[c])
+  }
+
+  /** A block of run c (class sc) whose bit was just cleared: counted free, then cached (or released with its run). */
+  private putFree(p: number, c: number, sc: number): void {
+    const t = this.cacheTop[sc]
+    if (++this.nFree[c] === this.perChunk[sc] || t === this.cacheCap[sc]) return this.putFreeSlow(p, c, sc)
+    this.cache[sc * Hot.CacheStride + t] = p
+    this.cacheTop[sc] = t + 1
+  }
+
+  /** putFree when the run is now empty or the cache is full. */
+  private putFreeSlow(p: number, c: number, sc: number): void {
+    if (this.nFree[c] === this.perChunk[sc] && c !== this.current[sc]) {
+      this.outBlocks--
+      this.outBytes -= this.sizes[sc]
+      return this.releaseChunks(c, 1)
     }
-    const n = ++this.nFree[c]
-    if (c === this.current[sc]) return
-    if (n === this.classes.perChunk[sc]) this.releaseChunks(c, 1)
-    else if (!this.inPartial[c]) {
-      this.inPartial[c] = 1
-      this.partial[sc].push(c)
+    let t = this.cacheTop[sc]
+    if (t === this.cacheCap[sc]) t = this.spill(sc)
+    this.cache[sc * CACHE_STRIDE + t] = p
+    this.cacheTop[sc] = t + 1
+  }
+
+  /** The cache of class sc is full: its oldest half goes back to the free lists of its runs. Returns the new count. */
+  private spill(sc: number): number {
+    const base = sc * CACHE_STRIDE
+    const top = this.cacheTop[sc]
+    const n = top >>> 1
+    const u = this.u32
+    for (let i = base; i < base + n; i++) {
+      const p = this.cache[i]
+      const c = (p - this.dataOff) >>> this.shift
+      // An unbuilt run gets no link: buildFreeList finds its clear bits later.
+      if (this.built[c]) {
+        u[p >>> 2] = this.freeHead[c]
+        this.freeHead[c] = p
+      }
+      if (c !== this.current[sc] && !this.inPartial[c]) {
+        this.inPartial[c] = 1
+        this.partial[sc].push(c)
+      }
+    }
+    this.cache.copyWithin(base, base + n, base + top)
+    this.cacheTop[sc] = top - n
+    this.outBlocks -= n
+    this.outBytes -= n * this.sizes[sc]
+    return top - n
+  }
+
+  /** Drops the cached blocks of run c (it is being released). */
+  private purge(c: number): void {
+    const sc = this.cls[c]
+    const base = sc * CACHE_STRIDE
+    const end = base + this.cacheTop[sc]
+    let j = base
+    for (let i = base; i < end; i++) {
+      const p = this.cache[i]
+      if ((p - this.dataOff) >>> this.shift !== c) this.cache[j++] = p
+    }
+    this.outBlocks -= end - j
+    this.outBytes -= (end - j) * this.sizes[sc]
+    this.cacheTop[sc] = j - base
+  }
+
+  /**
+   * The cache of class sc is empty: moves up to half its capacity of free blocks into it from
+   * the current run, or the next run with free blocks, or a newly claimed one. Returns the count.
+   * (With the cache empty, every free block of the class is on a free list, in a bump range or,
+   * in an unbuilt run, found by its clear bit: a run with nFree > 0 always yields some.)
+   */
+  private refill(sc: number): number {
+    const want = Math.max(1, this.cacheCap[sc] >>> 1)
+    let c = this.current[sc]
+    for (;;) {
+      if (c >= 0) {
+        const n = this.take(c, sc, want)
+        if (n > 0) return n
+      }
+      c = this.current[sc] = this.nextRun(sc)
     }
   }
 
-  /** Makes a chunk with free blocks current for class sc. */
-  private refill(sc: number): number {
+  /** Moves up to `want` free blocks of run c into the (empty) cache of sc, lowest address on top. */
+  private take(c: number, sc: number, want: number): number {
+    const base = sc * CACHE_STRIDE
+    const size = this.sizes[sc]
+    const end = this.chunkBase(c) + this.perChunk[sc] * size
+    const u = this.u32
+    let n = 0
+    let p = this.freeHead[c]
+    while (n < want && p !== 0) {
+      this.cache[base + n++] = p
+      p = u[p >>> 2]
+    }
+    this.freeHead[c] = p
+    let b = this.bump[c]
+    while (n < want && b < end) {
+      this.cache[base + n++] = b
+      b += size
+    }
+    this.bump[c] = b
+    for (let i = base, j = base + n - 1; i < j; i++, j--) {
+      const x = this.cache[i]
+      this.cache[i] = this.cache[j]
+      this.cache[j] = x
+    }
+    this.cacheTop[sc] = n
+    this.outBlocks += n
+    this.outBytes += n * size
+    return n
+  }
+
+  /** The next run of class sc to allocate from: one with free blocks, else a newly claimed chunk. */
+  private nextRun(sc: number): number {
     const list = this.partial[sc]
     while (list.length > 0) {
       const c = list.pop()!
@@ -214,7 +413,6 @@ export class ChunkSpace {
       this.inPartial[c] = 0
       if (this.kind[c] !== C_RUN || this.cls[c] !== sc || this.nFree[c] === 0) continue
       if (!this.built[c]) this.buildFreeList(c)
-      this.current[sc] = c
       return c
     }
     const c = this.claimChunks(1)
@@ -228,8 +426,44 @@ export class ChunkSpace {
     this.freeHead[c] = 0
     this.bump[c] = this.chunkBase(c)
     this.built[c] = 1
-    this.current[sc] = c
     return c
+  }
+
+  /** Per chunk: how many of its blocks are in a cache. */
+  cachedPerChunk(): Uint32Array {
+    const n = new Uint32Array(this.chunkCount)
+    for (let sc = 0; sc < this.classes.count; sc++) {
+      for (let i = sc * CACHE_STRIDE, end = i + this.cacheTop[sc]; i < end; i++) {
+        const c = this.chunkOf(this.cache[i])
+        if (c < n.length) n[c]++
+      }
+    }
+    return n
+  }
+
+  /** Reports every break of the fast path's invariants: the caches', and cls = NO_CLASS off runs (see the class comment). */
+  checkCaches(fail: (s: string) => void): void {
+    for (let c = 0; c < this.layout.maxChunks; c++) {
+      if ((this.kind[c] === C_RUN) !== (this.cls[c] !== NO_CLASS)) {
+        fail(`chunk ${c}: volatile kind ${this.kind[c]} but class ${this.cls[c]}`)
+        break
+      }
+    }
+    const seen = new Set<number>()
+    for (let sc = 0; sc < this.classes.count; sc++) {
+      if (this.cacheTop[sc] > this.cacheCap[sc]) fail(`cache of class ${sc}: ${this.cacheTop[sc]} blocks, over its capacity ${this.cacheCap[sc]}`)
+      for (let i = sc * CACHE_STRIDE, end = i + this.cacheTop[sc]; i < end; i++) {
+        const p = this.cache[i]
+        const c = this.chunkOf(p)
+        const why = p < this.dataOff || c >= this.chunkCount || this.kind[c] !== C_RUN || this.cls[c] !== sc ? 'not in a run of its class'
+          : this.blockSize(p) < 0 ? 'not a block start'
+            : this.testBit(p) ? 'allocated'
+              : seen.has(p) ? 'cached twice'
+                : this.built[c] && p >= this.bump[c] ? 'past its run\'s bump pointer' : ''
+        if (why) fail(`cache of class ${sc}: block ${p} ${why}`)
+        seen.add(p)
+      }
+    }
   }
 
   /** Sets up the volatile state of a run chunk (after a claim, or at open). */
@@ -240,7 +474,7 @@ export class ChunkSpace {
     this.inPartial[c] = 0
   }
 
-  /** Rebuilds chunk c's free list from its bitmap (lazily, after open). */
+  /** Rebuilds chunk c's free list from its bitmap (lazily, after open; the cache of its class is empty then). */
   private buildFreeList(c: number): void {
     const sc = this.cls[c]
     const size = this.classes.sizes[sc]
@@ -263,8 +497,8 @@ export class ChunkSpace {
     this.initRun(c, sc)
     this.nFree[c] = nFree
     const live = this.classes.perChunk[sc] - nFree
-    this.used += live * this.classes.sizes[sc]
-    this.liveBlocks += live
+    this.outBytes += live * this.classes.sizes[sc]
+    this.outBlocks += live
     if (nFree > 0) {
       this.inPartial[c] = 1
       this.partial[sc].push(c)
@@ -277,8 +511,8 @@ export class ChunkSpace {
   /** Registers a large object found at open. */
   adoptLarge(c: number, n: number): void {
     this.markLarge(c, n)
-    this.used += n * this.layout.chunkSize
-    this.liveBlocks++
+    this.outBytes += n * this.layout.chunkSize
+    this.outBlocks++
   }
 
   /** Puts the partial lists in address order (lowest pops first); call once after adopting. */
@@ -297,16 +531,18 @@ export class ChunkSpace {
     this.claimsUndrained = true
     this.markLarge(c, n)
     this.setBit(p)
-    this.used += n * this.layout.chunkSize
-    this.liveBlocks++
+    this.outBytes += n * this.layout.chunkSize
+    this.outBlocks++
     return p
   }
 
   private markLarge(c: number, n: number): void {
     this.kind[c] = C_LARGE
+    this.cls[c] = NO_CLASS
     this.span[c] = n
     for (let i = 1; i < n; i++) {
       this.kind[c + i] = C_CONT
+      this.cls[c + i] = NO_CLASS
       this.span[c + i] = c
     }
   }
@@ -329,17 +565,19 @@ export class ChunkSpace {
     assert(this.kind[c] === C_LARGE, 'free of a validated pointer in a non-block chunk')
     const n = this.span[c]
     this.clearBit(p)
-    this.used -= n * this.layout.chunkSize
-    this.liveBlocks--
+    this.outBytes -= n * this.layout.chunkSize
+    this.outBlocks--
     this.releaseChunks(c, n)
   }
 
   // ── chunks ───────────────────────────────────────────────────────────────
   /** Releases n chunks from c: one store makes the head entry FREE; reusable after the next drain. */
   releaseChunks(c: number, n: number): void {
+    if (this.kind[c] === C_RUN) this.purge(c)
     this.writeEntry(c, F.KIND_FREE, 0, -1)
     for (let i = 0; i < n; i++) {
       this.kind[c + i] = C_QUARANTINE
+      this.cls[c + i] = NO_CLASS
       this.inPartial[c + i] = 0
       this.built[c + i] = 0
     }
@@ -414,6 +652,7 @@ export class ChunkSpace {
 
   /** Called when the region grew: chunks [chunkCount, n) are new and FREE. */
   grewTo(n: number): void {
+    this.refreshViews()
     for (let c = this.chunkCount; c < n; c++) this.kind[c] = C_FREE
     this.chunkCount = n
   }

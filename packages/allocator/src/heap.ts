@@ -105,6 +105,12 @@ export class Heap {
   private txSnapshots = new Map<number, number>()
   private readonly growListeners: Array<() => void> = []
   private txSerial = 0
+  /**
+   * The chunk space while the heap is open, writable, not failed and outside a transaction (alloc
+   * and free may take its fast path), else null. One load and a compare, where a flag and the
+   * field `chunks` would be two loads and a truthiness test.
+   */
+  private fast: ChunkSpace | null = null
 
   /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
   static create(path: string, opts: HeapCreateOptions): Heap {
@@ -219,6 +225,7 @@ export class Heap {
     report.liveBlocks = this.chunks.liveBlocks
     report.liveBytes = this.chunks.used
     report.ms = performance.now() - t0
+    this.fast = this.readOnly ? null : this.chunks
   }
 
   // ── views ────────────────────────────────────────────────────────────────
@@ -251,6 +258,16 @@ export class Heap {
   // ── allocation ───────────────────────────────────────────────────────────
   /** A zero-filled block of at least `size` bytes; its offset (never 0). Small sizes write nothing durable. */
   alloc(size: number): number {
+    // The fast path (a small size, outside transactions) stays small so that callers inline it.
+    const fast = this.fast
+    if (fast !== null) {
+      const p = fast.allocSize(size)
+      if (p >= 0) return p
+    }
+    return this.allocSlow(size)
+  }
+
+  private allocSlow(size: number): number {
     this.checkWritable('alloc')
     if (!(size >= 0 && size <= 2 ** 32)) throw new ArgumentError(`heap: alloc(${size}): size must be a number of bytes from 0 to 4 GiB`)
     const classes = this.chunks.classes
@@ -265,6 +282,11 @@ export class Heap {
    * rollback would free it anyway, so it is freed now (and can be reused in the transaction).
    */
   free(ptr: number): void {
+    const fast = this.fast
+    if (fast === null || !fast.freeFast(ptr)) this.freeSlow(ptr)
+  }
+
+  private freeSlow(ptr: number): void {
     this.checkWritable('free')
     this.chunks.validate(ptr, 'free')
     if (this.txDepth > 0) {
@@ -384,6 +406,7 @@ export class Heap {
       try { return fn() } finally { this.txDepth-- }
     }
     this.txDepth = 1
+    this.fast = null
     this.txSerial++
     let result: T
     try {
@@ -492,6 +515,7 @@ export class Heap {
   /** From now on every call throws HeapFailedError; close() releases the file as it is (dirty). */
   private fail(cause: unknown, what: string): never {
     const detail = (cause as Error)?.message ?? String(cause)
+    this.fast = null
     this.failure = new HeapFailedError(`heap: ${what} (${detail}); this heap can no longer be used: close it and open ` +
       'it again (recovery keeps each transaction whole or not at all)', { cause })
     throw this.failure
@@ -515,6 +539,7 @@ export class Heap {
 
   private endTransaction(): void {
     this.txDepth = 0
+    this.fast = this.readOnly || this.failure ? null : this.chunks
     const bits = this.txAllocBits
     if (this.txAllocs.length > bits.length >>> 3) bits.fill(0)
     else for (const p of this.txAllocs) { const g = (p - this.layout.dataOff) >>> 4; bits[g >>> 5] = 0 }
@@ -595,6 +620,7 @@ export class Heap {
    */
   close(): void {
     if (this.isClosed) return
+    this.fast = null
     if (this.failure || this.readOnly) {
       // Nothing more is written: the file stays dirty, and the next open recovers it.
       this.isClosed = true

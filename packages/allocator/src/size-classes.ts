@@ -1,5 +1,8 @@
 import { GRANULE, GRANULE_SHIFT } from './format'
 
+/** Slots per class in the free-block cache (its capacity is at most this). */
+export const CACHE_STRIDE = 256
+
 /**
  * Size classes, derived from the chunk size alone (so they are never stored):
  * multiples of 16 up to 256, then four classes per doubling up to
@@ -15,7 +18,13 @@ export class SizeClasses {
   readonly inverse: Float64Array
   /** Largest small request. */
   readonly maxSmall: number
-  private readonly byGranules: Uint8Array
+  /** The class of each request size in granules, rounded up: classOf without the call. */
+  readonly byGranules: Uint8Array
+  /**
+   * Per class: how many free blocks the volatile cache of the class holds at most (chunk-space.ts):
+   * up to 32 KiB of blocks, between 4 and CACHE_STRIDE.
+   */
+  readonly cacheCap: Uint32Array
 
   constructor(readonly chunkSize: number) {
     const sizes: number[] = []
@@ -27,6 +36,7 @@ export class SizeClasses {
     this.sizes = Uint32Array.from(sizes)
     this.perChunk = Uint32Array.from(sizes, (s) => Math.floor(chunkSize / s))
     this.inverse = Float64Array.from(sizes, (s) => 1 / s)
+    this.cacheCap = Uint32Array.from(sizes, (s) => Math.max(4, Math.min(CACHE_STRIDE, Math.floor(32768 / s))))
     this.maxSmall = sizes[sizes.length - 1]
     this.byGranules = new Uint8Array((this.maxSmall >> GRANULE_SHIFT) + 1)
     let c = 0

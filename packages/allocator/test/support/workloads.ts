@@ -279,3 +279,55 @@ export const rootsWorkload: Workload = {
 }
 
 export const workloads = [listWorkload, accountsWorkload, largeWorkload, rootsWorkload]
+
+// ── E: small-block churn through the free-block caches (not in `workloads`: heap-cache.test.ts) ──
+// A list under a root of nodes of random sizes 16..300 [next u64 | value u32 | size u32 | filler];
+// each op pushes or pops a node, and churns 8..40 junk blocks of random sizes, freed in random
+// order (some leaked until a collection), so caches refill from and spill to many runs, and runs
+// are claimed and released.
+const churnTracer = listTracer
+export const churnWorkload: Workload = {
+  name: 'small-block churn under a list',
+  initial: [] as number[],
+  apply(heap, seed, i) {
+    const r = rng(seed, i)
+    const head = heap.getRoot('churn')
+    if (head !== 0 && r() < 0.4) {
+      heap.setRoot('churn', readPtr(heap, head))
+      heap.free(head)
+    } else {
+      const size = 16 + Math.floor(r() * 285)
+      const node = heap.alloc(size)
+      writePtr(heap, node, head)
+      u32(heap)[(node + 8) >>> 2] = i + 1
+      u32(heap)[(node + 12) >>> 2] = size
+      heap.persist(node, size)
+      heap.setRoot('churn', node)
+    }
+    const junk: number[] = []
+    for (let k = 8 + Math.floor(r() * 33); k > 0; k--) junk.push(heap.alloc(1 + Math.floor(r() * 300)))
+    for (let k = junk.length - 1; k > 0; k--) {
+      const j = Math.floor(r() * (k + 1))
+      const t = junk[k]; junk[k] = junk[j]; junk[j] = t
+    }
+    for (const p of junk) if (r() < 0.9) heap.free(p)
+    if (i % 5 === 4) heap.collect({ tracer: churnTracer })
+  },
+  model(state, seed, i) {
+    const s = state as number[]
+    const r = rng(seed, i)
+    return s.length > 0 && r() < 0.4 ? s.slice(1) : [i + 1, ...s]
+  },
+  read(heap) {
+    const values: number[] = []
+    const blocks: number[] = []
+    for (let p = heap.getRoot('churn'); p !== 0; p = readPtr(heap, p)) {
+      if (blocks.length > 1e6) throw new Error('list cycle')
+      if (heap.usableSize(p) < u32(heap)[(p + 12) >>> 2]) throw new Error(`node ${p} smaller than its size field`)
+      blocks.push(p)
+      values.push(u32(heap)[(p + 8) >>> 2])
+    }
+    return { state: values, blocks }
+  },
+  tracer: { trace(bytes, ptr, size, visit) { churnTracer.trace(bytes, ptr, size, visit) } },
+}
