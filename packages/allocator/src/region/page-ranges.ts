@@ -31,6 +31,8 @@ export class PageRanges {
   }
 
   get isEmpty(): boolean { return this.pairs.length === 0 }
+  /** Runs recorded (before merging: an upper bound of the runs a drain writes). */
+  get runs(): number { return this.pairs.length >> 1 }
 
   /** The recorded units as sorted, disjoint, non-adjacent [firstUnit, endUnit) pairs; clears the set. */
   take(): number[] {
