@@ -44,7 +44,7 @@ export interface HeapOpenOptions {
   /**
    * Threads that mark in a crash recovery (the opening thread is one; the others are
    * worker_threads, each mapping the file): an integer from 1 (serial) or 'auto' (default:
-   * the cores available, at most 4, when the chunks in use hold 400k blocks or more; else 1).
+   * the cores available, at most 4, when the chunks in use hold 6M blocks or more; else 1).
    * mmap backend only; with a `tracer`, only if `tracerModule` names it for the workers.
    * The result is the serial one (parallel-mark.ts); `recovery.markingThreads` says how many marked.
    */

@@ -29,7 +29,7 @@ import { ArgumentError } from './errors'
 import { SharedMarkState, markShared, lockPool, unlockPool, wake, POOL_ITEMS, CTL_WORDS, ACTIVE, HUNGRY, DONE, ABORT, SEQ, STARTED, FINISHED } from './shared-mark'
 
 /** Below this many blocks (what the chunks in use can hold) 'auto' marks on one thread. */
-export const AUTO_MIN_BLOCKS = 400_000
+export const AUTO_MIN_BLOCKS = 6_000_000
 /** 'auto' uses at most this many threads. */
 export const AUTO_MAX_THREADS = 4
 /** Threads an explicit `recoveryWorkers` may ask for. */

@@ -109,11 +109,17 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
     }
     stack[sp++] = p
   }
+  // Plain stores until this thread first puts work in the pool: another thread can mark only
+  // what it took from there (taken under the lock, after this thread's stores), so until then
+  // no other thread writes these bits. From then on, Atomics.or.
+  let alone = roots !== null
   const mark = (p: number, leaf: boolean): void => {
     const g = (p - dataOff) >>> F.GRANULE_SHIFT
     const w = g >>> 5
     const bit = 1 << (g & 31)
-    if ((marks[w] & bit) !== 0 || (Atomics.or(marks, w, bit) & bit) !== 0) return
+    if ((marks[w] & bit) !== 0) return
+    if (alone) marks[w] |= bit
+    else if ((Atomics.or(marks, w, bit) & bit) !== 0) return
     marked++
     if (!leaf) push(p)
   }
@@ -127,7 +133,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
   }
   const scan = (p: number, from: number, to: number): void => {
     // Conservative: an aligned 8-byte word equal to a block start is a pointer.
-    for (let i = (p + from) / 4, end = (p + to) / 4; i < end; i += 2) {
+    for (let i = (p + from) >>> 2, end = (p + to) / 4; i < end; i += 2) { // the end may be 4 GiB
       const q = u[i]
       if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
       if (blockAt(q) > 0) mark(q, false)
@@ -154,6 +160,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
   }
   /** Puts the ranges of block p past the first into the pool; returns the end of the first. */
   const share = (p: number, n: number): number => {
+    alone = false
     lockPool(ctl)
     const room = POOL_ITEMS - ctl[POOL_N]
     let piece = SPLIT_BYTES
@@ -172,6 +179,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
   }
   /** Gives the older half of the stack to the pool (another thread is hungry). */
   const donate = (): void => {
+    alone = false
     lockPool(ctl)
     const give = Math.min(sp >>> 1, POOL_ITEMS - ctl[POOL_N])
     let k = ctl[POOL_N]
@@ -198,7 +206,6 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
     ctl[POOL_N] = n - k
   }
 
-  const active0 = roots !== null
   if (roots) {
     for (const r of roots) {
       if (r === 0) continue
@@ -206,7 +213,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
       else stale++
     }
   }
-  let active = active0
+  let active = roots !== null
   for (;;) {
     if (active) {
       // Work: the items taken from the pool, then the stack; share while someone is hungry.
@@ -226,8 +233,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
       }
       lockPool(ctl)
       if (ctl[POOL_N] > 0) { take(); unlockPool(ctl); continue }
-      active = false
-      ctl[ACTIVE]--
+      ctl[ACTIVE]-- // hungry now: the wait below ends with work (active again) or returns
       ctl[HUNGRY]++
       if (ctl[ACTIVE] === 0) {
         ctl[DONE] = 1
