@@ -1,7 +1,7 @@
 /**
  * `npm run bench` in packages/allocator: the region benchmark, the heap benchmark, the churn
- * benchmark against a bare free list, then clean opens of a big heap (open-bench), each in its
- * own process (so one's memory and JIT state do not
+ * benchmark against a bare free list, clean opens of a big heap (open-bench), then crash
+ * recovery with 1 and 2 threads (parallel-recovery-bench), each in its own process (so one's memory and JIT state do not
  * colour the other). BENCH_QUICK=1 for a smoke run.
  */
 import { execFileSync } from 'child_process'
@@ -13,3 +13,4 @@ execFileSync(process.execPath, [path.join(__dirname, 'region-bench.js'), ...(qui
 execFileSync(process.execPath, [path.join(__dirname, 'heap-bench.js')], { stdio: 'inherit' })
 execFileSync(process.execPath, [path.join(__dirname, 'churn-bench.js')], { stdio: 'inherit' })
 execFileSync(process.execPath, [path.join(__dirname, 'open-bench.js')], { stdio: 'inherit' })
+execFileSync(process.execPath, [path.join(__dirname, 'parallel-recovery-bench.js'), ...(quick ? [] : ['1', '10'])], { stdio: 'inherit' })

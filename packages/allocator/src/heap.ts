@@ -3,6 +3,7 @@ import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
 import { SnapshotRegion } from './region/snapshot-region'
+import { MmapRegion } from './region/mmap-region'
 import { createWhole } from './region/new-file'
 import { Memory } from './memory'
 import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
@@ -10,14 +11,15 @@ import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuper
 import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN, C_LARGE } from './chunk-space'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, TracerOption, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHashes, adoptClean, markAndSweep,
+import { Tracer, TracerOption, TracerModule, ParallelRecovery, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHashes, adoptClean, markAndSweep,
   dropStaleRoots } from './recovery'
 import { checkHeap, CheckReport } from './check'
+import { checkParallelOptions, loadTracerModule } from './parallel-mark'
 import { collect, CollectReport } from './collector'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
   HeapFailedError, RegionFullError, ReadOnlyError, RegionError } from './errors'
 
-export { Tracer, TraceContext, TracerOption, RecoveryReport } from './recovery'
+export { Tracer, TraceContext, TracerOption, TracerModule, RecoveryReport } from './recovery'
 export { CheckReport } from './check'
 export { CollectReport } from './collector'
 
@@ -39,6 +41,16 @@ export interface HeapOpenOptions {
   backend?: 'mmap' | 'file'
   /** The owner the heap was created with (HeapCreateOptions.owner); any other is a HeapFormatError, before anything is written. */
   owner?: string
+  /**
+   * Threads that mark in a crash recovery (the opening thread is one; the others are
+   * worker_threads, each mapping the file): an integer from 1 (serial) or 'auto' (default:
+   * the cores available, at most 4, when the chunks in use hold 6M blocks or more; else 1).
+   * mmap backend only; with a `tracer`, only if `tracerModule` names it for the workers.
+   * The result is the serial one (parallel-mark.ts); `recovery.markingThreads` says how many marked.
+   */
+  recoveryWorkers?: number | 'auto'
+  /** The tracer factory as a module a worker thread can load (parallel recovery); alone, it is the tracer too. */
+  tracerModule?: TracerModule
   /**
    * Open a private copy of the file (SnapshotRegion): no lock is taken and nothing is ever
    * written to the file; a recovery runs in the copy only; every write is a ReadOnlyError.
@@ -129,9 +141,11 @@ export class Heap {
 
   /** Opens a heap file; recovers it if it was not closed cleanly. */
   static open(path: string, opts: HeapOpenOptions = {}): Heap {
+    checkParallelOptions(opts.recoveryWorkers, opts.tracerModule, opts.tracer)
     const region = opts.readOnly ? new SnapshotRegion(path) : openRegion(path, { durability: opts.durability, backend: opts.backend })
     try {
-      return new Heap(region, path, opts.tracer, opts.owner)
+      return new Heap(region, path, opts.tracer ?? (opts.tracerModule && loadTracerModule(opts.tracerModule)), opts.owner,
+        { workers: opts.recoveryWorkers, tracerModule: opts.tracerModule })
     } catch (e) {
       region.close()
       throw e
@@ -160,7 +174,8 @@ export class Heap {
     return new Heap(region, region.kind, opts.tracer, opts.owner)
   }
 
-  private constructor(region: Region, source: string, tracerOption: TracerOption | undefined, owner: string | undefined) {
+  private constructor(region: Region, source: string, tracerOption: TracerOption | undefined, owner: string | undefined,
+    parallel?: Pick<ParallelRecovery, 'workers' | 'tracerModule'>) {
     const t0 = performance.now()
     this.region = region
     this.readOnly = region.kind === 'snapshot'
@@ -185,7 +200,7 @@ export class Heap {
       clean, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0,
       rolledBackTransaction: false, releasedChunks: 0, tracing: 'none',
       reason: clean ? 'clean' : closedCleanly ? 'inconsistent-clean-state' : 'crash',
-      stalePointers: 0, staleRoots: [],
+      stalePointers: 0, staleRoots: [], markingThreads: 0,
     })
     // The table only decodes the slots; whether a root's target is a block is judged below,
     // where a stale root (its block freed while still a root) is dropped, not fatal.
@@ -216,7 +231,9 @@ export class Heap {
       dropStaleRoots(this.rootTable, (p) => this.chunks.blockSize(p) > 0, report)
       const tracer = this.tracer(true)
       report.tracing = tracer ? 'precise' : 'conservative'
-      markAndSweep(mem, layout, this.chunks, this.rootTable.pointers(), tracer, report)
+      markAndSweep(mem, layout, this.chunks, this.rootTable.pointers(), tracer, report, parallel && {
+        ...parallel, fd: region instanceof MmapRegion ? region.fd : null, roots: this.rootTable.entries(), repair: (at, lo, hi) => this.repairWord(at, lo, hi),
+      })
       // 5. Persist the result: released chunk entries, dropped roots, nulled fields.
       this.drain()
     }
@@ -600,16 +617,19 @@ export class Heap {
     const t = this.tracerOption
     if (typeof t !== 'function') return t ?? null
     const mem = this.mem
-    const repair = (at: number, lo: number, hi: number): void => {
-      this.checkRange(at, 8, 'recovery repair')
-      if ((at & 7) !== 0) throw new ArgumentError(`heap: recovery repair(${at}): not an aligned 8-byte word`)
-      mem.u32[at >>> 2] = lo
-      mem.u32[(at >>> 2) + 1] = hi
-      this.region.flush(at, 8)
-    }
+    const repair = (at: number, lo: number, hi: number): void => this.repairWord(at, lo, hi)
     return t(recovering
       ? { bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name), repair }
       : { bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name) })
+  }
+
+  /** TraceContext.repair: stores an aligned 8-byte word of the data and flushes it. */
+  private repairWord(at: number, lo: number, hi: number): void {
+    this.checkRange(at, 8, 'recovery repair')
+    if ((at & 7) !== 0) throw new ArgumentError(`heap: recovery repair(${at}): not an aligned 8-byte word`)
+    this.mem.u32[at >>> 2] = lo
+    this.mem.u32[(at >>> 2) + 1] = hi
+    this.region.flush(at, 8)
   }
 
   // ── shutdown ─────────────────────────────────────────────────────────────

@@ -7,7 +7,7 @@ export { SnapshotRegion } from './region/snapshot-region'
 export { openRegion, OpenRegionOptions, RegionBackend } from './region/open-region'
 export { loadNative, nativeLoadFailure, NativeMmap } from './region/native'
 export { Heap, HeapCreateOptions, HeapOpenOptions, HeapCreateInOptions, HeapOpenInOptions, HeapStats,
-  Tracer, TraceContext, TracerOption, RecoveryReport, CheckReport, CollectReport } from './heap'
+  Tracer, TraceContext, TracerOption, TracerModule, RecoveryReport, CheckReport, CollectReport } from './heap'
 export { SizeClasses } from './size-classes'
 export { hasLoneSurrogate } from './roots'
 export * as format from './format'

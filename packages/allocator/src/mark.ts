@@ -14,16 +14,39 @@ export interface Marks {
 }
 
 /** A block that pushes more children than this (a table of pointers) has them sorted. */
-const SORT_AT = 256
+export const SORT_AT = 256
 
 /**
  * Orders pushed children so that the lowest address is popped first: a big table of
  * pointers in hash order would otherwise send the marker to random addresses, one
  * cache and TLB miss per block; in address order it streams through memory.
  */
-function inAddressOrder(pushed: Uint32Array): void {
+export function inAddressOrder(pushed: Uint32Array): void {
   pushed.sort()
   pushed.reverse()
+}
+
+/**
+ * Per chunk, what a block start test needs without a call or a division: the block size of
+ * a run, negative for a large head (minus its bytes), 0 otherwise; its reciprocal; the block
+ * count of a run. `alloc` places the arrays (parallel marking shares them between threads).
+ */
+export function blockShapes(layout: Layout, chunks: ChunkSpace,
+  alloc: (bytes: number) => ArrayBufferLike = (n) => new ArrayBuffer(n)): { size: Float64Array; inverse: Float64Array; blocks: Uint32Array } {
+  const count = chunks.chunkCount
+  const size = new Float64Array(alloc(count * 8))
+  const inverse = new Float64Array(count)
+  const blocks = new Uint32Array(alloc(count * 4))
+  for (let c = 0; c < count; c++) {
+    if (chunks.kind[c] === C_RUN) {
+      size[c] = chunks.classes.sizes[chunks.cls[c]]
+      inverse[c] = 1 / size[c]
+      blocks[c] = chunks.classes.perChunk[chunks.cls[c]]
+    } else if (chunks.kind[c] === C_LARGE) {
+      size[c] = -chunks.span[c] * layout.chunkSize // negative: a large head
+    }
+  }
+  return { size, inverse, blocks }
 }
 
 /**
@@ -49,20 +72,7 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   let marked = 0
   let stale = 0
 
-  // Per chunk, what a block start test needs without a call or a division: the block size of
-  // a run (0 otherwise), its reciprocal, and its block count. Large heads are tested by kind.
-  const size = new Float64Array(count)
-  const inverse = new Float64Array(count)
-  const blocks = new Uint32Array(count)
-  for (let c = 0; c < count; c++) {
-    if (chunks.kind[c] === C_RUN) {
-      size[c] = chunks.classes.sizes[chunks.cls[c]]
-      inverse[c] = 1 / size[c]
-      blocks[c] = chunks.classes.perChunk[chunks.cls[c]]
-    } else if (chunks.kind[c] === C_LARGE) {
-      size[c] = -chunks.span[c] * layout.chunkSize // negative: a large head
-    }
-  }
+  const { size, inverse, blocks } = blockShapes(layout, chunks)
   const kind = chunks.kind
   /** The usable size of the block starting at q, or 0 if q is not a block start. */
   const blockAt = (q: number): number => {

@@ -4,7 +4,8 @@ import { Memory, hashWord, hashFinish, crc32 } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE, popcount } from './chunk-space'
 import { HeapCorruptError } from './errors'
 import { RootTable } from './roots'
-import { markReachable } from './mark'
+import { markReachable, Marks } from './mark'
+import { markingThreads, markInParallel } from './parallel-mark'
 
 /** Where the pointers of a block are. Called by crash recovery and by heap.check(). */
 export interface Tracer {
@@ -17,7 +18,29 @@ export interface Tracer {
    * (cheaper, and right even when its bytes are not what the tracer could parse).
    */
   trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number, leaf?: boolean) => void): void
+  /**
+   * Optional, for parallel recovery (parallel-mark.ts): like `trace`, but visits only the
+   * pointers whose word starts at an offset in [from, to) of the block (`from`, `to` multiples
+   * of 8). Over any partition of [0, size) the calls together visit exactly what `trace` visits,
+   * repair the same words and count the same. Lets several threads share one big block (a
+   * table of pointers); a block of a tracer without it is traced whole by one thread.
+   */
+  traceRange?(bytes: Uint8Array, ptr: number, size: number, from: number, to: number,
+    visit: (p: number, at?: number, leaf?: boolean) => void): void
+  /**
+   * Optional, for parallel recovery: what this tracer gathered while tracing in a worker
+   * thread (structured-cloneable), handed to `mergeWorkerResult` of the opening thread's tracer.
+   */
+  workerResult?(): unknown
+  mergeWorkerResult?(result: unknown): void
 }
+
+/**
+ * A tracer factory that a worker thread can load (parallel recovery): `require(path)[name]`
+ * is a `(ctx: TraceContext) => Tracer` building, from the same heap, the tracer the opening
+ * thread uses. In a worker, `ctx.repair` records the repair; the opening thread applies it.
+ */
+export interface TracerModule { path: string; name: string }
 
 /** What a tracer factory sees: the heap after the log was rolled back, before marking. */
 export interface TraceContext {
@@ -62,6 +85,20 @@ export interface RecoveryReport {
   stalePointers: number
   /** Names of the stale roots, removed durably by the open. */
   staleRoots: string[]
+  /** Threads that marked: 0 when nothing was traced, 1 serial, more with `recoveryWorkers` (parallel-mark.ts). */
+  markingThreads: number
+  /** Why a parallel mark gave up and the heap was marked on one thread instead (a worker failed). */
+  markingFallback?: string
+}
+
+/** How a crash recovery may mark in parallel (Heap.open's recoveryWorkers). */
+export interface ParallelRecovery {
+  workers: number | 'auto' | undefined
+  tracerModule: TracerModule | undefined
+  /** The mapped heap file's descriptor (mmap regions only), else null: one thread marks. */
+  fd: number | null
+  roots: Array<[string, number]>
+  repair: (at: number, lo: number, hi: number) => void
 }
 
 /**
@@ -223,8 +260,19 @@ export function adoptClean(mem: Memory, chunks: ChunkSpace, inUse: number[]): vo
  * with nothing reachable are released (their entries flushed, not drained).
  */
 export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: number[],
-  tracer: Tracer | null, report: RecoveryReport): void {
-  const { bits: marks, stale } = markReachable(mem, layout, chunks, roots, tracer, false, true)
+  tracer: Tracer | null, report: RecoveryReport, parallel?: ParallelRecovery): void {
+  let result: Marks | null = null
+  report.markingThreads = 1
+  const threads = parallel ? markingThreads(parallel.workers, chunks, parallel.fd !== null, tracer, parallel.tracerModule) : 1
+  if (parallel && threads > 1) {
+    const out = markInParallel({ mem, layout, chunks, roots: parallel.roots, tracer, tracerModule: parallel.tracerModule ?? null,
+      threads, fd: parallel.fd!, repair: parallel.repair })
+    if ('marks' in out) {
+      result = out.marks
+      report.markingThreads = out.threads
+    } else report.markingFallback = out.failure // nothing of it was written: mark again, serially
+  }
+  const { bits: marks, stale } = result ?? markReachable(mem, layout, chunks, roots, tracer, false, true)
   report.stalePointers += stale
   const u = mem.u32
 

@@ -2,9 +2,9 @@
  * The part of the allocator's `Heap` that pobj uses, as a structural interface:
  * PHeap wraps anything of this shape (the real Heap from @makalu/allocator).
  */
-import type { Region, Tracer, TraceContext, RecoveryReport, CollectReport } from '@makalu/allocator'
+import type { Region, Tracer, TraceContext, TracerModule, RecoveryReport, CollectReport } from '@makalu/allocator'
 
-export type { Tracer, TraceContext, RecoveryReport }
+export type { Tracer, TraceContext, TracerModule, RecoveryReport }
 
 export interface AllocHeapStats {
   /** Bytes of the region. */

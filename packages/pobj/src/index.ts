@@ -12,7 +12,7 @@ export { PArray } from './persistent-array'
 export { Class, FieldKind, ElementKind, NumberKind, ArrayValueKind, ScalarKind, StoredAs } from './metadata-args'
 export { Layout, FieldLayout, layoutOf, validateLayout, isPersistentClass, stableNameOf } from './layout-builder'
 export { TypeTable, TypeEntry, TableField } from './type-table'
-export { pobjTracer, PreciseTracer } from './tracer'
+export { pobjTracer, pobjTracerModule, PreciseTracer } from './tracer'
 export { readFieldValue } from './stored-values'
 export { reachable, settleHandles } from './diagnostics'
 /** The on-media formats of objects, strings, arrays and the type table (for layers that read blocks directly). */

@@ -35,7 +35,7 @@ import { Migration, Progress, RecordHost, applyRecord, commitRecord } from './mi
 import { readFieldValue } from './stored-values'
 import { checkValues } from './value-check'
 import { stringEncoding, valueBlockSize, writeStringBlock, writeBytesBlock } from './value-blocks'
-import { pobjTracer, PreciseTracer } from './tracer'
+import { pobjTracer, pobjTracerModule, PreciseTracer } from './tracer'
 import { settleRecordArray, SettleHost } from './record-blocks'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
@@ -96,6 +96,11 @@ export interface PHeapCreateOptions extends PHeapOptions {
 export interface PHeapOpenOptions extends PHeapOptions {
   durability?: Durability
   backend?: 'mmap' | 'file'
+  /**
+   * Threads that mark in a crash recovery (allocator `recoveryWorkers`): 1 (serial), n, or
+   * 'auto' (default: several only for big heaps, mmap backend). Same result either way.
+   */
+  recoveryWorkers?: number | 'auto'
   /**
    * Open a private copy of the file: no lock, nothing ever written to the file (a recovery runs
    * in the copy); every write, and a class in `types` the heap does not know yet, is a ReadOnlyError.
@@ -193,7 +198,8 @@ export class PHeap implements HandleHost, ArrayHost {
   static open(path: string, opts: PHeapOpenOptions = {}): PHeap {
     const { types, gc, migrations, onProgress, ...heapOpts } = opts
     const sink: RecoverySink = { unchecked: [] }
-    return PHeap.wrap(Heap.open(path, { ...heapOpts, tracer: recoveryTracer(sink), owner: PHeap.OWNER }), { types, gc, migrations, onProgress }, sink)
+    const heap = Heap.open(path, { ...heapOpts, tracer: recoveryTracer(sink), tracerModule: pobjTracerModule, owner: PHeap.OWNER })
+    return PHeap.wrap(heap, { types, gc, migrations, onProgress }, sink)
   }
   /** Formats a new heap over a region (a SimRegion in tests). */
   static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {

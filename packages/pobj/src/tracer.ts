@@ -19,7 +19,7 @@
  * settleRecords) before anything reads them as intact. Elsewhere (collections, checks)
  * records are trusted.
  */
-import type { TraceContext, Tracer } from './heap-port'
+import type { TraceContext, Tracer, TracerModule } from './heap-port'
 import { decodeTable, pointerMap } from './type-table'
 import {
   TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_RECORD, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, TAG_FORWARD, TYPE_TABLE_ROOT, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE,
@@ -38,6 +38,9 @@ export function pobjTracer(ctx: TraceContext, deferRecords = false): Tracer {
   return new PreciseTracer(pointerMap(entries), ctx.repair, deferRecords)
 }
 
+/** pobjTracer as a module a worker thread loads (the allocator's `tracerModule`: parallel recovery). */
+export const pobjTracerModule: TracerModule = Object.freeze({ path: __filename, name: 'pobjTracer' })
+
 const STRING_CODE = KIND_CODE.string
 const RECORD_CODE = KIND_CODE.record
 
@@ -52,6 +55,7 @@ export class PreciseTracer implements Tracer {
   vacatedRecords = 0
   /** Crash recovery only: record arrays holding pointer-free records not read (not yet checked). */
   readonly uncheckedRecordArrays: number[] = []
+  private readonly listedUnchecked = new Set<number>()
 
   /**
    * @param repair given in crash recovery only: records are then checked (see the header comment).
@@ -62,6 +66,11 @@ export class PreciseTracer implements Tracer {
 
   /** Visits each pointer with the offset of its word, so that recovery can null a stale one. */
   trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
+    this.traceRange(bytes, ptr, size, 0, size, visit)
+  }
+
+  /** The pointers whose words start in [from, to) of the block (parallel recovery shares big arrays so). */
+  traceRange(bytes: Uint8Array, ptr: number, size: number, from: number, to: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
     if (bytes !== this.cachedBytes) {
       this.cachedBytes = bytes
       this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
@@ -71,23 +80,25 @@ export class PreciseTracer implements Tracer {
     const tag = w[base]
     if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE || tag === TAG_BYTES || tag === TAG_RECORD) return
     if (tag === TAG_FORWARD) { // an upgraded object: only its new block is live (its word is not 8-aligned: never nulled)
-      if (w[base + 1] !== 0) visit(w[base + 1])
+      if (w[base + 1] !== 0 && from <= 4 && 4 < to) visit(w[base + 1])
       return
     }
     if (tag === TAG_ARRAY) {
       const code = w[base + 1] & 0xff
       if (!isPointerElement(code)) return
-      const n = Math.min(w[base + 2], (size - ARRAY_HEADER_SIZE) / PTR_SIZE)
-      if (code === RECORD_CODE) return this.traceRecords(w, base, n, visit)
+      // The elements whose words start in [from, to): i from `first` to `end`.
+      const n = Math.min(w[base + 2], (size - ARRAY_HEADER_SIZE) / PTR_SIZE, Math.ceil((to - ARRAY_HEADER_SIZE) / PTR_SIZE))
+      const first = Math.max(0, Math.ceil((from - ARRAY_HEADER_SIZE) / PTR_SIZE))
+      if (code === RECORD_CODE) return this.traceRecords(w, base, first, n, visit)
       const leaf = code === STRING_CODE
-      for (let i = 0, at = base + ARRAY_HEADER_SIZE / 4; i < n; i++, at += 2) {
+      for (let i = first, at = base + (ARRAY_HEADER_SIZE + first * PTR_SIZE) / 4; i < n; i++, at += 2) {
         const p = w[at]
         if (p !== 0 && w[at + 1] === 0) visit(p, at * 4, leaf)
       }
       return
     }
     if (tag === TAG_ARRAY_HEAD) {
-      if (size < ARRAY_HEAD_SIZE) return
+      if (size < ARRAY_HEAD_SIZE || ARR_ELEMENTS < from || ARR_ELEMENTS >= to) return
       const at = base + ARR_ELEMENTS / 4
       const p = w[at]
       if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
@@ -99,7 +110,7 @@ export class PreciseTracer implements Tracer {
     if (offs === undefined) { this.unknownBlocks++; return }
     for (let i = 0; i < offs.length; i++) {
       const off = offs[i]
-      if (off + PTR_SIZE > size) continue
+      if (off + PTR_SIZE > size || off < from || off >= to) continue
       const at = base + (off >>> 2)
       const p = w[at]
       if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
@@ -111,11 +122,10 @@ export class PreciseTracer implements Tracer {
    * to check it, in address order (the elements are in the owner's order, a hash table's is
    * random: one cache and TLB miss per record otherwise).
    */
-  private traceRecords(w: Uint32Array, base: number, n: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
-    const first = base + ARRAY_HEADER_SIZE / 4
+  private traceRecords(w: Uint32Array, base: number, from: number, n: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
     const limit = w.length * 4
     let unchecked = false
-    for (let i = 0, at = first; i < n; i++, at += 2) {
+    for (let i = from, at = base + (ARRAY_HEADER_SIZE + from * PTR_SIZE) / 4; i < n; i++, at += 2) {
       const p = w[at]
       if (p === 0) continue
       const seal = w[at + 1]
@@ -128,7 +138,26 @@ export class PreciseTracer implements Tracer {
       }
       this.visitRecord(w, p, seal, at, visit)
     }
-    if (unchecked) this.uncheckedRecordArrays.push(base * 4)
+    if (unchecked && !this.listedUnchecked.has(base * 4)) {
+      this.listedUnchecked.add(base * 4)
+      this.uncheckedRecordArrays.push(base * 4)
+    }
+  }
+
+  /** Parallel recovery: what this tracer found in a worker thread, for the opening thread's tracer. */
+  workerResult(): { unknownBlocks: number; vacatedRecords: number; unchecked: number[] } {
+    return { unknownBlocks: this.unknownBlocks, vacatedRecords: this.vacatedRecords, unchecked: this.uncheckedRecordArrays.slice() }
+  }
+
+  mergeWorkerResult(result: unknown): void {
+    const r = result as ReturnType<PreciseTracer['workerResult']>
+    this.unknownBlocks += r.unknownBlocks
+    this.vacatedRecords += r.vacatedRecords
+    for (const a of r.unchecked) {
+      if (this.listedUnchecked.has(a)) continue
+      this.listedUnchecked.add(a)
+      this.uncheckedRecordArrays.push(a)
+    }
   }
 
   private visitRecord(w: Uint32Array, p: number, seal: number, at: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {

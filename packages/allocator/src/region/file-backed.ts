@@ -25,7 +25,8 @@ export abstract class FileBackedRegion {
   readonly canGrow = true
   readonly counters: RegionCounters = newCounters()
   readonly path: string
-  protected readonly fd: number
+  /** The open heap file (a worker thread of this process maps it itself: parallel recovery). */
+  readonly fd: number
   protected readonly lock: HeldLock
   private readonly space: NativeMmap | null
   protected abstract view: Uint8Array

@@ -1,0 +1,270 @@
+/**
+ * One thread's part of a parallel mark (parallel-mark.ts starts them): the opening thread
+ * and each worker run `markShared` over the same shared state, each over its own view of
+ * the heap (a worker maps the file itself). What it shares:
+ *
+ *   marks   Uint32Array   one bit per 16-byte granule of the chunk area, as markReachable's;
+ *                         a bit is set by Atomics.or after a plain read finds it clear, and
+ *                         the thread whose `or` found it clear owns the block: it counts it
+ *                         and traces it, so every block is traced exactly once
+ *   shapes  size (f64), blocks (u32) per chunk: mark.ts blockShapes
+ *   pool    Uint32Array   POOL_ITEMS items of 3 words: block, from, to (to 0: the whole
+ *                         block; else the range [from, to) of its words: Tracer.traceRange)
+ *   ctl     Int32Array    the words below; LOCK guards the pool and the counts
+ *
+ * Work sharing: each thread marks depth-first from its own stack. A thread out of work takes
+ * items from the pool, else waits (HUNGRY); a thread with work gives the older half of its
+ * stack to the pool while another is hungry; a block larger than SPLIT_BYTES is cut into
+ * ranges that go to the pool. Termination: ACTIVE (threads holding work) reaches 0 with the
+ * pool empty, seen under the lock: DONE. ABORT stops everyone (a failure somewhere).
+ *
+ * Marking reads only. A stale pointer the tracer reported with its word (`visit(p, at)`, the
+ * same test as markReachable's) is handed to `onStale(at)`: the opening thread stores 0 there
+ * at once, a worker records it for the opening thread.
+ */
+import * as F from './format'
+import type { Tracer } from './recovery'
+import { SORT_AT, inAddressOrder } from './mark'
+
+export const POOL_ITEMS = 1 << 16
+/** Blocks larger than this are shared as ranges of this many bytes (a multiple of 8). */
+export const SPLIT_BYTES = 64 * 1024
+
+export const LOCK = 0
+export const ACTIVE = 1
+export const HUNGRY = 2
+export const POOL_N = 3
+export const DONE = 4
+export const ABORT = 5
+/** Counts changes of the pool and of DONE: the word threads wait on. */
+export const SEQ = 6
+/** Workers that joined (they then map the file) and workers that finished (results posted). */
+export const STARTED = 7
+export const FINISHED = 8
+export const CTL_WORDS = 16
+
+export interface SharedMarkState {
+  ctl: Int32Array
+  marks: Uint32Array
+  pool: Uint32Array
+  size: Float64Array
+  blocks: Uint32Array
+  dataOff: number
+  chunkShift: number
+}
+
+/** What markShared reports to parallel-mark.ts. */
+export interface ThreadMarks { marked: number; stale: number }
+
+export function lockPool(ctl: Int32Array): void {
+  while (Atomics.compareExchange(ctl, LOCK, 0, 1) !== 0) { /* spin: the sections are a few stores */ }
+}
+export function unlockPool(ctl: Int32Array): void { Atomics.store(ctl, LOCK, 0) }
+export function wake(ctl: Int32Array): void {
+  Atomics.add(ctl, SEQ, 1)
+  Atomics.notify(ctl, SEQ)
+}
+
+/**
+ * Marks until the shared mark is DONE (or ABORTed). `roots` (the opening thread's: a thread
+ * with roots is counted ACTIVE by the caller already, the others join as hungry): marked as
+ * markReachable marks them, a root that is not a block start counted stale. Throws what the
+ * tracer throws (the caller aborts).
+ */
+export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer | null, onStale: (at: number) => void,
+  roots: number[] | null): ThreadMarks {
+  const { ctl, marks, pool, size, blocks } = s
+  const dataOff = s.dataOff
+  const count = size.length
+  const shift = s.chunkShift
+  const chunkMask = (1 << shift) - 1
+  const dataEnd = dataOff + count * (chunkMask + 1)
+  const inverse = new Float64Array(count)
+  for (let c = 0; c < count; c++) if (size[c] > 0) inverse[c] = 1 / size[c]
+  const u = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
+  const ranges = tracer === null || typeof tracer.traceRange === 'function'
+  let stack = new Uint32Array(1 << 16)
+  let sp = 0
+  let marked = 0
+  let stale = 0
+
+  /** As markReachable's blockAt (no allocatedOnly: recovery trusts no bitmap). */
+  const blockAt = (q: number): number => {
+    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
+    const rel = q - dataOff
+    const c = rel >>> shift
+    const sz = size[c]
+    const off = rel & chunkMask
+    if (sz > 0) {
+      const i = Math.floor((off + 0.5) * inverse[c])
+      return i * sz === off && i < blocks[c] ? sz : 0
+    }
+    return sz < 0 && off === 0 ? -sz : 0
+  }
+  const push = (p: number): void => {
+    if (sp === stack.length) {
+      const bigger = new Uint32Array(stack.length * 2)
+      bigger.set(stack)
+      stack = bigger
+    }
+    stack[sp++] = p
+  }
+  // Plain stores until this thread first puts work in the pool: another thread can mark only
+  // what it took from there (taken under the lock, after this thread's stores), so until then
+  // no other thread writes these bits. From then on, Atomics.or.
+  let alone = roots !== null
+  const mark = (p: number, leaf: boolean): void => {
+    const g = (p - dataOff) >>> F.GRANULE_SHIFT
+    const w = g >>> 5
+    const bit = 1 << (g & 31)
+    if ((marks[w] & bit) !== 0) return
+    if (alone) marks[w] |= bit
+    else if ((Atomics.or(marks, w, bit) & bit) !== 0) return
+    marked++
+    if (!leaf) push(p)
+  }
+  let block = 0
+  let blockEnd = 0
+  const visit = (q: number, at?: number, leaf?: boolean): void => {
+    if (q === 0) return
+    if (blockAt(q) > 0) return mark(q, leaf === true)
+    stale++
+    if (at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 && u[at >>> 2] === q && u[(at >>> 2) + 1] === 0) onStale(at)
+  }
+  const scan = (p: number, from: number, to: number): void => {
+    // Conservative: an aligned 8-byte word equal to a block start is a pointer.
+    for (let i = (p + from) >>> 2, end = (p + to) / 4; i < end; i += 2) { // the end may be 4 GiB
+      const q = u[i]
+      if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
+      if (blockAt(q) > 0) mark(q, false)
+    }
+  }
+  /** Traces [from, to) of block p (to 0: the whole block, cut into ranges if it is big). */
+  const traceItem = (p: number, from: number, to: number): void => {
+    const n = blockAt(p)
+    block = p
+    blockEnd = p + n
+    const before = sp
+    if (to === 0) {
+      if (ranges && n > SPLIT_BYTES) to = share(p, n)
+      else {
+        if (tracer) tracer.trace(bytes, p, n, visit)
+        else scan(p, 0, n)
+        if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
+        return
+      }
+    }
+    if (tracer) tracer.traceRange!(bytes, p, n, from, to, visit)
+    else scan(p, from, to)
+    if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
+  }
+  /** Puts the ranges of block p past the first into the pool; returns the end of the first. */
+  const share = (p: number, n: number): number => {
+    alone = false
+    lockPool(ctl)
+    const room = POOL_ITEMS - ctl[POOL_N]
+    let piece = SPLIT_BYTES
+    if (Math.ceil(n / piece) - 1 > room) piece = Math.ceil(n / (room + 1) / 8) * 8
+    let k = ctl[POOL_N]
+    for (let off = piece; off < n; off += piece) {
+      pool[3 * k] = p
+      pool[3 * k + 1] = off
+      pool[3 * k + 2] = Math.min(off + piece, n)
+      k++
+    }
+    ctl[POOL_N] = k
+    unlockPool(ctl)
+    wake(ctl)
+    return Math.min(piece, n)
+  }
+  /** Gives the older half of the stack to the pool (another thread is hungry). */
+  const donate = (): void => {
+    alone = false
+    lockPool(ctl)
+    const give = Math.min(sp >>> 1, POOL_ITEMS - ctl[POOL_N])
+    let k = ctl[POOL_N]
+    for (let i = 0; i < give; i++, k++) {
+      pool[3 * k] = stack[i]
+      pool[3 * k + 1] = 0
+      pool[3 * k + 2] = 0
+    }
+    ctl[POOL_N] = k
+    unlockPool(ctl)
+    stack.copyWithin(0, give, sp)
+    sp -= give
+    wake(ctl)
+  }
+  /** Under the lock: takes up to half the pool (at least one item) onto the stack of items. */
+  let items = new Uint32Array(3 * 64)
+  let nItems = 0
+  const take = (): void => {
+    const n = ctl[POOL_N]
+    const k = Math.max(1, Math.min(64, n >>> 1))
+    if (items.length < 3 * k) items = new Uint32Array(3 * k)
+    items.set(pool.subarray(3 * (n - k), 3 * n))
+    nItems = k
+    ctl[POOL_N] = n - k
+  }
+
+  if (roots) {
+    for (const r of roots) {
+      if (r === 0) continue
+      if (blockAt(r) > 0) mark(r, false)
+      else stale++
+    }
+  }
+  let active = roots !== null
+  for (;;) {
+    if (active) {
+      // Work: the items taken from the pool, then the stack; share while someone is hungry.
+      let tick = 0
+      for (;;) {
+        if (nItems > 0) {
+          nItems--
+          traceItem(items[3 * nItems], items[3 * nItems + 1], items[3 * nItems + 2])
+          continue
+        }
+        if (sp === 0) break
+        traceItem(stack[--sp], 0, 0)
+        if ((++tick & 63) === 0) {
+          if (ctl[ABORT] !== 0) return { marked, stale }
+          if (ctl[HUNGRY] > 0 && sp >= 2 && ctl[POOL_N] === 0) donate()
+        }
+      }
+      lockPool(ctl)
+      if (ctl[POOL_N] > 0) { take(); unlockPool(ctl); continue }
+      ctl[ACTIVE]-- // hungry now: the wait below ends with work (active again) or returns
+      ctl[HUNGRY]++
+      if (ctl[ACTIVE] === 0) {
+        ctl[DONE] = 1
+        unlockPool(ctl)
+        wake(ctl)
+        return { marked, stale }
+      }
+      unlockPool(ctl)
+    } else {
+      lockPool(ctl)
+      ctl[HUNGRY]++
+      unlockPool(ctl)
+    }
+    // Hungry: wait for items, DONE or ABORT.
+    for (;;) {
+      const seq = Atomics.load(ctl, SEQ)
+      if (Atomics.load(ctl, DONE) !== 0 || Atomics.load(ctl, ABORT) !== 0) return { marked, stale }
+      if (Atomics.load(ctl, POOL_N) > 0) {
+        lockPool(ctl)
+        if (ctl[POOL_N] > 0 && ctl[DONE] === 0) {
+          take()
+          ctl[HUNGRY]--
+          ctl[ACTIVE]++
+          unlockPool(ctl)
+          active = true
+          break
+        }
+        unlockPool(ctl)
+        continue
+      }
+      Atomics.wait(ctl, SEQ, seq, 20)
+    }
+  }
+}
