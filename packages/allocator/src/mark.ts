@@ -50,6 +50,28 @@ export function blockShapes(layout: Layout, chunks: ChunkSpace,
 }
 
 /**
+ * The block start test over `blockShapes` arrays (for `count` chunks from `dataOff`, chunks of
+ * 1 << `shift` bytes): the usable size of the block starting at q, or 0 if q is not a block start.
+ */
+export function blockStartTest(size: Float64Array, inverse: Float64Array, blocks: Uint32Array, dataOff: number, count: number,
+  shift: number): (q: number) => number {
+  const chunkMask = (1 << shift) - 1
+  const dataEnd = dataOff + count * (chunkMask + 1)
+  return (q: number): number => {
+    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
+    const rel = q - dataOff
+    const c = rel >>> shift
+    const s = size[c]
+    const off = rel & chunkMask
+    if (s > 0) {
+      const i = Math.floor((off + 0.5) * inverse[c]) // exact: off and s are small integers
+      return i * s === off && i < blocks[c] ? s : 0
+    }
+    return s < 0 && off === 0 ? -s : 0 // a large head (size < 0 only for one)
+  }
+}
+
+/**
  * Marks every block reachable from `roots` with an explicit stack: precisely with a tracer
  * (a pointer it visits as a leaf is marked and never read: its block holds no pointer),
  * else conservatively (an aligned 8-byte word equal to a block start is a pointer). A root or
@@ -65,7 +87,6 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   const count = chunks.chunkCount
   const dataEnd = dataOff + count * layout.chunkSize
   const shift = layout.chunkShift
-  const chunkMask = layout.chunkSize - 1
   const marks = new Uint32Array((count * layout.chunkSize) >>> (F.GRANULE_SHIFT + 5))
   let stack = new Uint32Array(1 << 16)
   let sp = 0
@@ -73,21 +94,9 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   let stale = 0
 
   const { size, inverse, blocks } = blockShapes(layout, chunks)
-  const kind = chunks.kind
-  /** The usable size of the block starting at q, or 0 if q is not a block start. */
-  const blockAt = (q: number): number => {
-    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
-    const rel = q - dataOff
-    const c = rel >>> shift
-    const s = size[c]
-    const off = rel & chunkMask
-    let found = 0
-    if (s > 0) {
-      const i = Math.floor((off + 0.5) * inverse[c]) // exact: off and s are small integers
-      if (i * s === off && i < blocks[c]) found = s
-    } else if (s < 0 && off === 0 && kind[c] === C_LARGE) found = -s
-    return found > 0 && allocatedOnly && !chunks.testBit(q) ? 0 : found
-  }
+  const blockStart = blockStartTest(size, inverse, blocks, dataOff, count, shift)
+  /** The usable size of the block starting at q, or 0 if q is not a block start (with allocatedOnly: an allocated one). */
+  const blockAt = allocatedOnly ? (q: number): number => { const n = blockStart(q); return n > 0 && !chunks.testBit(q) ? 0 : n } : blockStart
   const mark = (p: number, leaf = false): void => {
     const g = (p - dataOff) >>> F.GRANULE_SHIFT
     const bit = 1 << (g & 31)

@@ -24,7 +24,7 @@
  */
 import * as F from './format'
 import type { Tracer } from './recovery'
-import { SORT_AT, inAddressOrder } from './mark'
+import { SORT_AT, inAddressOrder, blockStartTest } from './mark'
 
 export const POOL_ITEMS = 1 << 16
 /** Blocks larger than this are shared as ranges of this many bytes (a multiple of 8). */
@@ -76,9 +76,6 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
   const { ctl, marks, pool, size, blocks } = s
   const dataOff = s.dataOff
   const count = size.length
-  const shift = s.chunkShift
-  const chunkMask = (1 << shift) - 1
-  const dataEnd = dataOff + count * (chunkMask + 1)
   const inverse = new Float64Array(count)
   for (let c = 0; c < count; c++) if (size[c] > 0) inverse[c] = 1 / size[c]
   const u = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
@@ -88,19 +85,8 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
   let marked = 0
   let stale = 0
 
-  /** As markReachable's blockAt (no allocatedOnly: recovery trusts no bitmap). */
-  const blockAt = (q: number): number => {
-    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
-    const rel = q - dataOff
-    const c = rel >>> shift
-    const sz = size[c]
-    const off = rel & chunkMask
-    if (sz > 0) {
-      const i = Math.floor((off + 0.5) * inverse[c])
-      return i * sz === off && i < blocks[c] ? sz : 0
-    }
-    return sz < 0 && off === 0 ? -sz : 0
-  }
+  /** As markReachable's (no allocatedOnly: recovery trusts no bitmap). */
+  const blockAt = blockStartTest(size, inverse, blocks, dataOff, count, s.chunkShift)
   const push = (p: number): void => {
     if (sp === stack.length) {
       const bigger = new Uint32Array(stack.length * 2)
@@ -135,8 +121,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
     // Conservative: an aligned 8-byte word equal to a block start is a pointer.
     for (let i = (p + from) >>> 2, end = (p + to) / 4; i < end; i += 2) { // the end may be 4 GiB
       const q = u[i]
-      if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
-      if (blockAt(q) > 0) mark(q, false)
+      if (u[i + 1] === 0 && blockAt(q) > 0) mark(q, false) // blockAt tests the range first
     }
   }
   /** Traces [from, to) of block p (to 0: the whole block, cut into ranges if it is big). */

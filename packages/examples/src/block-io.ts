@@ -208,12 +208,7 @@ export class BlockIO {
     const u32 = this.u32
     u32[p >>> 2] = wide ? TAG_STRING16 : TAG_STRING
     u32[(p >>> 2) + 1] = len
-    const at = p + STRING_HEADER
-    if (ascii) {
-      const u8 = this.u8
-      for (let i = 0; i < n; i++) u8[at + i] = s.charCodeAt(i)
-    } else if (wide) this.buf.write(s, at, len, 'utf16le')
-    else this.buf.utf8Write(s, at, len)
+    this.writeText(p + STRING_HEADER, s, len, wide)
     this.lastSize = size
     return p
   }
@@ -223,27 +218,13 @@ export class BlockIO {
   stringSize(p: number): number { return p === 0 ? 0 : STRING_HEADER + this.u32[(p >>> 2) + 1] }
 
   readString(p: number): string {
-    if (p === 0) return ''
-    const at = p + STRING_HEADER
-    if (this.u32[p >>> 2] === TAG_STRING16) return this.buf.toString('utf16le', at, at + this.u32[(p >>> 2) + 1])
-    return this.buf.utf8Slice(at, at + this.u32[(p >>> 2) + 1])
+    return p === 0 ? '' : this.readText(p + STRING_HEADER, this.u32[(p >>> 2) + 1], this.u32[p >>> 2] === TAG_STRING16)
   }
 
   /** Whether the string block at p (0 = '') holds s; no allocation for ASCII. */
   stringEquals(p: number, s: string): boolean {
-    const n = s.length
-    if (p === 0) return n === 0
-    const len = this.u32[(p >>> 2) + 1]
-    const at = p + STRING_HEADER
-    if (this.u32[p >>> 2] === TAG_STRING16) return len === 2 * n && this.readString(p) === s
-    if (len === n) {
-      // Equal byte and UTF-16 lengths: equal only if both are the same ASCII.
-      const u8 = this.u8
-      for (let i = 0; i < n; i++) if (u8[at + i] !== s.charCodeAt(i)) return false
-      return true
-    }
-    if (len < n) return false
-    return this.buf.utf8Slice(at, at + len) === s
+    if (p === 0) return s.length === 0
+    return this.textEquals(p + STRING_HEADER, this.u32[(p >>> 2) + 1], this.u32[p >>> 2] === TAG_STRING16, s)
   }
 
   /** Reads the pointer word at addr. */

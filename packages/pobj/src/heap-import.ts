@@ -31,10 +31,10 @@ import { Persistent, field } from './decorators'
 import { Layout, FieldLayout, layoutOf, stableNameOf, isPersistentClass } from './layout-builder'
 import {
   ARRAY_HEAD_SIZE, ARR_ELEMENTS, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, ELEMENT_SIZE, KIND_CODE, ARR_ELEM, ARR_ELEM_TYPE, RESERVED_ROOT_PREFIX, ABSENT_F64, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentSlot, writePtr, writeArrayHeader, writeArrayHeadHeader,
-  RECORD_HEADER_SIZE, REC_REF, REC_VACATED, recordByteLength,
+  REC_REF, REC_VACATED, recordByteLength,
 } from './object-format'
 import { stringEncoding, valueBlockSize, writeStringBlock, writeBytesBlock } from './value-blocks'
-import { recordSeal, recordSize, writeRecordHeader } from './record-blocks'
+import { recordSeal, recordSize, writeRecord } from './record-blocks'
 import { EXPORT_FORMAT, EXPORT_VERSION, F64_SPECIAL, ExportHeader, ExportedType } from './export-format'
 
 export interface ImportOptions {
@@ -460,8 +460,7 @@ class Importer {
     }
     const payload = Buffer.from(r.payload as string, 'base64')
     const q = this.alloc(recordSize(payload.length))
-    writeRecordHeader(this.words, q, payload.length, 0)
-    this.u8.set(payload, q + RECORD_HEADER_SIZE)
+    writeRecord(this.u8, this.words, q, payload, 0)
     this.ref(q + REC_REF, r.ref, exp, line, `${where}.ref`)
     writePtr(this.dv, at, q)
     this.seals.push(at)

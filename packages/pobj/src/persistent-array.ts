@@ -17,9 +17,9 @@ import { HandleHost, Handle, ARRAY_HANDLE, arrayView, badValue, checkF64, checkI
 import { Class, ElementKind } from './metadata-args'
 import {
   TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, ARR_ELEMENTS,
-  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr, writeArrayHeader, writeArrayHeadHeader, RECORD_HEADER_SIZE, REC_VACATED, recordRef,
+  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr, writeArrayHeader, writeArrayHeadHeader, REC_VACATED, recordRef,
 } from './object-format'
-import { recordSeal, recordSize, writeRecordHeader, writeRecordElement } from './record-blocks'
+import { recordSeal, recordSize, writeRecord, writeRecordElement } from './record-blocks'
 
 /** What arrays need from the heap beyond the field accessors' HandleHost (implemented by PHeap). */
 export interface ArrayHost extends HandleHost {
@@ -151,8 +151,7 @@ export class PArray<T = unknown> implements Iterable<T> {
     const q = h.allocData(size)
     const buf = h.dv.buffer
     const u32 = new Uint32Array(buf, h.dv.byteOffset, h.dv.byteLength / 4)
-    writeRecordHeader(u32, q, v.payload.length, ref)
-    new Uint8Array(h.dv.buffer, h.dv.byteOffset + q + RECORD_HEADER_SIZE, v.payload.length).set(v.payload)
+    writeRecord(new Uint8Array(buf, h.dv.byteOffset, h.dv.byteLength), u32, q, v.payload, ref)
     const seal = recordSeal(u32, q, q + h.usableSize(q))
     h.flushNewBlock(q, size)
     h.beforeWrite(b, at, 8)

@@ -34,6 +34,12 @@ export function recordSeal(u32: Uint32Array, p: number, limit: number): number {
   return ((h & 0x3fffffff) | (u32[i0 + REC_REF / 4] !== 0 ? REC_HAS_REF : 0)) >>> 0
 }
 
+/** Writes a record holding a copy of `payload` (and `ref`) at the fresh block p; not sealed, not flushed. */
+export function writeRecord(u8: Uint8Array, u32: Uint32Array, p: number, payload: Uint8Array, ref: number): void {
+  writeRecordHeader(u32, p, payload.length, ref)
+  u8.set(payload, p + RECORD_HEADER_SIZE)
+}
+
 const scratchF64 = new Float64Array(1)
 const scratchU32 = new Uint32Array(scratchF64.buffer)
 
