@@ -1,6 +1,6 @@
 import * as fs from 'fs'
 import { RegionError } from '../errors'
-import { Region, RegionCounters, newCounters, MIN_REGION_SIZE, MAX_REGION_SIZE } from './region'
+import { Region, RegionCounters, newCounters, MIN_REGION_SIZE, MAX_MEMORY_REGION_SIZE as MAX_REGION_SIZE } from './region'
 
 /**
  * SnapshotRegion: a private copy of a heap file, read once at open; nothing is ever written
@@ -39,6 +39,7 @@ export class SnapshotRegion implements Region {
     if (this.view === null) throw new RegionError(`region: the snapshot of ${this.path} is closed`)
     return this.view
   }
+  get segments(): readonly Uint8Array[] { return [this.bytes] }
   get closed(): boolean { return this.view === null }
   flush(): void { this.counters.flushes++ }
   drain(): void { this.counters.drains++ }
