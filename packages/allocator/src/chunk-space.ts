@@ -85,6 +85,8 @@ export class ChunkSpace {
   /** Wide heaps: chunks per 4 GiB segment, and the index of the first chunk of segment 1 (format.ts). */
   private readonly segChunks: number
   private readonly segFirst: number
+  /** 1 / chunkSize (exact, a power of two): the chunk of an offset past 4 GiB by a multiply, not a division. */
+  private readonly perChunkByte: number
   private quarantine: number[] = []
   private quarantinedChunks = 0
   /** Lowest chunk that may be FREE. */
@@ -133,6 +135,7 @@ export class ChunkSpace {
     this.bump = new Float64Array(n)
     this.fresh = new Uint8Array(n)
     this.segChunks = F.SEGMENT_SIZE / layout.chunkSize
+    this.perChunkByte = 1 / layout.chunkSize
     this.segFirst = (F.SEGMENT_SIZE - layout.dataOff) / layout.chunkSize // an integer in a wide heap
     this.built = new Uint8Array(n)
     this.span = new Uint32Array(n)
@@ -314,10 +317,15 @@ export class ChunkSpace {
 
   /** The rest of allocSmall for a block past 4 GiB: the same steps in 64-bit-safe arithmetic. */
   private allocPast4G(p: number, sc: number): number {
-    this.nFree[this.chunkOf(p)]--
-    this.setBit(p)
+    const rel = p - this.dataOff
+    this.nFree[Math.floor(rel * this.perChunkByte)]--
+    this.u32[this.bitBase + Math.floor(rel * (1 / 512))] |= 1 << ((rel >>> Hot.GranuleShift) & 31)
     const size = this.sizes[sc]
-    this.f64s[Math.floor(p / Hot.Segment)].fill(0, p >>> 3, (p >>> 3) + (size >>> 3))
+    const f = this.f64s[Math.floor(p / Hot.Segment)]
+    for (let i = p >>> 3, end = i + (size >>> 3); i < end; i += 2) {
+      f[i] = 0
+      f[i + 1] = 0
+    }
     return p
   }
 
@@ -326,7 +334,7 @@ export class ChunkSpace {
    * only at block starts). Returns false, having changed nothing, for anything else.
    */
   freeFast(p: number): boolean {
-    if ((p >>> 0) !== p || (p & Hot.GranuleMask) !== 0 || p < this.dataOff) return false
+    if ((p >>> 0) !== p || (p & Hot.GranuleMask) !== 0 || p < this.dataOff) return p >= Hot.Segment && this.freePast4G(p)
     const rel = p - this.dataOff
     const c = rel >>> this.shift
     const sc = this.cls[c] // NO_CLASS unless c is a run (undefined past the table)
@@ -335,6 +343,23 @@ export class ChunkSpace {
     const i = this.bitBase + (g >>> 5)
     const w = this.u32[i]
     const bit = 1 << (g & 31)
+    if ((w & bit) === 0) return false
+    this.u32[i] = w ^ bit
+    this.putFree(p, c, sc)
+    return true
+  }
+
+  /** freeFast for p past 4 GiB: the same test in 64-bit-safe arithmetic. */
+  private freePast4G(p: number): boolean {
+    // (p & 15) reads p's low bits (ToInt32), but would pass 2^32 + 0.5: hence Math.floor too.
+    if (!(p <= Number.MAX_SAFE_INTEGER) || (p & Hot.GranuleMask) !== 0 || Math.floor(p) !== p) return false
+    const rel = p - this.dataOff
+    const c = Math.floor(rel * this.perChunkByte) // exact: a power of two
+    const sc = this.cls[c]
+    if (!(sc < Hot.NoClass)) return false
+    const i = this.bitBase + Math.floor(rel * (1 / 512))
+    const w = this.u32[i]
+    const bit = 1 << ((rel >>> Hot.GranuleShift) & 31)
     if ((w & bit) === 0) return false
     this.u32[i] = w ^ bit
     this.putFree(p, c, sc)
