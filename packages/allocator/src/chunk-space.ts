@@ -601,12 +601,8 @@ export class ChunkSpace {
   // ── large blocks ─────────────────────────────────────────────────────────
   allocLarge(size: number): number {
     const n = Math.ceil(size / this.layout.chunkSize)
-    let fresh = true
-    const c = this.claimChunks(n, (c) => {
-      for (let i = 0; i < n; i++) if (!this.fresh[c + i]) fresh = false
-    })
+    const c = this.claimChunks(n, true)
     const p = this.chunkBase(c)
-    if (!fresh) this.mem.bytesAt(p).fill(0, p >>> 0, (p >>> 0) + n * this.layout.chunkSize) // a block stays in its segment
     // Step 1 (commits): the head entry LARGE, arg = n; the covered entries are FREE already.
     this.writeEntry(c, F.KIND_LARGE, 0, n)
     this.claimsUndrained = true
@@ -686,14 +682,19 @@ export class ChunkSpace {
   resetFreeHint(): void { this.freeHint = 0 }
 
   /** Finds n contiguous FREE chunks (first fit), draining quarantine and growing as needed. */
-  private claimChunks(n: number, beforeClaim?: (c: number) => void): number {
+  /** Claims n chunks: clears their bitmap bits and, with `zeroData`, their bytes; a fresh chunk needs neither. */
+  private claimChunks(n: number, zeroData = false): number {
     const c = this.findChunks(n)
-    beforeClaim?.(c)
-    let fresh = true
-    for (let i = 0; i < n && fresh; i++) fresh = this.fresh[c + i] === 1
-    if (!fresh) {
-      const [off, len] = this.bitmapRange(c, n)
-      this.mem.bytes.fill(0, off, off + len) // a fresh chunk's bits were never set
+    const cs = this.layout.chunkSize
+    for (let i = 0; i < n;) {
+      if (this.fresh[c + i]) { i++; continue }
+      let j = i + 1
+      while (j < n && !this.fresh[c + j]) j++
+      const [off, len] = this.bitmapRange(c + i, j - i)
+      this.mem.bytes.fill(0, off, off + len)
+      const p = this.chunkBase(c + i) // chunks c .. c + n − 1 lie in one segment
+      if (zeroData) this.mem.bytesAt(p).fill(0, p >>> 0, (p >>> 0) + (j - i) * cs)
+      i = j
     }
     this.fresh.fill(0, c, c + n)
     return c

@@ -267,6 +267,8 @@ export class Heap {
    * segment boundary, so one view serves a whole block. Replaced when the heap grows (onGrow).
    */
   get segments(): readonly Uint8Array[] { return this.mem.seg8 }
+  /** The size the heap may grow to (its layout's end); over 4 GiB it is a wide heap (format version 4). */
+  get maxSize(): number { return layoutEnd(this.layout) }
   get closed(): boolean { return this.isClosed }
   /** Whether an I/O error left the heap unusable until it is reopened (see HeapFailedError). */
   get failed(): boolean { return this.failure !== null }

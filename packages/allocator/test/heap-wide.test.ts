@@ -4,7 +4,7 @@ import * as fs from 'fs'
 import * as path from 'path'
 import { Heap, RegionError, ArgumentError, loadNative } from '../src'
 import { makeTempDir, removeDir } from './fixtures/region-util'
-import { GiB, SEG, WIDE_MAX, WideState, readWord, verifyList } from './support/wide-heap'
+import { GiB, SEG, WIDE_MAX, WideState, fillSegment0, readWord, verifyList } from './support/wide-heap'
 
 const CHILD = path.join(__dirname, 'fixtures', 'wide-heap-child.js')
 
@@ -73,6 +73,32 @@ describe('heaps over 4 GiB (maxSize 64 GiB, sparse)', function () {
       expect(again.check().ok).to.equal(true)
     } finally {
       again.close()
+    }
+  })
+
+  it('mmap: collect() frees dead blocks past 2 GiB (a one-segment heap) and past 4 GiB (a wide heap); check() stays clean', function () {
+    if (!loadNative()) this.skip()
+    const why = sparseProblem(dir)
+    if (why) { console.log(`      skipped: ${why}`); this.skip() }
+    for (const [name, maxSize, over] of [['narrow', 4 * GiB, 2 * GiB], ['wide', WIDE_MAX, SEG]] as const) {
+      const heap = Heap.create(path.join(dir, `${name}.heap`), { size: GiB, maxSize, durability: 'process' })
+      try {
+        const keep = heap.alloc(64)
+        heap.setRoot('keep', keep)
+        // Large objects (fresh chunks: no page touched) up to `over`; then blocks past it.
+        if (name === 'wide') fillSegment0(heap)
+        else for (let end = 0; end < over;) end = heap.alloc(GiB) + GiB
+        const dead: number[] = []
+        for (let i = 0; i < 3000; i++) dead.push(heap.alloc(32))
+        expect(Math.min(...dead), name).to.be.at.least(over)
+        const r = heap.collect()
+        expect(r.freedBlocks, name).to.be.at.least(3000)
+        for (const p of dead) expect(heap.isAllocated(p)).to.equal(false)
+        expect(heap.isAllocated(keep)).to.equal(true)
+        expect(heap.check().violations, name).to.deep.equal([])
+      } finally {
+        heap.close()
+      }
     }
   })
 
