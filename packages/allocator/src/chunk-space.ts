@@ -59,11 +59,12 @@ export class ChunkSpace {
   /**
    * RUN: head of the intrusive free list (an offset, 0 = empty); the links live in the free
    * blocks, each the full offset of the next, as an 8-byte word (readLink/writeLink).
-   * Offsets are Float64Array elements here and in the caches: past 4 GiB they need 64 bits.
+   * In a wide heap offsets are Float64Array elements here and in the caches (past 4 GiB they
+   * need 64 bits); else Uint32Array, as before.
    */
-  readonly freeHead: Float64Array
+  readonly freeHead: Uint32Array | Float64Array
   /** RUN: first never-used block; blocks from here to the end of the run are free. */
-  readonly bump: Float64Array
+  readonly bump: Uint32Array | Float64Array
   /** RUN: whether freeHead/bump are valid (false after open until the chunk is first allocated from). */
   readonly built: Uint8Array
   /** LARGE: chunks spanned. CONT: index of the head. */
@@ -74,7 +75,7 @@ export class ChunkSpace {
   private readonly partial: number[][]
   private readonly inPartial: Uint8Array
   /** Per class sc, slots [sc·CACHE_STRIDE, sc·CACHE_STRIDE + cacheTop[sc]): cached free blocks, newest last. */
-  readonly cache: Float64Array
+  readonly cache: Uint32Array | Float64Array
   readonly cacheTop: Uint32Array
   /**
    * Chunks added by a grow of the region in this process whose bytes were never handed out:
@@ -131,8 +132,8 @@ export class ChunkSpace {
     this.kind = new Uint8Array(n)
     this.cls = new Uint8Array(n).fill(NO_CLASS)
     this.nFree = new Uint32Array(n)
-    this.freeHead = new Float64Array(n)
-    this.bump = new Float64Array(n)
+    this.freeHead = mem.wide ? new Float64Array(n) : new Uint32Array(n)
+    this.bump = mem.wide ? new Float64Array(n) : new Uint32Array(n)
     this.fresh = new Uint8Array(n)
     this.segChunks = F.SEGMENT_SIZE / layout.chunkSize
     this.perChunkByte = 1 / layout.chunkSize
@@ -151,7 +152,8 @@ export class ChunkSpace {
     this.cacheCap = this.classes.cacheCap
     this.byGranules = this.classes.byGranules
     this.maxSmall = this.classes.maxSmall
-    this.cache = new Float64Array(this.classes.count * CACHE_STRIDE)
+    // A process with heaps of one segment only keeps the fast path monomorphic on Uint32Array.
+    this.cache = mem.wide ? new Float64Array(this.classes.count * CACHE_STRIDE) : new Uint32Array(this.classes.count * CACHE_STRIDE)
     this.cacheTop = new Uint32Array(this.classes.count)
     this.refreshViews()
   }
@@ -321,7 +323,7 @@ export class ChunkSpace {
     this.nFree[Math.floor(rel * this.perChunkByte)]--
     this.u32[this.bitBase + Math.floor(rel * (1 / 512))] |= 1 << ((rel >>> Hot.GranuleShift) & 31)
     const size = this.sizes[sc]
-    const f = this.f64s[Math.floor(p / Hot.Segment)]
+    const f = this.f64s[Math.floor(p * (1 / Hot.Segment))] // exact: 2^-32
     for (let i = p >>> 3, end = i + (size >>> 3); i < end; i += 2) {
       f[i] = 0
       f[i + 1] = 0

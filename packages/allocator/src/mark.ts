@@ -88,7 +88,9 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   const dataEnd = dataOff + count * layout.chunkSize
   const shift = layout.chunkShift
   const marks = new Uint32Array((count * layout.chunkSize) / 512) // one bit per granule; not >>>: past 4 GiB
-  let stack = new Float64Array(1 << 16) // offsets: past 4 GiB they need more than 32 bits
+  // Offsets past 4 GiB need more than 32 bits: a Float64Array in a wide heap (a process that
+  // opens heaps of one segment only keeps this code monomorphic on Uint32Array).
+  let stack: Uint32Array | Float64Array = mem.wide ? new Float64Array(1 << 16) : new Uint32Array(1 << 16)
   let sp = 0
   let marked = 0
   let stale = 0
@@ -106,7 +108,7 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
     marked++
     if (leaf) return // the tracer vouched that the block holds no pointer: it is never read
     if (sp === stack.length) {
-      const bigger = new Float64Array(stack.length * 2)
+      const bigger = mem.wide ? new Float64Array(stack.length * 2) : new Uint32Array(stack.length * 2)
       bigger.set(stack)
       stack = bigger
     }
@@ -119,6 +121,7 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   }
 
   const u = mem.u32
+  const bytes0 = mem.bytes
   if (tracer) {
     let block = 0
     let blockEnd = 0
@@ -137,7 +140,7 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
       const before = sp
       block = p
       blockEnd = p + blockAt(p)
-      tracer.trace(mem.bytesAt(p), p, blockEnd - p, visit) // the block's segment (recovery.ts Tracer)
+      tracer.trace(p < 4294967296 ? bytes0 : mem.bytesAt(p), p, blockEnd - p, visit) // the block's segment (recovery.ts Tracer)
       if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
     }
   } else {
