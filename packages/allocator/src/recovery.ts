@@ -274,11 +274,7 @@ export function markAndSweep(mem: Memory, layout: Layout, chunks: ChunkSpace, ro
   tracer: Tracer | null, report: RecoveryReport, parallel?: ParallelRecovery): void {
   let result: Marks | null = null
   report.markingThreads = 1
-  // Worker threads view their own mapping in one Uint8Array: a heap over 4 GiB marks on one thread.
-  const threads = parallel ? markingThreads(parallel.workers, chunks, parallel.fd !== null && !mem.wide, tracer, parallel.tracerModule) : 1
-  if (parallel && mem.wide && typeof parallel.workers === 'number' && parallel.workers > 1) {
-    report.markingFallback = 'the heap may pass 4 GiB: parallel marking is for heaps of one segment; marked on one thread'
-  }
+  const threads = parallel ? markingThreads(parallel.workers, chunks, parallel.fd !== null, tracer, parallel.tracerModule) : 1
   if (parallel && threads > 1) {
     const out = markInParallel({ mem, layout, chunks, roots: parallel.roots, tracer, tracerModule: parallel.tracerModule ?? null,
       threads, fd: parallel.fd!, repair: parallel.repair })

@@ -30,25 +30,28 @@ describe('heaps over 4 GiB (maxSize 64 GiB, sparse)', function () {
   beforeEach(() => { dir = makeTempDir('wide') })
   afterEach(() => removeDir(dir))
 
-  it('mmap: a list across the 4 GiB boundary survives SIGKILL inside a transaction, recovery, a clean reopen and check()', function () {
-    if (!loadNative()) this.skip() // the file backend refuses heaps over 4 GiB (next test)
-    const why = sparseProblem(dir)
-    if (why) { console.log(`      skipped: ${why}`); this.skip() }
-    const file = path.join(dir, 'wide.heap')
+  /** Runs the child: a wide heap built, then SIGKILL inside a transaction; returns what it printed. */
+  function crashChild(file: string): { state: WideState; fillers: number[]; far: number } {
     const run = spawnSync(process.execPath, [CHILD, file, 'mmap'], { encoding: 'utf8', timeout: 100_000 })
     expect(run.signal, run.stderr).to.equal('SIGKILL')
     const out = JSON.parse(run.stdout.trim().split('\n')[0]) as { state: WideState; fillers: number[]; far: number; check: unknown }
     expect(out.check).to.equal('ok')
-    const { state } = out
     expect(out.far).to.be.greaterThan(100)
-    expect(Math.max(...state.nodes)).to.be.greaterThan(SEG)
+    expect(Math.max(...out.state.nodes)).to.be.greaterThan(SEG)
     expect(fs.statSync(file).size).to.be.greaterThan(SEG)
+    return out
+  }
 
-    const heap = Heap.open(file, { durability: 'process' })
+  /** Recovers the child's heap (with `workers` marking threads), verifies it, reopens it clean; returns the recovery's counts. */
+  function recoverAndVerify(file: string, out: ReturnType<typeof crashChild>, workers: number): unknown {
+    const { state } = out
+    const heap = Heap.open(file, { durability: 'process', recoveryWorkers: workers })
+    let counts: unknown
     try {
       const r = heap.recovery
       expect(r.reason).to.equal('crash')
       expect(r.rolledBackTransaction).to.equal(true)
+      expect(r.markingThreads, r.markingFallback).to.equal(workers)
       // The fillers were never reachable: reclaimed (each was one large object).
       expect(r.reclaimedBytes).to.be.at.least(out.fillers.length > 0 ? 3 * GiB : 0)
       verifyList(heap, state) // ids past 4 GiB rolled back, links intact both ways
@@ -59,10 +62,10 @@ describe('heaps over 4 GiB (maxSize 64 GiB, sparse)', function () {
       expect(c.violations).to.deep.equal([])
       expect(c.ok).to.equal(true)
       expect(heap.stats().liveBlocks).to.equal(state.nodes.length)
-      // New blocks still go past 4 GiB once the freed fillers are used again, and back.
       const fresh = heap.alloc(48)
       expect(heap.isAllocated(fresh)).to.equal(true)
       heap.free(fresh)
+      counts = { live: r.liveBlocks, liveBytes: r.liveBytes, reclaimed: r.reclaimedBlocks, reclaimedBytes: r.reclaimedBytes, released: r.releasedChunks, stale: r.stalePointers }
     } finally {
       heap.close()
     }
@@ -73,6 +76,34 @@ describe('heaps over 4 GiB (maxSize 64 GiB, sparse)', function () {
       expect(again.check().ok).to.equal(true)
     } finally {
       again.close()
+    }
+    return counts
+  }
+
+  it('mmap: a list across the 4 GiB boundary survives SIGKILL inside a transaction, recovery, a clean reopen and check()', function () {
+    if (!loadNative()) this.skip() // the file backend refuses heaps over 4 GiB (below)
+    const why = sparseProblem(dir)
+    if (why) { console.log(`      skipped: ${why}`); this.skip() }
+    const file = path.join(dir, 'wide.heap')
+    recoverAndVerify(file, crashChild(file), 1)
+  })
+
+  it('mmap: parallel recovery (2 threads) of the same crash past 4 GiB finds what the serial one finds', function () {
+    if (!loadNative()) this.skip()
+    const why = sparseProblem(dir)
+    if (why) { console.log(`      skipped: ${why}`); this.skip() }
+    process.env.MAKALU_RECOVERY_WAIT_WORKERS = '1' // the worker joins before the opening thread marks
+    try {
+      const serialFile = path.join(dir, 'serial.heap')
+      const serialOut = crashChild(serialFile) // the child is deterministic: the same heap twice
+      const serial = recoverAndVerify(serialFile, serialOut, 1)
+      fs.rmSync(serialFile)
+      const parallelFile = path.join(dir, 'parallel.heap')
+      const parallelOut = crashChild(parallelFile)
+      expect(parallelOut.state).to.deep.equal(serialOut.state)
+      expect(recoverAndVerify(parallelFile, parallelOut, 2)).to.deep.equal(serial)
+    } finally {
+      delete process.env.MAKALU_RECOVERY_WAIT_WORKERS
     }
   })
 
