@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { spawnSync } from 'child_process'
 import * as fs from 'fs'
 import * as path from 'path'
-import { Heap, RegionError, ArgumentError, loadNative } from '../src'
+import { Heap, RegionError, ArgumentError, loadNative, openRegion } from '../src'
 import { makeTempDir, removeDir } from './fixtures/region-util'
 import { GiB, SEG, WIDE_MAX, WideState, fillSegment0, readWord, verifyList } from './support/wide-heap'
 
@@ -130,6 +130,41 @@ describe('heaps over 4 GiB (maxSize 64 GiB, sparse)', function () {
       } finally {
         heap.close()
       }
+    }
+  })
+
+  it('mmap region: segments of 4 GiB over one mapping; a store through segment 1 reaches the file at 2^32 + x', function () {
+    if (!loadNative()) this.skip()
+    const why = sparseProblem(dir)
+    if (why) { console.log(`      skipped: ${why}`); this.skip() }
+    const file = path.join(dir, 'region.heap')
+    const r = openRegion(file, { create: true, size: 1 << 20, maxSize: 8 * GiB, durability: 'power', backend: 'mmap' })
+    try {
+      expect(r.segments.length).to.equal(1)
+      expect(r.segments[0]).to.equal(r.bytes)
+      r.grow(SEG + (1 << 20))
+      expect(r.size).to.equal(SEG + (1 << 20))
+      expect(r.segments.map((s) => s.length)).to.deep.equal([SEG, 1 << 20])
+      expect(r.bytes).to.equal(r.segments[0])
+      expect(r.segments[1].buffer).to.equal(r.segments[0].buffer) // one mapping
+      r.segments[1][12345] = 0xab
+      r.segments[0][SEG - 1] = 0xcd
+      r.flush(SEG + 12345, 1)
+      r.flush(SEG - 1, 1)
+      r.drain()
+      const fd = fs.openSync(file, 'r')
+      try {
+        const b = Buffer.alloc(1)
+        fs.readSync(fd, b, 0, 1, SEG + 12345)
+        expect(b[0]).to.equal(0xab)
+        fs.readSync(fd, b, 0, 1, SEG - 1)
+        expect(b[0]).to.equal(0xcd)
+      } finally {
+        fs.closeSync(fd)
+      }
+      expect(() => r.flush(SEG + (1 << 20) - 4, 8)).to.throw(ArgumentError, /outside a region/)
+    } finally {
+      r.close()
     }
   })
 
