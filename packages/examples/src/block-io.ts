@@ -12,7 +12,7 @@
  *   build new blocks and flush them → drain → ONE pointer store (commits) → flush → drain.
  * Inside one, `logged` snapshots the word before the store (the heap's undo log).
  */
-import { PHeap, Class, layoutOf, objectFormat } from '@makalu/pobj'
+import { PHeap, Class, layoutOf, objectFormat, ArgumentError } from '@makalu/pobj'
 import { hasLoneSurrogate } from '@makalu/pobj'
 
 const {
@@ -57,6 +57,10 @@ export class BlockIO {
 
   constructor(readonly heap: PHeap) {
     this.raw = heap.raw
+    // One view of the heap, 32-bit record pointers: PersistentMap and PersistentList read heaps of at most 4 GiB.
+    if (heap.raw.maxSize > 2 ** 32) {
+      throw new ArgumentError(`examples: PersistentMap and PersistentList are not supported in heaps over 4 GiB yet (this one may grow to ${heap.raw.maxSize} bytes); nothing was written`)
+    }
     this.refresh()
   }
 
