@@ -322,7 +322,7 @@ export function arrayLength(dv: DataView, ptr: number): number { return dv.getUi
 /** The declared element type id of a ref array at `ptr`. */
 export function arrayElemType(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEM_TYPE, true) }
 /** The elements block of the growable array header at `ptr` (0: none yet). */
-export function arrayElements(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEMENTS, true) }
+export function arrayElements(dv: DataView, ptr: number): number { return readPtr(dv, ptr + ARR_ELEMENTS) }
 /** Writes the header of a string, UTF-16 string or bytes block (tag, byteLen). */
 export function writeValueBlockHeader(dv: DataView, ptr: number, tag: number, byteLength: number): void {
   dv.setUint32(ptr + HDR_TAG, tag, true)

@@ -751,6 +751,10 @@ export class PHeap implements HandleHost, ArrayHost {
     if (tag >= FIRST_TYPE_ID) {
       const layout = this.registry.layoutForTypeId(tag)
       const plan = this.registry.planOf(tag)
+      if (plan && this.wide) { // views of older versions read through segment 0 (schema-evolution.ts)
+        throw new SchemaMismatchError(`pobj: this ${layout.cls.name} is stored in layout version ${plan.entry.layoutVersion}; objects of older ` +
+          'layout versions are not read in heaps over 4 GiB yet', layout.cls.name, [])
+      }
       h = new (plan ? viewCtorOf(plan, this.viewHost) : handleCtorOf(layout))(this, p)
     } else if (tag === TAG_FORWARD) {
       return this.handleAt(forwardTarget(dv, p)) // an upgraded object: one object, one handle (its new block's)
@@ -948,6 +952,10 @@ export class PHeap implements HandleHost, ArrayHost {
     const byId = new Map(plans.map((pl) => [pl.entry.typeId, pl]))
     const migrationOf = (pl: UpgradePlan) => migrations.find((m) => (m.from ?? stableNameOf(m.to)) === pl.entry.name) as Migration
     const raw = this.raw
+    if (this.wide) { // old objects are read through segment 0 and forwarders hold 32-bit targets
+      throw new SchemaMismatchError(`pobj: a migration of ${plans.map((pl) => pl.entry.name).join(', ')} is not supported in heaps over 4 GiB yet; nothing was written`,
+        plans[0]?.entry.name ?? '', [])
+    }
     this.collectFromRoots() // 1. only reachable objects
     const olds: number[] = []
     this.forEachBlock((p) => { if (byId.has(this.dv.getUint32(p, true))) olds.push(p) })
