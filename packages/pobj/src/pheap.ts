@@ -385,7 +385,7 @@ export class PHeap implements HandleHost, ArrayHost {
       else if (fromHandles) held.push(p)
     }
     const raw = this.raw
-    const r = raw.collect({ roots: held, tracer: pobjTracer({ bytes: raw.bytes, getRoot: (n) => raw.getRoot(n) }) })
+    const r = raw.collect({ roots: held, tracer: pobjTracer({ bytes: raw.bytes, segments: raw.segments, getRoot: (n) => raw.getRoot(n) }) })
     if (!fromHandles) {
       for (const [p, w] of this.live) {
         if (raw.isAllocated(p)) continue // no allocation ran since: not allocated means freed just now
@@ -1011,7 +1011,7 @@ export class PHeap implements HandleHost, ArrayHost {
   /** A collection from the named roots alone (at open: no handle exists yet). */
   private collectFromRoots(): void {
     const raw = this.raw
-    raw.collect({ tracer: pobjTracer({ bytes: raw.bytes, getRoot: (n) => raw.getRoot(n) }) })
+    raw.collect({ tracer: pobjTracer({ bytes: raw.bytes, segments: raw.segments, getRoot: (n) => raw.getRoot(n) }) })
   }
 
   private refuseMigrationWrite(block: number): never {
@@ -1174,18 +1174,9 @@ export class PHeap implements HandleHost, ArrayHost {
   private tableHost(): TableHost {
     const raw = this.raw
     return {
-      get bytes() { return raw.bytes },
+      bytesAt: (p) => p < SEGMENT ? raw.bytes : raw.segments[Math.floor(p / SEGMENT)],
       get inTransaction() { return raw.inTransaction },
-      alloc: (n) => {
-        const p = raw.alloc(n)
-        if (p + n > SEGMENT) { // the table is read through segment 0 (tracer.ts, type-table.ts): refused before anything names the block
-          raw.free(p)
-          throw new ArgumentError(`pobj: the type table must lie in the first 4 GiB of the heap and ${n} bytes do not fit there: ` +
-            'a heap over 4 GiB registers its classes (types) before the first 4 GiB fill; nothing was changed')
-        }
-        this.refresh()
-        return p
-      },
+      alloc: (n) => { const p = raw.alloc(n); this.refresh(); return p },
       free: (p) => raw.free(p),
       usableSize: (p) => raw.usableSize(p),
       getRoot: (n) => raw.getRoot(n),

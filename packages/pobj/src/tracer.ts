@@ -34,7 +34,10 @@ import { recordIntact } from './record-blocks'
  */
 export function pobjTracer(ctx: TraceContext, deferRecords = false): Tracer {
   const tablePtr = ctx.getRoot(TYPE_TABLE_ROOT)
-  const entries = tablePtr === 0 ? [] : decodeTable(ctx.bytes, tablePtr, ctx.bytes.length - tablePtr)
+  // The table block's segment (a heap over 4 GiB may hold it anywhere), indexed by its offset there.
+  const seg = tablePtr < 2 ** 32 ? ctx.bytes : ctx.segments?.[Math.floor(tablePtr / 2 ** 32)] ?? ctx.bytes
+  const at = tablePtr >>> 0
+  const entries = tablePtr === 0 ? [] : decodeTable(seg, at, seg.length - at)
   return new PreciseTracer(pointerMap(entries), ctx.repair, deferRecords)
 }
 

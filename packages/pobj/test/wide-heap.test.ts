@@ -11,11 +11,20 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { ArgumentError, Heap, HeapFormatError, SimRegion, loadNative } from '@makalu/allocator'
-import { PHeap, exportHeap } from '../src'
+import { PHeap, Persistent, field, Class, exportHeap } from '../src'
 import { Tree } from './models'
 import { GiB, SEG, WNode, TYPES, buildWide, createWide, sparseProblem, verifyWide } from './support/wide-pheap'
 
 const CHILD = path.join(__dirname, 'support', 'wide-pheap-child.js')
+
+const fieldName = (i: number): string => `field_${i}_${'x'.repeat(40)}`
+/** A @Persistent class of n i32 fields with long names (a type table entry of ~60·n bytes). */
+function manyFields(name: string, n: number): Class {
+  const C = class {}
+  for (let i = 0; i < n; i++) (field.i32 as (proto: object, key: string) => void)(C.prototype, fieldName(i))
+  ;(Persistent(name) as (target: Function) => void)(C)
+  return C
+}
 const COUNT = 3000
 
 describe('pobj heaps over 4 GiB', function () {
@@ -66,6 +75,15 @@ describe('pobj heaps over 4 GiB', function () {
     for (const p of deadPtrs) expect(heap.raw.isAllocated(p), `dead block ${p}`).to.equal(false)
     expect(verifyWide(heap, count)).to.deep.equal(ptrs)
 
+    // A class first used now: its entry does not fit the table block, which is rewritten past 4 GiB.
+    const Wide = manyFields('WideMany', 60)
+    const w = heap.new(Wide, {}) as Record<string, number>
+    expect(heap.raw.getRoot('pobj.types')).to.be.greaterThan(SEG)
+    w[fieldName(59)] = 59
+    heap.setRoot('many', w)
+    heap.gc({ fromHandles: false }) // the tracer reads the table past 4 GiB
+    expect((heap.root('many', Wide) as Record<string, number>)[fieldName(59)]).to.equal(59)
+
     // toPlain of the list, and fromPlain: a copy made past 4 GiB, equal to the original.
     const plain = heap.toPlain(heap.root('list', WNode))
     const copy = heap.fromPlain(WNode, plain)
@@ -75,9 +93,10 @@ describe('pobj heaps over 4 GiB', function () {
     expect(heap.check().violations).to.deep.equal([])
     heap.close()
 
-    heap = PHeap.open(file, { types: TYPES })
+    heap = PHeap.open(file, { types: [...TYPES, Wide] })
     expect(heap.raw.recovery.clean).to.equal(true)
     expect(verifyWide(heap, count)).to.deep.equal(ptrs)
+    expect((heap.root('many', Wide) as Record<string, number>)[fieldName(59)]).to.equal(59)
     expect(JSON.stringify(heap.toPlain(heap.root('copy', WNode)))).to.equal(JSON.stringify(plain))
     expect(heap.check().violations).to.deep.equal([])
     heap.close()
