@@ -233,7 +233,8 @@ export class Heap {
     if (t.region.kind === 'mmap') region = attachMmapRegion(t.region.path, t.region.fd, t.region.durability)
     else if (t.region.kind === 'sim') {
       const r = findSim(t.region.id)
-      if (!(r instanceof SimRegion) || r.closed) throw new HeapSharedError('heap: attach: a SimRegion heap can be attached only in the thread that shared it, while it is open')
+      if (!(r instanceof SimRegion)) throw new HeapSharedError('heap: attach: a SimRegion heap can be attached only in the thread that shared it')
+      if (r.closed) throw new HeapSharedError('heap: attach: the heap that shared this token is closed')
       region = r
       ownsRegion = false
     } else throw new ArgumentError(`heap: Heap.attach: unknown region kind in the token`)
@@ -745,6 +746,8 @@ export class Heap {
   stats(): HeapStats {
     this.checkUsable()
     const c = this.chunks
+    // Blocks other heaps freed in this heap's runs count as live until taken from its stack.
+    if (!this.readOnly && this.shared.head(c.slot) !== 0) c.drainRemote()
     const capacity = c.chunkCount * this.layout.chunkSize
     let freeChunks = 0
     for (let i = 0; i < c.chunkCount; i++) if (c.kind[i] === C_FREE || c.kind[i] === C_QUARANTINE) freeChunks++

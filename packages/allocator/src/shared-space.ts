@@ -1,5 +1,5 @@
 import { Layout } from './superblock'
-import { HeapSharedError, assert } from './errors'
+import { HeapSharedError } from './errors'
 import { CACHE_STRIDE } from './size-classes'
 
 /**
@@ -164,7 +164,7 @@ export class SharedSpace {
       const m = this.ctl[SLOTS]
       for (let s = OPENER_SLOT + 1; s < MAX_SLOTS; s++) {
         if ((m & (1 << s)) !== 0) continue
-        this.ctl[SLOTS] = m | (1 << s)
+        Atomics.or(this.ctl, SLOTS, 1 << s)
         Atomics.store(this.ctl, HEADS + s, 0)
         this.cacheTopOf(s).fill(0)
         this.out[2 * s] = 0
@@ -179,8 +179,7 @@ export class SharedSpace {
 
   /** Gives slot s back (under the chunk lock; its chunks and counters were handed over). */
   releaseSlot(slot: number): void {
-    assert(this.ctl[CHUNK_LOCK] !== 0, 'releaseSlot outside the chunk lock')
-    this.ctl[SLOTS] &= ~(1 << slot)
+    Atomics.and(this.ctl, SLOTS, ~(1 << slot))
   }
 
   /** The opening heap closes (under the chunk lock; it is alone). */
