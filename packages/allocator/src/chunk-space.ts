@@ -68,7 +68,7 @@ export class ChunkSpace {
   private readonly pend: Int32Array
   readonly kind: Uint8Array
   readonly cls: Uint8Array
-  /** RUN: free blocks. */
+  /** RUN: free blocks (valid for this heap's own runs only: freeOf(c) for any). */
   readonly nFree: Uint32Array
   /** RUN: head of the intrusive free list (an offset, 0 = empty); the links live in the free blocks. */
   readonly freeHead: Uint32Array
@@ -142,13 +142,13 @@ export class ChunkSpace {
     this.cls = sh.cls
     this.owner = sh.owner
     this.pend = sh.pending
-    this.nFree = sh.nFree
+    this.nFree = new Uint32Array(n)
     this.freeHead = sh.freeHead
     this.bump = sh.bump
     this.built = sh.built
     this.span = sh.span
     this.out = sh.out
-    this.ob = 2 * slot
+    this.ob = 8 * slot
     this.inPartial = new Uint8Array(n)
     this.current = new Int32Array(this.classes.count).fill(-1)
     this.partial = Array.from({ length: this.classes.count }, () => [])
@@ -185,7 +185,7 @@ export class ChunkSpace {
       const top = s === this.slot ? this.cacheTop : this.shared.cacheTopOf(s)
       let cached = 0
       for (let sc = 0; sc < top.length; sc++) cached += top[sc] * (bytes ? this.sizes[sc] : 1)
-      n += this.out[2 * s + bytes] - cached
+      n += this.out[8 * s + bytes] - cached
     }
     return n
   }
@@ -208,6 +208,11 @@ export class ChunkSpace {
     const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
     this.mem.u32[this.bitBase + (g >>> 5)] &= ~(1 << (g & 31))
   }
+  /** Free blocks of run c, whoever owns it (its own count, else by its bits). */
+  freeOf(c: number): number {
+    return this.owner[c] === this.slot ? this.nFree[c] : this.perChunk[this.cls[c]] - this.countBits(c)
+  }
+
   /** Allocated blocks in chunk c, by popcount of its bitmap words. */
   countBits(c: number): number {
     const words = this.layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
@@ -388,6 +393,7 @@ export class ChunkSpace {
   private adoptOrphan(c: number): void {
     const sc = this.cls[c]
     this.owner[c] = this.slot
+    this.nFree[c] = this.perChunk[sc] - this.countBits(c)
     this.shared.orphans--
     const live = this.perChunk[sc] - this.nFree[c]
     this.out[0] -= live
@@ -555,7 +561,7 @@ export class ChunkSpace {
       const c = list.pop()!
       if (!this.inPartial[c]) continue
       this.inPartial[c] = 0
-      if (this.kind[c] !== C_RUN || this.cls[c] !== sc || this.nFree[c] === 0) continue
+      if (this.kind[c] !== C_RUN || this.cls[c] !== sc || this.owner[c] !== this.slot || this.nFree[c] === 0) continue
       if (!this.built[c]) this.buildFreeList(c)
       return c
     }
@@ -588,7 +594,7 @@ export class ChunkSpace {
   private adoptOrphanOf(sc: number): number {
     if (this.shared.orphans === 0) return -1
     for (let c = 0; c < this.chunkCount; c++) {
-      if (this.kind[c] === C_RUN && this.owner[c] === 0 && this.cls[c] === sc && this.nFree[c] > 0) {
+      if (this.kind[c] === C_RUN && this.owner[c] === 0 && this.cls[c] === sc && this.freeOf(c) > 0) {
         this.adoptOrphan(c)
         return c
       }
@@ -945,7 +951,7 @@ export class ChunkSpace {
     if (best > 0) return best * this.layout.chunkSize
     for (let sc = this.classes.count - 1; sc >= 0; sc--) {
       for (let c = 0; c < this.chunkCount; c++) {
-        if (this.kind[c] === C_RUN && this.cls[c] === sc && this.nFree[c] > 0) return this.classes.sizes[sc]
+        if (this.kind[c] === C_RUN && this.cls[c] === sc && this.freeOf(c) > 0) return this.classes.sizes[sc]
       }
     }
     return 0

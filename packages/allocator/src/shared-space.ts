@@ -24,10 +24,12 @@ import { CACHE_STRIDE } from './size-classes'
  *     [SHARED]       1 once share() was called
  *     [HEADS + s]    remote-free stack of slot s: the newest block, as its granule + 1; 0 empty;
  *                    CLOSED while slot s detaches (pushes then wait for the chunk's new owner)
- *   out (Float64Array)  [2s] blocks, [2s+1] bytes handed out of runs and large objects by slot s
- *                       (cached ones included); [0], [1]: those of orphan runs
+ *   out (Float64Array)  [8s] blocks, [8s+1] bytes handed out of runs and large objects by slot s
+ *                       (cached ones included; one cache line per slot); [0], [1]: those of orphan runs
  *   caches (Uint32Array) per slot: CACHE_STRIDE slots per class, then cacheTop per class
- *   per chunk: kind, cls, owner, built (Uint8Array); nFree, freeHead, bump, span (Uint32Array)
+ *   per chunk: kind, cls, owner, built (Uint8Array); freeHead, bump, span (Uint32Array). A run's
+ *                       free count (nFree) is its owner's own (chunk-space.ts): it changes at every
+ *                       alloc and free, and runs of two heaps side by side would share cache lines
  *   pending (Int32Array)  one bit per granule: a free by a non-owner is on the owner's stack
  *
  * Invariants (checked by heap.check()):
@@ -36,8 +38,8 @@ import { CACHE_STRIDE } from './size-classes'
  *   a block on the stack of slot s has its pending bit and its bitmap bit set, is a block start
  *     of a RUN chunk (owned by s, or by another heap: the owner that drains it passes it on);
  *     #pending bits = Σ stack lengths
- *   liveBlocks = Σ_s (out[2s] − cached by s) + out[0] = Σ bits
- * Writers: a run's nFree, freeHead, bump, built, its bitmap words and its blocks' free-list
+ *   liveBlocks = Σ_s (out[8s] − cached by s) + out[0] = Σ bits
+ * Writers: a run's freeHead, bump, built, its bitmap words and its blocks' free-list
  * links are written only by its owner; kind, cls, owner, span, ORPHANS and FREE_HINT only under
  * CHUNK_LOCK; a slot's cache and out counters only by that slot's heap. So the small-block
  * fast path writes nothing another thread writes.
@@ -86,7 +88,6 @@ export class SharedSpace {
   readonly cls: Uint8Array
   readonly owner: Uint8Array
   readonly built: Uint8Array
-  readonly nFree: Uint32Array
   readonly freeHead: Uint32Array
   readonly bump: Uint32Array
   readonly span: Uint32Array
@@ -100,10 +101,10 @@ export class SharedSpace {
     const n = layout.maxChunks
     const b = from ?? {
       ctl: new SharedArrayBuffer(CTL_WORDS * 4),
-      out: new SharedArrayBuffer(MAX_SLOTS * 16),
+      out: new SharedArrayBuffer(MAX_SLOTS * 64),
       caches: new SharedArrayBuffer(MAX_SLOTS * classCount * (CACHE_STRIDE + 1) * 4),
       bytes8: new SharedArrayBuffer(n * 4),
-      words32: new SharedArrayBuffer(n * 16),
+      words32: new SharedArrayBuffer(n * 12),
       // One bit per granule of the chunks; zero pages until touched.
       pending: new SharedArrayBuffer(Math.ceil((n * layout.chunkSize) / 512) * 4 + 4),
       maxChunks: n,
@@ -121,10 +122,9 @@ export class SharedSpace {
     this.cls = new Uint8Array(b.bytes8, n, n)
     this.owner = new Uint8Array(b.bytes8, 2 * n, n)
     this.built = new Uint8Array(b.bytes8, 3 * n, n)
-    this.nFree = new Uint32Array(b.words32, 0, n)
-    this.freeHead = new Uint32Array(b.words32, 4 * n, n)
-    this.bump = new Uint32Array(b.words32, 8 * n, n)
-    this.span = new Uint32Array(b.words32, 12 * n, n)
+    this.freeHead = new Uint32Array(b.words32, 0, n)
+    this.bump = new Uint32Array(b.words32, 4 * n, n)
+    this.span = new Uint32Array(b.words32, 8 * n, n)
     this.pending = new Int32Array(b.pending)
     if (!from) {
       this.cls.fill(255) // NO_CLASS
@@ -167,8 +167,8 @@ export class SharedSpace {
         Atomics.or(this.ctl, SLOTS, 1 << s)
         Atomics.store(this.ctl, HEADS + s, 0)
         this.cacheTopOf(s).fill(0)
-        this.out[2 * s] = 0
-        this.out[2 * s + 1] = 0
+        this.out[8 * s] = 0
+        this.out[8 * s + 1] = 0
         return s
       }
       throw new HeapSharedError(`heap: attach: ${MAX_SLOTS - 1} heaps are attached already (the most one heap file can have)`)
