@@ -312,6 +312,10 @@ export class Heap {
         clean: true, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0, rolledBackTransaction: false,
         releasedChunks: 0, tracing: 'none', reason: 'clean', stalePointers: 0, staleRoots: [], markingThreads: 0,
       }
+      // Chunks the sharing heap claimed before this attach may not be drained yet, and this
+      // heap's drains do not cover its flushes: the table is made durable once, here.
+      region.flush(layout.chunkTableOff, layout.maxChunks * F.CHUNK_ENTRY_SIZE)
+      region.drain()
       this.rootGen = -1
       this.syncRoots()
       this.log.resume()

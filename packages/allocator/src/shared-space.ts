@@ -22,7 +22,7 @@ import { CACHE_STRIDE } from './size-classes'
  *     [FREE_HINT]    no chunk below it is FREE (under CHUNK_LOCK)
  *     [OPEN]         1 while the opening heap is open
  *     [SHARED]       1 once share() was called
- *     [HEADS + s]    remote-free stack of slot s: the newest block, as its granule + 1; 0 empty;
+ *     [HEADS + 16s]  remote-free stack of slot s: the newest block, as its granule + 1; 0 empty;
  *                    CLOSED while slot s detaches (pushes then wait for the chunk's new owner)
  *   out (Float64Array)  [8s] blocks, [8s+1] bytes handed out of runs and large objects by slot s
  *                       (cached ones included; one cache line per slot); [0], [1]: those of orphan runs
@@ -55,7 +55,9 @@ const FREE_HINT = 5
 const OPEN = 6
 const SHARED = 7
 const HEADS = 16
-const CTL_WORDS = HEADS + MAX_SLOTS
+/** Words per remote-free head: one cache line each (heads of two workers pushed at once do not contend). */
+const HEAD_STRIDE = 16
+const CTL_WORDS = HEADS + HEAD_STRIDE * MAX_SLOTS
 /** A remote-free head while its slot detaches. */
 export const CLOSED = -1
 
@@ -165,7 +167,7 @@ export class SharedSpace {
       for (let s = OPENER_SLOT + 1; s < MAX_SLOTS; s++) {
         if ((m & (1 << s)) !== 0) continue
         Atomics.or(this.ctl, SLOTS, 1 << s)
-        Atomics.store(this.ctl, HEADS + s, 0)
+        Atomics.store(this.ctl, HEADS + HEAD_STRIDE * s, 0)
         this.cacheTopOf(s).fill(0)
         this.out[8 * s] = 0
         this.out[8 * s + 1] = 0
@@ -199,13 +201,13 @@ export class SharedSpace {
   get chunksLocked(): boolean { return Atomics.load(this.ctl, CHUNK_LOCK) !== 0 }
 
   // ── remote frees ─────────────────────────────────────────────────────────
-  head(slot: number): number { return Atomics.load(this.ctl, HEADS + slot) }
+  head(slot: number): number { return Atomics.load(this.ctl, HEADS + HEAD_STRIDE * slot) }
   /**
    * Pushes block `g` (its granule + 1) on slot s's stack, `link` storing the old head into the
    * block. False if the slot is detaching (CLOSED).
    */
   push(slot: number, g: number, link: (next: number) => void): boolean {
-    const i = HEADS + slot
+    const i = HEADS + HEAD_STRIDE * slot
     for (;;) {
       const h = Atomics.load(this.ctl, i)
       if (h === CLOSED) return false
@@ -215,7 +217,7 @@ export class SharedSpace {
   }
   /** Takes slot s's whole stack (its newest block as granule + 1, or 0), leaving `to` (0, or CLOSED). */
   takeAll(slot: number, to = 0): number {
-    const h = Atomics.exchange(this.ctl, HEADS + slot, to)
+    const h = Atomics.exchange(this.ctl, HEADS + HEAD_STRIDE * slot, to)
     return h === CLOSED ? 0 : h >>> 0
   }
 }
