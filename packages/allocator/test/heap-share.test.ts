@@ -14,6 +14,7 @@ import { Heap, SimRegion, HeapSharedError, ArgumentError, InvalidPointerError, T
 import { ShareJob, ShareResult, makeCounter, readCounter, readList, recordProblem, recordKey } from './support/share-workload'
 import { Workload } from './support/workloads'
 import { runCrashes } from './support/crash-harness'
+import { ChunkSpace } from '../src/chunk-space'
 
 const SMALL = { chunkSize: 4096, logSize: 8192, rootCapacity: 16 }
 const WORKER = path.join(__dirname, 'fixtures', 'share-worker.js')
@@ -29,15 +30,19 @@ function tmp(): string { return fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-sh
 /** Runs the share workload in `n` workers attached to `heap`; resolves with their results (rejects on a worker error). */
 function runWorkers(heap: Heap, n: number, job: Omit<ShareJob, 'id' | 'mailbox'>, mailbox: SharedArrayBuffer, plant?: string): Promise<ShareResult[]> {
   const token = heap.share()
+  const workers: Worker[] = []
+  // A planted bug may leave a worker looping: every worker is ended after 60 s.
+  const timer = setTimeout(() => { for (const w of workers) void w.terminate() }, 60_000)
   return Promise.all(Array.from({ length: n }, (_, k) => new Promise<ShareResult>((resolve, reject) => {
     const w = new Worker(WORKER, { workerData: { token, job: { ...job, id: k + 1, mailbox }, plant } })
+    workers.push(w)
     w.on('message', (m: { result?: ShareResult; error?: string }) => {
       if (m.error) reject(new Error(m.error))
       else if (m.result) resolve(m.result)
     })
     w.on('error', reject)
     w.on('exit', (code) => { if (code !== 0) reject(new Error(`worker exited ${code}`)) })
-  })))
+  }))).finally(() => clearTimeout(timer))
 }
 
 /**
@@ -180,9 +185,13 @@ describe('sharing: what is refused (typed errors, nothing changed)', function ()
   before(() => { dir = tmp() })
   after(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-  async function run(n: number, steps: number, plant?: string): Promise<{ heap: Heap; results: ShareResult[]; mailbox: SharedArrayBuffer }> {
-    const heap = Heap.create(path.join(dir, `h${Math.random()}.heap`), { size: 32 << 20, chunkSize: 4096, rootCapacity: 16, backend: 'mmap', durability: 'process' })
+  let heaps = 0
+  function newHeap(): Heap {
+    const heap = Heap.create(path.join(dir, `h${heaps++}.heap`), { size: 32 << 20, chunkSize: 4096, rootCapacity: 16, backend: 'mmap', durability: 'process' })
     makeCounter(heap)
+    return heap
+  }
+  async function run(n: number, steps: number, plant?: string, heap = newHeap()): Promise<{ heap: Heap; results: ShareResult[]; mailbox: SharedArrayBuffer }> {
     const mailbox = new SharedArrayBuffer(4 * 64)
     const results = await runWorkers(heap, n, { seed: 5, steps, txEvery: 100 }, mailbox, plant)
     return { heap, results, mailbox }
@@ -215,6 +224,22 @@ describe('sharing: what is refused (typed errors, nothing changed)', function ()
     expect(String(failure)).to.match(/live blocks = held \+ list nodes \+ counter/)
     if (process.env.MAKALU_DEBUG) console.log(String(failure))
     heap.close()
+  })
+
+  it('finds a planted bug: chunk claims and releases without the chunk lock (a chunk claimed twice)', async () => {
+    let failure: unknown = null
+    const heap = newHeap()
+    try {
+      const r = await run(3, 200_000, 'no-chunk-lock', heap)
+      const v = r.heap.check().violations
+      if (v.length > 0) throw new Error(v[0])
+      verifyLeft(r.heap, r.results, r.mailbox)
+    } catch (e) { failure = e }
+    if (process.env.MAKALU_DEBUG) console.log(String(failure).slice(0, 300))
+    expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
+    // The other workers end on their own (or by the 60 s timer); then the heap can be closed.
+    for (let k = 0; k < 100 && heap.attachedHeaps > 1; k++) await new Promise((r) => setTimeout(r, 100))
+    try { heap.close() } catch { /* a heap broken by the planted bug may refuse */ }
   })
 })
 
@@ -283,6 +308,23 @@ describe('crash at every drain, two heaps attached over one SimRegion (the share
     expect(runCrashes({ workload: sharedListWorkload, seed: 1, ops: 40, at: 'every', randomImages: 2 })).to.be.greaterThan(40)
     runCrashes({ workload: sharedListWorkload, seed: 2, ops: 40, at: 'every', randomImages: 1, precise: true })
   })
+  it('finds a planted bug: a claim (by either heap) whose table entry is never flushed', () => {
+    const proto = ChunkSpace.prototype as unknown as Record<string, unknown>
+    const writeEntry = proto.writeEntry as (...a: number[]) => void
+    proto.writeEntry = function (this: ChunkSpace, c: number, kind: number, cls: number, arg: number) {
+      const region = (this as unknown as { mem: { region: { flush: unknown } } }).mem.region
+      const flush = region.flush
+      if (kind !== 0) region.flush = () => {}
+      try { writeEntry.call(this, c, kind, cls, arg) } finally { region.flush = flush }
+    }
+    let failure: unknown = null
+    try {
+      runCrashes({ workload: sharedListWorkload, seed: 7, ops: 40, at: 'every', randomImages: 1 })
+    } catch (e) { failure = e } finally { proto.writeEntry = writeEntry }
+    if (process.env.MAKALU_DEBUG) console.log(String(failure).slice(0, 300))
+    expect(failure, 'the planted bug was not found').to.be.instanceOf(Error)
+    expect(failure).not.to.be.instanceOf(TypeError)
+  })
 })
 
 // ── SIGKILL of the whole process while its workers share the heap ──────────────────────
@@ -321,7 +363,7 @@ function runUntilAcks(file: string, workers: number, seed: number, acks: number)
       const r = mulberry32(9)
       const lasting = new Map<number, number>()
       for (let k = 0; k < 3; k++) {
-        const acked = await runUntilAcks(file, 2, 20 + k, 10 + Math.floor(r() * 40))
+        const acked = await runUntilAcks(file, 2, 20 + k, 30 + Math.floor(r() * 150))
         const heap = Heap.open(file, { backend: 'mmap' })
         try {
           expect(heap.recovery.clean).to.equal(false)
