@@ -1,4 +1,5 @@
 import * as fs from 'fs'
+import { isMainThread } from 'worker_threads'
 import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
@@ -145,6 +146,8 @@ export class Heap {
   private heapLockDepth = 0
   /** The shared root generation the root index was loaded at. */
   private rootGen = 0
+  /** An attached heap in a worker: detaches when the worker exits. */
+  private exitHook: (() => void) | null = null
 
   /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
   static create(path: string, opts: HeapCreateOptions): Heap {
@@ -243,7 +246,14 @@ export class Heap {
       const space = new SharedSpace(layout, new SizeClasses(layout.chunkSize).count, t.state)
       const slot = space.claimSlot()
       try {
-        return new Heap(region, region.kind, opts.tracer, undefined, undefined, { space, slot, ownsRegion })
+        const heap = new Heap(region, region.kind, opts.tracer, undefined, undefined, { space, slot, ownsRegion })
+        if (!isMainThread) {
+          // A worker that ends (returns, throws, process.exit) without close() detaches all the
+          // same; terminate() runs no JS, and leaves the slot held (see the README).
+          heap.exitHook = () => { try { heap.close() } catch { /* inside a transaction: left held */ } }
+          process.once('exit', heap.exitHook)
+        }
+        return heap
       } catch (e) {
         space.lockChunks()
         try { space.releaseSlot(slot) } finally { space.unlockChunks() }
@@ -810,6 +820,7 @@ export class Heap {
       this.fast = null
       this.chunks.detach()
       this.isClosed = true
+      if (this.exitHook) process.removeListener('exit', this.exitHook)
       if (this.ownsRegion) this.region.close()
       return
     }

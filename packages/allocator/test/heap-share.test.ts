@@ -28,20 +28,22 @@ function clean(h: Heap, what: string): void {
 function tmp(): string { return fs.mkdtempSync(path.join(os.tmpdir(), 'makalu-share-')) }
 
 /** Runs the share workload in `n` workers attached to `heap`; resolves with their results (rejects on a worker error). */
-function runWorkers(heap: Heap, n: number, job: Omit<ShareJob, 'id' | 'mailbox'>, mailbox: SharedArrayBuffer, plant?: string): Promise<ShareResult[]> {
+function runWorkers(heap: Heap, n: number, job: Omit<ShareJob, 'id' | 'mailbox'>, mailbox: SharedArrayBuffer, plant?: string,
+  noClose = false): Promise<ShareResult[]> {
   const token = heap.share()
   const workers: Worker[] = []
   // A planted bug may leave a worker looping: every worker is ended after 60 s.
   const timer = setTimeout(() => { for (const w of workers) void w.terminate() }, 60_000)
   return Promise.all(Array.from({ length: n }, (_, k) => new Promise<ShareResult>((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: { token, job: { ...job, id: k + 1, mailbox }, plant } })
+    const w = new Worker(WORKER, { workerData: { token, job: { ...job, id: k + 1, mailbox }, plant, noClose } })
     workers.push(w)
+    let result: ShareResult | null = null
     w.on('message', (m: { result?: ShareResult; error?: string }) => {
       if (m.error) reject(new Error(m.error))
-      else if (m.result) resolve(m.result)
+      else if (m.result) result = m.result
     })
     w.on('error', reject)
-    w.on('exit', (code) => { if (code !== 0) reject(new Error(`worker exited ${code}`)) })
+    w.on('exit', (code) => { if (code !== 0 || !result) reject(new Error(`worker exited ${code}`)); else resolve(result) })
   }))).finally(() => clearTimeout(timer))
 }
 
@@ -215,6 +217,16 @@ describe('sharing: what is refused (typed errors, nothing changed)', function ()
     expect(again.recovery.clean).to.equal(true)
     clean(again, 'reopened')
     again.close()
+  })
+
+  it('a worker that ends without close() detaches at its exit: the sharing heap then closes cleanly', async () => {
+    const heap = newHeap()
+    const mailbox = new SharedArrayBuffer(4 * 64)
+    const results = await runWorkers(heap, 2, { seed: 8, steps: 5000, txEvery: 100 }, mailbox, undefined, true)
+    expect(heap.attachedHeaps).to.equal(1)
+    clean(heap, 'after the workers exited')
+    verifyLeft(heap, results, mailbox)
+    heap.close()
   })
 
   it('finds a planted bug: frees of blocks in another worker\'s run dropped (lost blocks)', async () => {
