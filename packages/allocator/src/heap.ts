@@ -270,6 +270,21 @@ export class Heap {
   /** Heaps attached to this heap's file, this one included (1 when not shared). */
   get attachedHeaps(): number { return this.shared.attachedCount() }
 
+  /**
+   * Runs fn holding the heap lock: the lock that transactions and root changes of every heap
+   * attached to this file take (shared heaps), so fn's reads and writes of shared metadata
+   * (pobj's type table) are not interleaved with another heap's. The roots are read afresh
+   * first. Re-entrant (a transaction inside fn is fine); fn must be synchronous.
+   */
+  exclusive<T>(fn: () => T): T {
+    this.checkUsable()
+    this.lockHeap()
+    try {
+      if (this.shared.markedShared) this.syncRoots()
+      return fn()
+    } finally { this.unlockHeap() }
+  }
+
   private lockHeap(): void { if (this.heapLockDepth++ === 0) lockWord(this.shared.ctl, HEAP_LOCK) }
   private unlockHeap(): void { if (--this.heapLockDepth === 0) unlockWord(this.shared.ctl, HEAP_LOCK) }
 
