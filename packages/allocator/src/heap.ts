@@ -246,7 +246,7 @@ export class Heap {
       const space = new SharedSpace(layout, new SizeClasses(layout.chunkSize).count, t.state)
       const slot = space.claimSlot()
       try {
-        const heap = new Heap(region, region.kind, opts.tracer, undefined, undefined, { space, slot, ownsRegion })
+        const heap = new Heap(region, region.kind, opts.tracer, layout.owner, undefined, { space, slot, ownsRegion })
         if (!isMainThread) {
           // A worker that ends (returns, throws, process.exit) without close() detaches all the
           // same; terminate() runs no JS, and leaves the slot held (see the README).
