@@ -14,3 +14,16 @@ export function skippingTracer(ctx: TraceContext): Tracer {
   t.traceRange = (bytes, ptr, size, from, to, visit) => { if (from === 0) traceRange(bytes, ptr, size, from, to, visit) }
   return t
 }
+
+/**
+ * A worker whose thread ends in the middle of its share, without reaching any handler
+ * (`process.exit` in a worker ends that thread only): pobj's tracer on the opening thread; in
+ * a worker, its first trace of a block ends the thread.
+ */
+export function exitingTracer(ctx: TraceContext): Tracer {
+  const t = pobjTracer(ctx)
+  if (isMainThread) return t
+  t.trace = () => process.exit(0)
+  t.traceRange = () => process.exit(0)
+  return t
+}

@@ -7,7 +7,8 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { expect } from 'chai'
-import { Heap, loadNative, ArgumentError } from '@makalu/allocator'
+import { execFileSync } from 'node:child_process'
+import { Heap, loadNative, ArgumentError, RecoveryReport } from '@makalu/allocator'
 import { PHeap, pobjTracer, pobjTracerModule } from '@makalu/pobj'
 import { PersistentMap } from '@makalu/examples'
 import { runUntilKilled, tempDir } from './kill-kit'
@@ -19,6 +20,13 @@ const hasMmap = loadNative() !== null
 function waitForWorkers(): void {
   before(() => { process.env.MAKALU_RECOVERY_WAIT_WORKERS = '1' })
   after(() => { delete process.env.MAKALU_RECOVERY_WAIT_WORKERS })
+}
+
+/** The live blocks a serial recovery of a copy of the image finds. */
+function serialLiveBlocks(image: string): number {
+  fs.copyFileSync(image, image + '.a')
+  const serial = Heap.open(image + '.a', { owner: PHeap.OWNER, recoveryWorkers: 1, tracerModule: pobjTracerModule })
+  try { return serial.recovery.liveBlocks } finally { serial.close() }
 }
 
 describe('parallel recovery marks exactly what serial recovery marks', function () {
@@ -97,10 +105,7 @@ describe('parallel recovery marks exactly what serial recovery marks', function 
 
   it('falls back to one thread when a worker cannot load the tracer module, with the same result', () => {
     makeImage(image(), 64 << 20, (h) => randomGraph(h, 50_000, 3))
-    fs.copyFileSync(image(), image() + '.a')
-    const serial = Heap.open(image() + '.a', { owner: PHeap.OWNER, recoveryWorkers: 1, tracerModule: pobjTracerModule })
-    const liveBlocks = serial.recovery.liveBlocks
-    serial.close()
+    const liveBlocks = serialLiveBlocks(image())
     // The opening thread has its tracer in-process; the workers are pointed at a module without it.
     const heap = Heap.open(image(), { owner: PHeap.OWNER, recoveryWorkers: 2, tracer: pobjTracer,
       tracerModule: { path: path.join(__dirname, 'parallel-recovery-planted.js'), name: 'noSuchExport' } })
@@ -109,6 +114,18 @@ describe('parallel recovery marks exactly what serial recovery marks', function 
       expect(heap.recovery.markingFallback).to.match(/exports no function 'noSuchExport'/)
       expect(heap.recovery.liveBlocks).to.equal(liveBlocks)
     } finally { heap.close() }
+  })
+
+  it('falls back to one thread when a worker\'s thread ends mid-share without a word (no heartbeat), with the same result', () => {
+    makeImage(image(), 64 << 20, (h) => randomGraph(h, 50_000, 4))
+    const liveBlocks = serialLiveBlocks(image())
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'parallel-recovery-stall-child.js'), image()],
+      { timeout: 30_000, env: { ...process.env, MAKALU_RECOVERY_STALL_MS: '300' }, encoding: 'utf8' })
+    const report = JSON.parse(out) as RecoveryReport & { violations: number }
+    expect(report.markingThreads).to.equal(1)
+    expect(report.markingFallback).to.match(/heap: a recovery worker stopped: no heartbeat for 300 ms/)
+    expect(report.liveBlocks).to.equal(liveBlocks)
+    expect(report.violations).to.equal(0)
   })
 })
 

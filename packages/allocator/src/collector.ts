@@ -1,3 +1,4 @@
+import { now } from './clock'
 import * as F from './format'
 import { Layout } from './superblock'
 import { Memory } from './memory'
@@ -27,7 +28,7 @@ export interface CollectReport {
  */
 export function collect(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: Iterable<number>,
   tracer: Tracer | null): CollectReport {
-  const t0 = performance.now()
+  const t0 = now()
   const marks = markReachable(mem, layout, chunks, roots, tracer, true)
   const m = marks.bits
   const u = mem.u32
@@ -59,5 +60,5 @@ export function collect(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: 
       }
     }
   }
-  return { ms: performance.now() - t0, markedBlocks: marks.marked, freedBlocks, freedBytes, stalePointers: marks.stale }
+  return { ms: now() - t0, markedBlocks: marks.marked, freedBlocks, freedBytes, stalePointers: marks.stale }
 }

@@ -13,13 +13,14 @@ import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN, C_LARGE } from './chunk-space'
 import { SizeClasses } from './size-classes'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
-import { Tracer, TracerOption, TracerModule, ParallelRecovery, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateHashes, adoptClean, markAndSweep,
+import { now } from './clock'
+import { Tracer, TracerOption, TracerModule, ParallelRecovery, RecoveryReport, loadChunkTable, cleanStateConsistent, cleanStateFaults, cleanStateHashes, adoptClean, markAndSweep,
   dropStaleRoots } from './recovery'
 import { checkHeap, CheckReport } from './check'
 import { checkParallelOptions, loadTracerModule } from './parallel-mark'
 import { collect, CollectReport } from './collector'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
-  HeapFailedError, RegionFullError, ReadOnlyError, RegionError, HeapSharedError } from './errors'
+  HeapFailedError, RegionFullError, ReadOnlyError, RegionError, HeapCorruptError, HeapSharedError } from './errors'
 import { SharedSpace, ShareToken, OPENER_SLOT, HEAP_LOCK, lockWord, unlockWord, registerSim, findSim } from './shared-space'
 import { attachMmapRegion } from './region/attach-region'
 import { SimRegion } from './region/sim-region'
@@ -313,7 +314,7 @@ export class Heap {
 
   private constructor(region: Region, source: string, tracerOption: TracerOption | undefined, owner: string | undefined,
     parallel?: Pick<ParallelRecovery, 'workers' | 'tracerModule'>, attached?: Attached) {
-    const t0 = performance.now()
+    const t0 = now()
     this.region = region
     this.readOnly = region.kind === 'snapshot'
     this.tracerOption = tracerOption
@@ -398,7 +399,7 @@ export class Heap {
     this.chunks.resetFreeHint()
     report.liveBlocks = this.chunks.liveBlocks
     report.liveBytes = this.chunks.used
-    report.ms = performance.now() - t0
+    report.ms = now() - t0
     this.fast = this.readOnly ? null : this.chunks
   }
 
@@ -823,7 +824,8 @@ export class Heap {
 
   // ── shutdown ─────────────────────────────────────────────────────────────
   /**
-   * Clean shutdown, in order: write each run's live count into its entry; store the hashes of
+   * Clean shutdown, in order: prove each run's bitmap matches its count (recovery.ts
+   * cleanStateFaults: a clean open trusts it); write each run's live count into its entry; store the hashes of
    * the saved state (chunk table; live counts and run bitmaps: recovery.ts cleanStateHashes);
    * flush those and the bitmap; drain; store state = CLEAN (commits); drain; close the region.
    */
@@ -857,6 +859,12 @@ export class Heap {
     }
     if (this.txDepth > 0) throw new TransactionError('heap: close() inside a transaction')
     const c = this.chunks
+    const fault = cleanStateFaults(c)
+    if (fault !== null) {
+      this.isClosed = true
+      this.region.close()
+      throw new HeapCorruptError(`heap: close(): ${fault}; the file is left dirty, and the next open rebuilds the bitmap by tracing`)
+    }
     const u = this.mem.u32
     for (let i = 0; i < c.chunkCount; i++) {
       if (c.kind[i] !== C_RUN) continue
@@ -898,12 +906,12 @@ export class Heap {
     this.checkUsable()
     if (this.txDepth > 0) throw new TransactionError('heap: backup() inside a transaction; call it after the transaction ends')
     this.refuseWhileShared('backup()')
-    const t0 = performance.now()
+    const t0 = now()
     const bytes = this.mem.bytes
     if (!createWhole(path, bytes, 'a backup', true)) {
       throw new RegionError(`heap: backup to ${path}: the file exists (a backup never overwrites one)`)
     }
-    return { bytes: bytes.length, ms: performance.now() - t0 }
+    return { bytes: bytes.length, ms: now() - t0 }
   }
 
   /**

@@ -15,7 +15,10 @@ const ctl = new Int32Array(d.ctl)
 
 lockPool(ctl)
 const join = ctl[DONE] === 0 && ctl[ABORT] === 0
-if (join) ctl[STARTED]++
+if (join) {
+  ctl[STARTED]++
+  ctl[d.beat] = 1 // joined: the opening thread watches this word from now on
+}
 unlockPool(ctl)
 
 if (join) {
@@ -56,7 +59,7 @@ function markOwnShare(): MarkWorkerResult {
       ctl, marks: new Uint32Array(d.marks), pool: new Uint32Array(d.pool), size: new Float64Array(d.size),
       blocks: new Uint32Array(d.blocks), dataOff: d.dataOff, chunkShift: d.chunkShift,
     }
-    const own = markShared(state, bytes, tracer, (at) => { nulls.push(at) }, null)
+    const own = markShared(state, bytes, tracer, (at) => { nulls.push(at) }, null, { beat: () => { Atomics.add(ctl, d.beat, 1) }, stalled: () => false })
     return { ok: true, marked: own.marked, stale: own.stale, nulls, repairs, tracer: tracer?.workerResult?.() }
   } finally {
     native.unmap(buffer)

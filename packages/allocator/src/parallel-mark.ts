@@ -14,7 +14,9 @@
  *      tracer repairs through the heap's `repair` (so both are written only here, as serial
  *      recovery writes them), tracer results merged (Tracer.mergeWorkerResult)
  * A worker that fails (its tracer module does not load, its tracer throws) aborts the
- * parallel mark before anything of it is written: the caller then marks serially.
+ * parallel mark before anything of it is written: the caller then marks serially. So does a
+ * worker that joined and then goes silent (no heartbeat for STALL_MS: its thread ended without
+ * reaching a handler); the opening thread stops waiting for it and terminates it.
  */
 import * as os from 'os'
 import * as path from 'path'
@@ -26,7 +28,7 @@ import { ChunkSpace, C_RUN, C_LARGE } from './chunk-space'
 import type { Tracer, TracerModule, TraceContext } from './recovery'
 import { Marks, blockShapes } from './mark'
 import { ArgumentError } from './errors'
-import { SharedMarkState, markShared, lockPool, unlockPool, wake, POOL_ITEMS, CTL_WORDS, ACTIVE, HUNGRY, DONE, ABORT, SEQ, STARTED, FINISHED } from './shared-mark'
+import { SharedMarkState, Liveness, markShared, lockPool, unlockPool, wake, POOL_ITEMS, CTL_WORDS, ACTIVE, HUNGRY, DONE, ABORT, SEQ, STARTED, FINISHED } from './shared-mark'
 
 /** Below this many blocks (what the chunks in use can hold) 'auto' marks on one thread. */
 export const AUTO_MIN_BLOCKS = 6_000_000
@@ -56,6 +58,8 @@ export interface MarkWorkerInput {
   roots: Array<[string, number]>
   tracerModule: TracerModule | null
   port: MessagePort
+  /** Its heartbeat word in ctl. */
+  beat: number
 }
 
 /** What a worker posts back. */
@@ -63,8 +67,21 @@ export type MarkWorkerResult =
   | { ok: true; marked: number; stale: number; nulls: number[]; repairs: number[]; tracer: unknown }
   | { ok: false; error: string }
 
-/** Word of ctl a worker sets once its result is posted. */
+/** Word of ctl a worker sets once its result is posted (POSTED + id). */
 export const POSTED = CTL_WORDS
+/** A worker's heartbeat (beats(workers) + id): 1 when it joins, then counted up while it marks or waits. */
+export const beats = (workers: number): number => CTL_WORDS + workers
+
+/**
+ * How long a worker that joined may go without a heartbeat before the opening thread gives
+ * up the parallel mark and marks serially (a thread ended without reaching any handler:
+ * `process.exit` in a tracer, an out-of-memory end). A worker beats every 64 traced items or
+ * 20 ms of waiting, so only a tracer that takes this long over one block is mistaken for
+ * a dead one, and that costs only the serial mark. Milliseconds; MAKALU_RECOVERY_STALL_MS
+ * sets it (the tests).
+ */
+export const STALL_MS = 10_000
+export const STALL_ENV = 'MAKALU_RECOVERY_STALL_MS'
 
 export const WORKER_SCRIPT = path.join(__dirname, 'mark-worker.js')
 
@@ -133,7 +150,7 @@ export function markInParallel(input: ParallelMarkInput): ParallelMarkOutcome {
   const workers = input.threads - 1
   // 1. Shared state.
   const shared = (n: number): SharedArrayBuffer => new SharedArrayBuffer(n)
-  const ctlBuf = shared((CTL_WORDS + workers) * 4)
+  const ctlBuf = shared((CTL_WORDS + 2 * workers) * 4)
   const marksBuf = shared((chunks.chunkCount * layout.chunkSize) >>> (F.GRANULE_SHIFT + 3))
   const poolBuf = shared(POOL_ITEMS * 12)
   const shapes = blockShapes(layout, chunks, shared)
@@ -152,6 +169,7 @@ export function markInParallel(input: ParallelMarkInput): ParallelMarkOutcome {
       id, ctl: ctlBuf, marks: marksBuf, pool: poolBuf, size: shapes.size.buffer as SharedArrayBuffer,
       blocks: shapes.blocks.buffer as SharedArrayBuffer, dataOff: layout.dataOff, chunkShift: layout.chunkShift,
       fd: input.fd, length: mem.bytes.length, roots: input.roots, tracerModule: input.tracerModule, port: port2,
+      beat: beats(workers) + id,
     }
     try {
       const w = new Worker(WORKER_SCRIPT, { workerData: data, transferList: [port2] })
@@ -165,21 +183,29 @@ export function markInParallel(input: ParallelMarkInput): ParallelMarkOutcome {
     }
   }
   if (process.env[WAIT_ENV] === '1') waitForJoin(ctl, started.length)
+  const watch = heartbeatWatch(ctl, started.length)
   let own
   try {
     own = markShared(state, mem.bytes, tracer, (at) => {
       mem.writePointer(at, 0)
       mem.region.flush(at, 8)
-    }, input.roots.map(([, p]) => p))
+    }, input.roots.map(([, p]) => p), watch)
   } catch (e) {
     Atomics.store(ctl, ABORT, 1)
     wake(ctl)
-    waitForWorkers(ctl)
+    waitForWorkers(ctl, watch)
     for (const p of ports) p.close()
     throw e
   }
-  // 3. Every worker that joined posts its result.
-  const joined = waitForWorkers(ctl)
+  // 3. Every worker that joined posts its result (or one stops beating).
+  const joined = waitForWorkers(ctl, watch)
+  if (watch.stopped !== null) {
+    for (let id = 0; id < started.length; id++) {
+      ports[id].close()
+      if (Atomics.load(ctl, POSTED + id) === 0) void started[id].terminate().catch(() => { /* it has ended already */ })
+    }
+    return { failure: watch.stopped }
+  }
   const results: MarkWorkerResult[] = []
   for (let id = 0; id < ports.length; id++) {
     if (Atomics.load(ctl, POSTED + id) === 0) { ports[id].close(); continue }
@@ -216,8 +242,34 @@ function waitForJoin(ctl: Int32Array, workers: number): void {
   }
 }
 
-/** Waits until DONE (or ABORT) and every worker that joined finished; returns how many joined. */
-function waitForWorkers(ctl: Int32Array): number {
+/** The opening thread's view of the workers' heartbeats: `stalled()` once one that joined and has not posted is silent for the stall time. */
+function heartbeatWatch(ctl: Int32Array, workers: number): Liveness & { stopped: string | null } {
+  const env = Number(process.env[STALL_ENV])
+  const stallMs = env > 0 ? env : STALL_MS
+  const seen = new Int32Array(workers)
+  const since = new Float64Array(workers).fill(Date.now())
+  const base = beats(workers)
+  return {
+    stopped: null,
+    beat() { /* the opening thread is watched by no one */ },
+    stalled() {
+      if (this.stopped !== null) return true
+      const now = Date.now()
+      for (let id = 0; id < workers; id++) {
+        const b = Atomics.load(ctl, base + id)
+        if (b !== seen[id] || b === 0 || Atomics.load(ctl, POSTED + id) !== 0) { seen[id] = b; since[id] = now; continue }
+        if (now - since[id] >= stallMs) {
+          this.stopped = `heap: a recovery worker stopped: no heartbeat for ${stallMs} ms (its thread ended without a word, or one block took that long)`
+          return true
+        }
+      }
+      return false
+    },
+  }
+}
+
+/** Waits until DONE (or ABORT) and every worker that joined finished, or one stops beating; returns how many joined. */
+function waitForWorkers(ctl: Int32Array, watch: Liveness): number {
   for (;;) {
     const seq = Atomics.load(ctl, SEQ)
     lockPool(ctl)
@@ -227,5 +279,10 @@ function waitForWorkers(ctl: Int32Array): number {
     unlockPool(ctl)
     if (over && finished === joined) return joined
     Atomics.wait(ctl, SEQ, seq, 20)
+    if (watch.stalled()) {
+      Atomics.store(ctl, ABORT, 1)
+      wake(ctl)
+      return joined
+    }
   }
 }

@@ -205,10 +205,12 @@ export function cleanStateHashes(mem: Memory, layout: Layout, chunkCount: number
  * Clean open, first a check of what clean open trusts. The chunk table must match the hash
  * saved at close: it is the only record of the chunks, so a mismatch is HeapCorruptError
  * (tracing from a damaged table would lose data). Then the cache: the saved hash of live
- * counts and run bitmaps (any damage: swapped bits, a changed count), each run's popcount
- * against its live count, each large object's head bit alone. (Free chunks' bits are never
- * read; a claim clears them.) Reads only; false sends the open down the crash path (the
- * bitmap is a cache; marking rebuilds it).
+ * counts and run bitmaps (any damage: swapped bits, a changed count), each count within its
+ * run, each large object's head bit alone. (Free chunks' bits are never read; a claim clears
+ * them.) Each run's popcount against its live count is proven by the close that wrote them
+ * (`cleanStateFaults`), so the hash covers it: the open does not read the runs' bitmaps
+ * again, a CRC aside. Reads only; false sends the open down the crash path (the bitmap is a
+ * cache; marking rebuilds it).
  */
 export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkSpace, inUse: number[], source: string): boolean {
   const u = mem.u32
@@ -217,27 +219,38 @@ export function cleanStateConsistent(mem: Memory, layout: Layout, chunks: ChunkS
     throw new HeapCorruptError(`heap: ${source}: the chunk table does not match the hash saved at the clean close (a damaged file); nothing was written`)
   }
   if (u[F.SB_CACHE_HASH >> 2] !== saved.cache) return false
-  const words = layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
-  const bitBase = layout.bitmapOff >>> 2
-  // Runs cold at every clean open: one flat loop, popcount inlined.
-  const popcountChunks = (c: number, n: number): number => {
-    let bits = 0
-    for (let w = bitBase + c * words, end = bitBase + (c + n) * words; w < end; w++) {
-      let x = u[w]
-      if (x === 0) continue
-      x -= (x >>> 1) & 0x55555555
-      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
-      bits += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24
-    }
-    return bits
-  }
   for (const c of inUse) {
     if (chunks.kind[c] === C_RUN) {
-      const live = u[(chunks.entryOff(c) >>> 2) + 1]
-      if (live > chunks.classes.perChunk[chunks.cls[c]] || popcountChunks(c, 1) !== live) return false
-    } else if (popcountChunks(c, chunks.span[c]) !== 1 || !chunks.testBit(chunks.chunkBase(c))) return false
+      if (u[(chunks.entryOff(c) >>> 2) + 1] > chunks.classes.perChunk[chunks.cls[c]]) return false
+    } else if (!largeHeadAlone(chunks, c)) return false
   }
   return true
+}
+
+/**
+ * What a clean close must prove before it writes the clean state (a clean open trusts it
+ * without reading the runs' bitmaps): each run's popcount equals its live count
+ * (perChunk − nFree), each large object's bitmap holds its head bit alone. Returns the first
+ * fault, or null. A fault is a bug of this process's volatile state: close leaves the file
+ * dirty (the next open traces it) and reports it.
+ */
+export function cleanStateFaults(chunks: ChunkSpace): string | null {
+  for (let c = 0; c < chunks.chunkCount; c++) {
+    if (chunks.kind[c] === C_RUN) {
+      const live = chunks.classes.perChunk[chunks.cls[c]] - chunks.nFree[c]
+      const bits = chunks.countBits(c)
+      if (bits !== live) return `run ${c}: its bitmap holds ${bits} blocks, its count says ${live}`
+    } else if (chunks.kind[c] === C_LARGE && !largeHeadAlone(chunks, c)) {
+      return `large object at chunk ${c}: its bitmap is not its head bit alone`
+    }
+  }
+  return null
+}
+
+function largeHeadAlone(chunks: ChunkSpace, c: number): boolean {
+  let bits = 0
+  for (let j = 0; j < chunks.span[c]; j++) bits += chunks.countBits(c + j)
+  return bits === 1 && chunks.testBit(chunks.chunkBase(c))
 }
 
 /** Clean open: free counts come from the hints written at close; the bitmap is trusted as is. */

@@ -16,7 +16,9 @@
  * items from the pool, else waits (HUNGRY); a thread with work gives the older half of its
  * stack to the pool while another is hungry; a block larger than SPLIT_BYTES is cut into
  * ranges that go to the pool. Termination: ACTIVE (threads holding work) reaches 0 with the
- * pool empty, seen under the lock: DONE. ABORT stops everyone (a failure somewhere).
+ * pool empty, seen under the lock: DONE. ABORT stops everyone (a failure somewhere, or a
+ * worker whose heartbeat stopped: parallel-mark.ts). The sections under the lock run no
+ * tracer code and allocate nothing, so a thread can not end while it holds the lock.
  *
  * Marking reads only. A stale pointer the tracer reported with its word (`visit(p, at)`, the
  * same test as markReachable's) is handed to `onStale(at)`: the opening thread stores 0 there
@@ -42,6 +44,14 @@ export const SEQ = 6
 export const STARTED = 7
 export const FINISHED = 8
 export const CTL_WORDS = 16
+
+/**
+ * How a thread shows it is alive, and how the opening thread finds a worker that is not:
+ * `beat` is called every 64 traced items and at every wake of a hungry wait; `stalled`
+ * (the opening thread's) at every wake of its waits: true ends the mark with ABORT.
+ */
+export interface Liveness { beat(): void; stalled(): boolean }
+export const ALWAYS_ALIVE: Liveness = { beat() { /* no watcher */ }, stalled: () => false }
 
 export interface SharedMarkState {
   ctl: Int32Array
@@ -72,7 +82,7 @@ export function wake(ctl: Int32Array): void {
  * tracer throws (the caller aborts).
  */
 export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer | null, onStale: (at: number) => void,
-  roots: number[] | null): ThreadMarks {
+  roots: number[] | null, live: Liveness = ALWAYS_ALIVE): ThreadMarks {
   const { ctl, marks, pool, size, blocks } = s
   const dataOff = s.dataOff
   const count = size.length
@@ -212,6 +222,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
         if (sp === 0) break
         traceItem(stack[--sp], 0, 0)
         if ((++tick & 63) === 0) {
+          live.beat()
           if (ctl[ABORT] !== 0) return { marked, stale }
           if (ctl[HUNGRY] > 0 && sp >= 2 && ctl[POOL_N] === 0) donate()
         }
@@ -250,6 +261,12 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
         continue
       }
       Atomics.wait(ctl, SEQ, seq, 20)
+      live.beat()
+      if (live.stalled()) {
+        Atomics.store(ctl, ABORT, 1)
+        wake(ctl)
+        return { marked, stale }
+      }
     }
   }
 }
