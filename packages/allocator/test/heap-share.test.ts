@@ -202,7 +202,7 @@ describe('sharing: what is refused (typed errors, nothing changed)', function ()
   it('3 workers allocate, free each other\'s blocks, hand blocks on and run transactions: no block lost or handed out twice', async () => {
     const { heap, results, mailbox } = await run(3, 30_000)
     expect(heap.attachedHeaps).to.equal(1)
-    expect(results.reduce((s, r) => s + r.remoteish, 0), 'blocks changed workers').to.be.greaterThan(1000)
+    expect(results.reduce((s, r) => s + r.remoteish, 0), 'blocks changed workers').to.be.greaterThan(100)
     clean(heap, 'after the workers detached')
     const records = verifyLeft(heap, results, mailbox)
     expect(records).to.be.greaterThan(100)
