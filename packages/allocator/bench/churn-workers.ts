@@ -120,6 +120,9 @@ function workerMain(job: Job): void {
 if (!isMainThread && workerData?.churnJob) workerMain(workerData.churnJob as Job)
 
 // ── in the main thread ─────────────────────────────────────────────────────
+/** Process CPU time per wall time over the last round(): about 2 when two threads really ran at once. */
+let cpuPerWall = 0
+
 async function round(kind: Kind, workers: number, n: number, runs: number, heap: Heap | null): Promise<number[]> {
   const sync = new SharedArrayBuffer(8)
   const s = new Int32Array(sync)
@@ -130,12 +133,17 @@ async function round(kind: Kind, workers: number, n: number, runs: number, heap:
     w.on('message', resolve)
     w.on('error', reject)
   }))
+  let cpu0 = process.cpuUsage()
+  let wall0 = process.hrtime.bigint()
   for (let run = 0; run <= runs; run++) {
     while (Atomics.load(s, 0) < workers * (run + 1)) await new Promise((r) => setTimeout(r, 1))
+    if (run === 1) { cpu0 = process.cpuUsage(); wall0 = process.hrtime.bigint() } // after the warm-up round
     Atomics.store(s, 1, run + 1)
     Atomics.notify(s, 1)
   }
   const times = await Promise.all(results)
+  const cpu = process.cpuUsage(cpu0)
+  cpuPerWall = ((cpu.user + cpu.system) * 1000) / Number(process.hrtime.bigint() - wall0)
   // Whatever the mail rings still hold was handed over and not yet freed: free it here.
   if (heap) for (const p of new Int32Array(mail)) if (p !== 0) heap.free(p)
   const rounds: number[] = []
@@ -149,18 +157,20 @@ export async function workerChurn(n: number, runs: number): Promise<string> {
   const heap = Heap.create(path.join(dir, 'shared.heap'), { size: 256 << 20, durability: 'process', backend: loadNative() ? 'mmap' : 'file' })
   const lines = [
     `\n### churn in worker_threads on one shared heap (node ${process.version}, ${os.cpus().length} CPUs; million pairs/s in total, median of ${runs} rounds; N = ${n} per worker)\n`,
-    '| workload | bare 1 w | bare 2 w | bare scaling | heap 1 w | heap 2 w | heap scaling | heap 2 w ÷ bare 2 w |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | bare 1 w | bare 2 w | bare scaling | heap 1 w | heap 2 w | heap scaling | heap 2 w ÷ bare 2 w | CPU/wall bare 2 w, heap 2 w |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ]
   for (const [name, bare, hk] of [['64 B alloc+free pairs', 'bare64', 'heap64'], ['Larson-style 16..256 B (2 w: every 8th freed by the other worker)', 'bareMixed', 'heapMixed']] as const) {
     const rate: Record<string, number> = {}
     for (const w of [1, 2]) {
       rate[`b${w}`] = (w * n * 1e3) / median(await round(bare, w, n, runs, null))
+      rate[`cb${w}`] = cpuPerWall
       rate[`h${w}`] = (w * n * 1e3) / median(await round(hk, w, n, runs, heap))
+      rate[`ch${w}`] = cpuPerWall
     }
     const f = (x: number): string => x.toFixed(1)
     lines.push(`| ${name} | ${f(rate.b1)} | ${f(rate.b2)} | ${(rate.b2 / rate.b1).toFixed(2)}× | ${f(rate.h1)} | ${f(rate.h2)} | ` +
-      `${(rate.h2 / rate.h1).toFixed(2)}× | ${(rate.h2 / rate.b2).toFixed(2)} |`)
+      `${(rate.h2 / rate.h1).toFixed(2)}× | ${(rate.h2 / rate.b2).toFixed(2)} | ${rate.cb2.toFixed(2)}, ${rate.ch2.toFixed(2)} |`)
   }
   const live = heap.stats().liveBlocks
   const check = heap.check()
