@@ -848,7 +848,7 @@ export class Heap {
         this.refuseWhileShared('close() of the heap that shared the file')
         this.shared.markOpenerClosed()
       } finally { this.shared.unlockChunks() }
-      this.chunks.adoptAll()
+      if (!this.failure) this.chunks.adoptAll()
     }
     this.fast = null
     if (this.failure || this.readOnly) {
