@@ -92,7 +92,7 @@ export class ChunkSpace {
   private get freeHint(): number { return this.shared.freeHint }
   private set freeHint(c: number) { this.shared.freeHint = c }
   /**
-   * [2·slot] blocks, [2·slot + 1] usable bytes handed out by this heap of the runs' free lists
+   * [8·slot] blocks, [8·slot + 1] usable bytes handed out by this heap of the runs' free lists
    * and bump ranges (allocated or cached), and of large objects: the fast path moves blocks
    * between a cache and the program without touching them, so `used` and `liveBlocks` subtract
    * what the caches hold. Summed over the attached slots, with the orphans' pair [0], [1].
@@ -172,7 +172,7 @@ export class ChunkSpace {
     this.f64 = b.byteOffset % 8 === 0 ? new Float64Array(b.buffer, b.byteOffset, Math.floor(b.length / 8)) : null
   }
 
-  /** Usable bytes of allocated blocks (of every attached heap; a free by a non-owner counts once its owner takes it). */
+  /** Usable bytes of allocated blocks, of every attached heap (a block freed by a non-owner counts until its owner takes it). */
   get used(): number { return this.totals(1) }
 
   /** Allocated blocks (likewise). */

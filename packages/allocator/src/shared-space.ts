@@ -135,14 +135,16 @@ export class SharedSpace {
     }
   }
 
+  private readonly cacheViews: Uint32Array[] = []
+  private readonly topViews: Uint32Array[] = []
   /** Slot s's cache: CACHE_STRIDE entries per class. */
   cacheOf(slot: number): Uint32Array {
-    return new Uint32Array(this.caches, slot * this.classCount * (CACHE_STRIDE + 1) * 4, this.classCount * CACHE_STRIDE)
+    return (this.cacheViews[slot] ??= new Uint32Array(this.caches, slot * this.classCount * (CACHE_STRIDE + 1) * 4, this.classCount * CACHE_STRIDE))
   }
   /** Slot s's cacheTop per class. */
   cacheTopOf(slot: number): Uint32Array {
     const at = slot * this.classCount * (CACHE_STRIDE + 1) * 4 + this.classCount * CACHE_STRIDE * 4
-    return new Uint32Array(this.caches, at, this.classCount)
+    return (this.topViews[slot] ??= new Uint32Array(this.caches, at, this.classCount))
   }
 
   // ── slots ────────────────────────────────────────────────────────────────
