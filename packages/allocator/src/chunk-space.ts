@@ -366,8 +366,7 @@ export class ChunkSpace {
       if ((Atomics.or(this.pend, w, bit) & bit) !== 0) {
         throw new InvalidPointerError(`heap: free(${p}): the block is not allocated (a free of it by another thread is pending)`)
       }
-      const u = this.u32
-      if (this.shared.push(o, g + 1, (next) => { u[p >>> 2] = next })) return
+      if (this.shared.push(o, g + 1, (next) => this.setRemoteLink(p, next))) return
       Atomics.and(this.pend, w, ~bit) // the owner detaches: its runs change hands, then try again
     }
   }
@@ -375,10 +374,9 @@ export class ChunkSpace {
   /** Takes this heap's remote-free stack and frees its blocks (passing on those of runs that changed hands). `to`: CLOSED when detaching. */
   drainRemote(to = 0): void {
     let g1 = this.shared.takeAll(this.slot, to)
-    const u = this.u32
     while (g1 !== 0) {
       const p = this.dataOff + (g1 - 1) * F.GRANULE
-      g1 = u[p >>> 2]
+      g1 = this.remoteLink(p)
       const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
       Atomics.and(this.pend, g >>> 5, ~(1 << (g & 31)))
       const c = (p - this.dataOff) >>> this.shift
@@ -388,6 +386,10 @@ export class ChunkSpace {
       } else this.freeRemote(p, c)
     }
   }
+
+  /** The next block on a remote-free stack after block p (its granule + 1, or 0): the block's first word. */
+  private remoteLink(p: number): number { return this.u32[p >>> 2] }
+  private setRemoteLink(p: number, next: number): void { this.u32[p >>> 2] = next }
 
   /** Makes orphan run c this heap's (under the chunk lock): its live blocks move to this heap's counters. */
   private adoptOrphan(c: number): void {
@@ -677,7 +679,6 @@ export class ChunkSpace {
     }
     if (orphans !== this.shared.orphans) fail(`${orphans} orphan runs, but the shared count says ${this.shared.orphans}`)
     let listed = 0
-    const u = this.u32
     for (let s = 1; s < 32; s++) {
       if ((slots & (1 << s)) === 0) continue
       let g1 = this.shared.head(s)
@@ -692,7 +693,7 @@ export class ChunkSpace {
             : n > this.chunkCount * (this.layout.chunkSize >>> 4) ? 'on a list that does not end' : ''
         if (why) { fail(`remote-free stack of slot ${s}: block ${p} ${why}`); break }
         listed++
-        g1 = u[p >>> 2]
+        g1 = this.remoteLink(p)
       }
     }
     let pending = 0
