@@ -10,7 +10,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { Worker } from 'worker_threads'
-import { Heap, SimRegion, HeapSharedError, ArgumentError, InvalidPointerError, TransactionError, loadNative, mulberry32 } from '../src'
+import { Heap, SimRegion, HeapSharedError, HeapFullError, ArgumentError, InvalidPointerError, TransactionError, loadNative, mulberry32 } from '../src'
 import { ShareJob, ShareResult, makeCounter, readCounter, readList, recordProblem, recordKey } from './support/share-workload'
 import { Workload } from './support/workloads'
 import { runCrashes } from './support/crash-harness'
@@ -189,6 +189,22 @@ describe('sharing: what is refused (typed errors, nothing changed)', function ()
       expect(() => f.share()).to.throw(HeapSharedError, /mmap backend/)
       f.close()
     } finally { fs.rmSync(dir, { recursive: true, force: true }) }
+  })
+
+  it('a shared heap does not grow while others are attached (HeapFullError says why); alone again, it grows', () => {
+    const a = Heap.createIn(new SimRegion(256 << 10), { ...SMALL, maxSize: 1 << 20 })
+    const b = Heap.attach(a.share())
+    const held: number[] = []
+    let err: unknown = null
+    try { for (;;) held.push(b.alloc(3000)) } catch (e) { err = e }
+    expect(err).to.be.instanceOf(HeapFullError)
+    expect(String(err)).to.match(/a shared heap does not grow while other heaps are attached/)
+    const before = a.stats().size
+    b.close()
+    held.push(a.alloc(3000))
+    expect(a.stats().size).to.be.greaterThan(before)
+    clean(a, 'grown alone')
+    a.close()
   })
 
   it('a SimRegion token attached in another thread is refused', async () => {
