@@ -378,12 +378,16 @@ export class ChunkSpace {
       const p = this.dataOff + (g1 - 1) * F.GRANULE
       g1 = this.remoteLink(p)
       const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
-      Atomics.and(this.pend, g >>> 5, ~(1 << (g & 31)))
       const c = (p - this.dataOff) >>> this.shift
       if (this.owner[c] === this.slot) {
+        // The bit first: from here a second free is refused by its bit, before the pending bit goes.
         this.clearBit(p)
+        Atomics.and(this.pend, g >>> 5, ~(1 << (g & 31)))
         this.putFree(p, c, this.cls[c])
-      } else this.freeRemote(p, c)
+      } else {
+        Atomics.and(this.pend, g >>> 5, ~(1 << (g & 31)))
+        this.freeRemote(p, c)
+      }
     }
   }
 
