@@ -9,7 +9,8 @@
  * rows are medians of RUNS rounds after one warm-up round.
  *   64 B      a window of 64 live blocks per worker: free the oldest, allocate one
  *   Larson    16..256 B, 10 000 live blocks per worker, a random one freed and replaced;
- *             every 8th replaced block is handed to the other worker to free (a remote free)
+ *             every 8th replaced block is handed to the other worker to free (a remote free;
+ *             CHURN_NO_HANDOVER=1: none, each worker frees its own)
  */
 import * as fs from 'fs'
 import * as os from 'os'
@@ -18,6 +19,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'worker_threads'
 import { Heap, loadNative, mulberry32 } from '../src'
 
 const K = 64
+const HANDOVER = process.env.CHURN_NO_HANDOVER !== '1'
 const LIVE = 10_000
 type Kind = 'bare64' | 'heap64' | 'bareMixed' | 'heapMixed'
 
@@ -88,7 +90,7 @@ function heapMixed(h: Heap, n: number, s: ReturnType<typeof stream>, id: number,
   let o = 0
   for (let i = 0; i < n; i++) {
     const k = s.victims[i]
-    if (workers > 1 && (i & 7) === 0) {
+    if (workers > 1 && HANDOVER && (i & 7) === 0) {
       // Hand the victim over (the other worker frees it); free what came in from it.
       const q = Atomics.exchange(mail, out + (o++ & 1023), live[k])
       if (q !== 0) h.free(q)
