@@ -10,7 +10,8 @@
  *   64 B      a window of 64 live blocks per worker: free the oldest, allocate one
  *   Larson    16..256 B, 10 000 live blocks per worker, a random one freed and replaced;
  *             every 8th replaced block is handed to the other worker to free (a remote free;
- *             CHURN_NO_HANDOVER=1: none, each worker frees its own)
+ *             the bare row does the same two exchanges; CHURN_NO_HANDOVER=1: none, each worker
+ *             frees its own)
  */
 import * as fs from 'fs'
 import * as os from 'os'
@@ -60,7 +61,11 @@ function stream(n: number, id: number): { sizes: Uint16Array; victims: Uint32Arr
   for (let i = 0; i < n; i++) victims[i] = Math.floor(r() * LIVE)
   return { sizes, victims }
 }
-function bareMixed(n: number, s: ReturnType<typeof stream>): void {
+/** With 2 workers, the same hand-over traffic as heapMixed (two exchanges every 8th pair), whose values it drops: the rows differ by the allocator alone. */
+function bareMixed(n: number, s: ReturnType<typeof stream>, id: number, workers: number, mail: Int32Array): void {
+  const out = (workers > 1 ? (id + 1) % workers : id) * 1024
+  const inbox = id * 1024
+  let o = 0
   const per = LIVE + 64
   const stacks = new Uint32Array(16 * per)
   const tops = new Int32Array(16)
@@ -75,6 +80,10 @@ function bareMixed(n: number, s: ReturnType<typeof stream>): void {
   for (let i = 0; i < n; i++) {
     const k = s.victims[i]
     const f = liveCls[k]
+    if (workers > 1 && HANDOVER && (i & 7) === 0) {
+      Atomics.exchange(mail, out + (o++ & 1023), live[k] + 1)
+      Atomics.exchange(mail, inbox + (i & 1023), 0)
+    }
     stacks[f * per + tops[f]++] = live[k]
     const c = (s.sizes[LIVE + i] - 1) >>> 4
     live[k] = stacks[c * per + --tops[c]]
@@ -115,7 +124,7 @@ function workerMain(job: Job): void {
     while (Atomics.load(sync, 1) !== run + 1) Atomics.wait(sync, 1, run)
     if (job.kind === 'bare64') bare64(job.n)
     else if (job.kind === 'heap64') heap64(heap!, job.n)
-    else if (job.kind === 'bareMixed') bareMixed(job.n, s)
+    else if (job.kind === 'bareMixed') bareMixed(job.n, s, job.id, job.workers, mail)
     else heapMixed(heap!, job.n, s, job.id, job.workers, mail)
     times.push(clock()) // the end of this worker's round
   }
@@ -153,7 +162,7 @@ async function round(kind: Kind, workers: number, n: number, runs: number, heap:
   const cpu = process.cpuUsage(cpu0)
   cpuPerWall = ((cpu.user + cpu.system) * 1000) / Number(process.hrtime.bigint() - wall0)
   // Whatever the mail rings still hold was handed over and not yet freed: free it here.
-  if (heap) for (const p of new Int32Array(mail)) if (p !== 0) heap.free(p)
+  if (heap && kind === 'heapMixed') for (const p of new Int32Array(mail)) if (p !== 0) heap.free(p)
   const rounds: number[] = []
   for (let r = 1; r <= runs; r++) rounds.push((Math.max(...times.map((t) => t[r])) - starts[r]) * 1e6) // ns
   return rounds
@@ -168,7 +177,7 @@ export async function workerChurn(n: number, runs: number): Promise<string> {
     '| workload | bare 1 w | bare 2 w | bare scaling | heap 1 w | heap 2 w | heap scaling | heap 2 w ÷ bare 2 w | CPU/wall bare 2 w, heap 2 w |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ]
-  for (const [name, bare, hk] of [['64 B alloc+free pairs', 'bare64', 'heap64'], ['Larson-style 16..256 B (2 w: every 8th freed by the other worker)', 'bareMixed', 'heapMixed']] as const) {
+  for (const [name, bare, hk] of [['64 B alloc+free pairs', 'bare64', 'heap64'], [`Larson-style 16..256 B${HANDOVER ? ' (2 w: every 8th block handed to the other worker, which frees it)' : ', no hand-over'}`, 'bareMixed', 'heapMixed']] as const) {
     const rate: Record<string, number> = {}
     for (const w of [1, 2]) {
       // The bare rows run 8× as many pairs: rounds as long as the heap's, so the start-up of a round weighs the same.
