@@ -69,8 +69,10 @@ using v8::Value;
 using v8::WeakCallbackInfo;
 using v8::WeakCallbackType;
 
-/* One ArrayBuffer, one region: 4 GiB (a Uint8Array over it has at most 2^32 elements). */
-const int64_t MAX_MAP_LENGTH = int64_t(1) << 32;
+/* One ArrayBuffer, one region: 256 GiB (MAX_REGION_SIZE in region.ts). V8 accepts a buffer of up
+   to 2^53 - 1 bytes made through the V8 API; a typed array views at most 2^32 elements, so JS views
+   it in 4 GiB segments. */
+const int64_t MAX_MAP_LENGTH = int64_t(1) << 38;
 
 struct Addon;
 
@@ -168,7 +170,7 @@ void js_map(const FunctionCallbackInfo<Value> &args) {
   if (args.Length() > 2 && !args[2]->IsUndefined() && !int_arg(args, 2, &reserve)) return;
   if (length <= 0) return throw_error(isolate, "makalu_mmap: map length must be positive", true);
   if (reserve < length) reserve = length;
-  if (reserve > MAX_MAP_LENGTH) return throw_error(isolate, "makalu_mmap: map length over 4 GiB (one region is at most 4 GiB)", true);
+  if (reserve > MAX_MAP_LENGTH) return throw_error(isolate, "makalu_mmap: map length over 256 GiB (one region is at most 256 GiB)", true);
 
   void *addr;
   if (reserve > length) {

@@ -116,7 +116,7 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
     let lost = marks[w] & ~u[(layout.bitmapOff >>> 2) + w]
     for (; lost !== 0; lost &= lost - 1) {
       unallocated++
-      const p = layout.dataOff + ((w * 32 + 31 - Math.clz32(lost & -lost)) << F.GRANULE_SHIFT)
+      const p = layout.dataOff + (w * 32 + 31 - Math.clz32(lost & -lost)) * F.GRANULE
       if (tracer) fail(`block ${p} is reachable from the roots but not allocated`)
     }
   }

@@ -9,7 +9,7 @@ import { SharedSpace, OPENER_SLOT, CLOSED } from './shared-space'
  * The numbers the fast paths use, as literals: an imported constant costs a load and a check at
  * every use in optimised code (tsc emits it as a mutable property of the module's exports).
  */
-const enum Hot { GranuleShift = 4, GranuleMask = 15, CacheStride = 256, NoClass = 255 }
+const enum Hot { GranuleShift = 4, GranuleMask = 15, CacheStride = 256, NoClass = 255, Segment = 4294967296 }
 
 /** cls[c] of a chunk that is not a run: the fast free tells a run by its class alone. */
 export const NO_CLASS = Hot.NoClass
@@ -70,10 +70,15 @@ export class ChunkSpace {
   readonly cls: Uint8Array
   /** RUN: free blocks (valid for this heap's own runs only: freeOf(c) for any). */
   readonly nFree: Uint32Array
-  /** RUN: head of the intrusive free list (an offset, 0 = empty); the links live in the free blocks. */
-  readonly freeHead: Uint32Array
+  /**
+   * RUN: head of the intrusive free list (an offset, 0 = empty); the links live in the free
+   * blocks, each the full offset of the next, as an 8-byte word (readLink/writeLink).
+   * In a wide heap offsets are Float64Array elements here and in the caches (past 4 GiB they
+   * need 64 bits); else Uint32Array, as before.
+   */
+  readonly freeHead: Uint32Array | Float64Array
   /** RUN: first never-used block; blocks from here to the end of the run are free. */
-  readonly bump: Uint32Array
+  readonly bump: Uint32Array | Float64Array
   /** RUN: whether freeHead/bump are valid (false after open until the chunk is first allocated from). */
   readonly built: Uint8Array
   /** LARGE: chunks spanned. CONT: index of the head. */
@@ -84,8 +89,19 @@ export class ChunkSpace {
   private readonly partial: number[][]
   private readonly inPartial: Uint8Array
   /** Per class sc, slots [sc·CACHE_STRIDE, sc·CACHE_STRIDE + cacheTop[sc]): cached free blocks, newest last. */
-  readonly cache: Uint32Array
+  readonly cache: Uint32Array | Float64Array
   readonly cacheTop: Uint32Array
+  /**
+   * Chunks added by a grow of the region in this process whose bytes were never handed out:
+   * they read as zero (a grown file's new bytes), so a large object there is not zero-filled
+   * (a huge object costs no page touched). Cleared when the chunk is claimed.
+   */
+  private readonly fresh: Uint8Array
+  /** Wide heaps: chunks per 4 GiB segment, and the index of the first chunk of segment 1 (format.ts). */
+  private readonly segChunks: number
+  private readonly segFirst: number
+  /** 1 / chunkSize (exact, a power of two): the chunk of an offset past 4 GiB by a multiply, not a division. */
+  private readonly perChunkByte: number
   private quarantine: number[] = []
   private quarantinedChunks = 0
   /** Lowest chunk that may be FREE (shared: under the chunk lock). */
@@ -120,6 +136,8 @@ export class ChunkSpace {
   private bytes!: Uint8Array
   /** Over the same bytes: zeroing a small block takes half the stores (null if the bytes do not start 8-aligned). */
   private f64!: Float64Array | null
+  /** The same per segment (wide heaps: segment 0 is f64). */
+  private f64s!: Float64Array[]
 
   constructor(
     private readonly mem: Memory,
@@ -143,8 +161,13 @@ export class ChunkSpace {
     this.owner = sh.owner
     this.pend = sh.pending
     this.nFree = new Uint32Array(n)
-    this.freeHead = sh.freeHead
-    this.bump = sh.bump
+    // A wide heap keeps its offsets in Float64Arrays of its own: it can not be shared (heap.share()).
+    this.freeHead = mem.wide ? new Float64Array(n) : sh.freeHead
+    this.bump = mem.wide ? new Float64Array(n) : sh.bump
+    this.fresh = sh.fresh
+    this.segChunks = F.SEGMENT_SIZE / layout.chunkSize
+    this.perChunkByte = 1 / layout.chunkSize
+    this.segFirst = (F.SEGMENT_SIZE - layout.dataOff) / layout.chunkSize // an integer in a wide heap
     this.built = sh.built
     this.span = sh.span
     this.out = sh.out
@@ -161,7 +184,8 @@ export class ChunkSpace {
     this.cacheCap = this.classes.cacheCap
     this.byGranules = this.classes.byGranules
     this.maxSmall = this.classes.maxSmall
-    this.cache = sh.cacheOf(slot)
+    // A process with heaps of one segment only keeps the fast path monomorphic on Uint32Array.
+    this.cache = mem.wide ? new Float64Array(this.classes.count * CACHE_STRIDE) : sh.cacheOf(slot)
     this.cacheTop = sh.cacheTopOf(slot)
     this.refreshViews()
   }
@@ -170,6 +194,28 @@ export class ChunkSpace {
     this.u32 = this.mem.u32
     const b = (this.bytes = this.mem.bytes)
     this.f64 = b.byteOffset % 8 === 0 ? new Float64Array(b.buffer, b.byteOffset, Math.floor(b.length / 8)) : null
+    this.f64s = this.mem.seg8.map((s, i) => i === 0 && this.f64 !== null ? this.f64 : new Float64Array(s.buffer, s.byteOffset, Math.floor(s.length / 8)))
+  }
+
+  /** Whether chunk c is the first of a segment past segment 0 (a block never spans such a boundary). */
+  private startsSegment(c: number): boolean {
+    return c >= this.segFirst && (c - this.segFirst) % this.segChunks === 0
+  }
+
+  /**
+   * The link stored in free block p: the next free block of its list (0: none). A list stays in
+   * one chunk, so below 4 GiB the link is the low word alone (the high word is not written).
+   */
+  private readLink(p: number): number {
+    const u = this.mem.u32At(p)
+    const i = p >>> 2
+    return p < Hot.Segment ? u[i] : u[i] + u[i + 1] * Hot.Segment
+  }
+  private writeLink(p: number, next: number): void {
+    const u = this.mem.u32At(p)
+    const i = p >>> 2
+    u[i] = next >>> 0
+    u[i + 1] = Math.floor(next / Hot.Segment)
   }
 
   /** Usable bytes of allocated blocks, of every attached heap (a block freed by a non-owner counts until its owner takes it). */
@@ -192,21 +238,23 @@ export class ChunkSpace {
 
   // ── addresses ──────────────────────────────────────────────────────────────
   chunkBase(c: number): number { return this.dataOff + c * this.layout.chunkSize }
-  chunkOf(p: number): number { return (p - this.dataOff) >>> this.shift }
+  chunkOf(p: number): number { return Math.floor((p - this.dataOff) / this.layout.chunkSize) }
   entryOff(c: number): number { return this.layout.chunkTableOff + c * F.CHUNK_ENTRY_SIZE }
 
   // ── the bitmap ───────────────────────────────────────────────────────────
+  // Bit g = (p − dataOff) / 16 is bit g % 32 of word g / 32: that word is rel / 512 (not
+  // rel >>> 9: rel may pass 2^32), the bit (rel >>> 4) & 31 (the low bits survive `>>>`).
   testBit(p: number): boolean {
-    const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
-    return (this.mem.u32[this.bitBase + (g >>> 5)] & (1 << (g & 31))) !== 0
+    const rel = p - this.dataOff
+    return (this.mem.u32[this.bitBase + Math.floor(rel / 512)] & (1 << ((rel >>> F.GRANULE_SHIFT) & 31))) !== 0
   }
   private setBit(p: number): void {
-    const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
-    this.mem.u32[this.bitBase + (g >>> 5)] |= 1 << (g & 31)
+    const rel = p - this.dataOff
+    this.mem.u32[this.bitBase + Math.floor(rel / 512)] |= 1 << ((rel >>> F.GRANULE_SHIFT) & 31)
   }
   private clearBit(p: number): void {
-    const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
-    this.mem.u32[this.bitBase + (g >>> 5)] &= ~(1 << (g & 31))
+    const rel = p - this.dataOff
+    this.mem.u32[this.bitBase + Math.floor(rel / 512)] &= ~(1 << ((rel >>> F.GRANULE_SHIFT) & 31))
   }
   /** Free blocks of run c, whoever owns it (its own count, else by its bits). */
   freeOf(c: number): number {
@@ -232,9 +280,9 @@ export class ChunkSpace {
   /** The usable size of the block starting at p (allocated or not), or −1 if no block starts at p. */
   blockSize(p: number): number {
     // Not (p & 15) alone: it truncates, and p + 0.5 would name the block at p.
-    if ((p >>> 0) !== p || p < this.dataOff || (p & (F.GRANULE - 1)) !== 0) return -1
+    if (!(p >= this.dataOff && p <= Number.MAX_SAFE_INTEGER) || p % F.GRANULE !== 0) return -1
     const rel = p - this.dataOff
-    const c = rel >>> this.shift
+    const c = Math.floor(rel / this.layout.chunkSize)
     if (c >= this.chunkCount) return -1
     const k = this.kind[c]
     const off = rel & this.chunkMask
@@ -284,6 +332,7 @@ export class ChunkSpace {
     if (t === 0) t = this.refill(sc)
     const p = this.cache[sc * Hot.CacheStride + t - 1]
     this.cacheTop[sc] = t - 1
+    if (p >= Hot.Segment) return this.allocPast4G(p, sc)
     const rel = p - this.dataOff
     this.nFree[rel >>> this.shift]--
     const g = rel >>> Hot.GranuleShift
@@ -309,12 +358,26 @@ export class ChunkSpace {
     return p
   }
 
+  /** The rest of allocSmall for a block past 4 GiB: the same steps in 64-bit-safe arithmetic. */
+  private allocPast4G(p: number, sc: number): number {
+    const rel = p - this.dataOff
+    this.nFree[Math.floor(rel * this.perChunkByte)]--
+    this.u32[this.bitBase + Math.floor(rel * (1 / 512))] |= 1 << ((rel >>> Hot.GranuleShift) & 31)
+    const size = this.sizes[sc]
+    const f = this.f64s[Math.floor(p * (1 / Hot.Segment))] // exact: 2^-32
+    for (let i = p >>> 3, end = i + (size >>> 3); i < end; i += 2) {
+      f[i] = 0
+      f[i + 1] = 0
+    }
+    return p
+  }
+
   /**
    * The common free: p is the start of an allocated block in a run (exact: the run's bits are set
    * only at block starts). Returns false, having changed nothing, for anything else.
    */
   freeFast(p: number): boolean {
-    if ((p >>> 0) !== p || (p & Hot.GranuleMask) !== 0 || p < this.dataOff) return false
+    if ((p >>> 0) !== p || (p & Hot.GranuleMask) !== 0 || p < this.dataOff) return p >= Hot.Segment && this.freePast4G(p)
     const rel = p - this.dataOff
     const c = rel >>> this.shift
     const sc = this.cls[c] // NO_CLASS unless c is a run (undefined past the table)
@@ -329,10 +392,27 @@ export class ChunkSpace {
     return true
   }
 
+  /** freeFast for p past 4 GiB: the same test in 64-bit-safe arithmetic. */
+  private freePast4G(p: number): boolean {
+    // (p & 15) reads p's low bits (ToInt32), but would pass 2^32 + 0.5: hence Math.floor too.
+    if (!(p <= Number.MAX_SAFE_INTEGER) || (p & Hot.GranuleMask) !== 0 || Math.floor(p) !== p) return false
+    const rel = p - this.dataOff
+    const c = Math.floor(rel * this.perChunkByte) // exact: a power of two
+    const sc = this.cls[c]
+    if (!(sc < Hot.NoClass) || this.owner[c] !== this.slot) return false
+    const i = this.bitBase + Math.floor(rel * (1 / 512))
+    const w = this.u32[i]
+    const bit = 1 << ((rel >>> Hot.GranuleShift) & 31)
+    if ((w & bit) === 0) return false
+    this.u32[i] = w ^ bit
+    this.putFree(p, c, sc)
+    return true
+  }
+
   private freeSmall(p: number, c: number): void {
     if (this.owner[c] !== this.slot) return this.freeRemote(p, c)
     const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
-    if ((Atomics.load(this.pend, g >>> 5) & (1 << (g & 31))) !== 0) {
+    if ((this.pend[g >>> 5] & (1 << (g & 31))) !== 0) { // (undefined past a wide heap's empty bitmap)
       throw new InvalidPointerError(`heap: free(${p}): the block is not allocated (freed already, by another thread?)`)
     }
     this.clearBit(p)
@@ -478,10 +558,11 @@ export class ChunkSpace {
     const u = this.u32
     for (let i = base; i < base + n; i++) {
       const p = this.cache[i]
-      const c = (p - this.dataOff) >>> this.shift
+      const c = p < Hot.Segment ? (p - this.dataOff) >>> this.shift : this.chunkOf(p)
       // An unbuilt run gets no link: buildFreeList finds its clear bits later.
       if (this.built[c]) {
-        u[p >>> 2] = this.freeHead[c]
+        if (p < Hot.Segment) u[p >>> 2] = this.freeHead[c]
+        else this.writeLink(p, this.freeHead[c])
         this.freeHead[c] = p
       }
       if (c !== this.current[sc] && !this.inPartial[c]) {
@@ -503,7 +584,7 @@ export class ChunkSpace {
     let j = base
     for (let i = base; i < end; i++) {
       const p = this.cache[i]
-      if ((p - this.dataOff) >>> this.shift !== c) this.cache[j++] = p
+      if (this.chunkOf(p) !== c) this.cache[j++] = p
     }
     this.count(-(end - j), -(end - j) * this.sizes[sc])
     this.cacheTop[sc] = j - base
@@ -541,7 +622,7 @@ export class ChunkSpace {
     let p = this.freeHead[c]
     while (n < want && p !== 0) {
       this.cache[base + n++] = p
-      p = u[p >>> 2]
+      p = p < Hot.Segment ? u[p >>> 2] : this.readLink(p)
     }
     this.freeHead[c] = p
     let b = this.bump[c]
@@ -632,8 +713,8 @@ export class ChunkSpace {
   }
 
   /** Every attached slot with its cache and cacheTop. */
-  private slotCaches(): Array<[number, Uint32Array, Uint32Array]> {
-    const r: Array<[number, Uint32Array, Uint32Array]> = []
+  private slotCaches(): Array<[number, Uint32Array | Float64Array, Uint32Array]> {
+    const r: Array<[number, Uint32Array | Float64Array, Uint32Array]> = []
     for (let m = this.shared.slots; m !== 0; m &= m - 1) {
       const s = 31 - Math.clz32(m & -m)
       r.push(s === this.slot ? [s, this.cache, this.cacheTop] : [s, this.shared.cacheOf(s), this.shared.cacheTopOf(s)])
@@ -723,7 +804,7 @@ export class ChunkSpace {
     for (let i = this.classes.perChunk[sc] - 1; i >= 0; i--) {
       const p = base + i * size
       if (!this.testBit(p)) {
-        this.mem.u32[p >>> 2] = head
+        this.writeLink(p, head)
         head = p
       }
     }
@@ -764,10 +845,9 @@ export class ChunkSpace {
     let p: number
     this.lockChunks()
     try {
-      const c = this.claimChunks(n)
+      const c = this.claimChunks(n, true)
       p = this.chunkBase(c)
-      this.markLarge(c, n) // held under the lock; zeroed and published below
-      this.mem.bytes.fill(0, p, p + n * this.layout.chunkSize)
+      this.markLarge(c, n) // held under the lock; published below
       // Step 1 (commits): the head entry LARGE, arg = n; the covered entries are FREE already.
       this.writeEntry(c, F.KIND_LARGE, 0, n)
       this.claimsUndrained = true
@@ -881,11 +961,25 @@ export class ChunkSpace {
   adoptFree(c: number): void { this.kind[c] = C_FREE }
   resetFreeHint(): void { this.freeHint = 0 }
 
-  /** Finds n contiguous FREE chunks (first fit), draining quarantine and growing as needed. Under the chunk lock. */
-  private claimChunks(n: number): number {
+  /**
+   * Claims n contiguous FREE chunks (first fit, draining quarantine and growing as needed):
+   * clears their bitmap bits and, with `zeroData`, their bytes; a fresh chunk needs neither.
+   * Under the chunk lock.
+   */
+  private claimChunks(n: number, zeroData = false): number {
     const c = this.findChunks(n)
-    const [off, len] = this.bitmapRange(c, n)
-    this.mem.bytes.fill(0, off, off + len)
+    const cs = this.layout.chunkSize
+    for (let i = 0; i < n;) {
+      if (this.fresh[c + i]) { i++; continue }
+      let j = i + 1
+      while (j < n && !this.fresh[c + j]) j++
+      const [off, len] = this.bitmapRange(c + i, j - i)
+      this.mem.bytes.fill(0, off, off + len)
+      const p = this.chunkBase(c + i) // chunks c .. c + n − 1 lie in one segment
+      if (zeroData) this.mem.bytesAt(p).fill(0, p >>> 0, (p >>> 0) + (j - i) * cs)
+      i = j
+    }
+    this.fresh.fill(0, c, c + n)
     return c
   }
 
@@ -902,7 +996,7 @@ export class ChunkSpace {
     if (c < 0) {
       // Count the free chunks at the end, so growth only adds what is missing.
       let tail = 0
-      while (tail < this.chunkCount && this.kind[this.chunkCount - 1 - tail] === C_FREE) tail++
+      while (tail < this.chunkCount && this.kind[this.chunkCount - 1 - tail] === C_FREE && !this.startsSegment(this.chunkCount - tail)) tail++
       const start = this.chunkCount - tail
       if (this.growBy(n - tail)) c = this.findFree(n, start)
     }
@@ -921,6 +1015,7 @@ export class ChunkSpace {
     let found = -1
     for (let c = from; c < this.chunkCount; c++) {
       if (k[c] !== C_FREE) { run = 0; continue }
+      if (run > 0 && this.startsSegment(c)) run = 0 // a large object never crosses a segment boundary
       if (firstFree < 0) firstFree = c
       if (++run === n) { found = c - n + 1; break }
     }
@@ -929,10 +1024,16 @@ export class ChunkSpace {
     return found
   }
 
-  /** Called when the region grew: chunks [chunkCount, n) are new and FREE. */
-  grewTo(n: number): void {
+  /** Chunks [from, to) read as zero (a new heap file): their first claim writes no zeros. */
+  markFresh(from: number, to: number): void { this.fresh.fill(1, from, to) }
+
+  /** Called when the region grew: chunks [chunkCount, n) are new and FREE; those from `zeroFrom` on read as zero. */
+  grewTo(n: number, zeroFrom = n): void {
     this.refreshViews()
-    for (let c = this.chunkCount; c < n; c++) this.kind[c] = C_FREE
+    for (let c = this.chunkCount; c < n; c++) {
+      this.kind[c] = C_FREE
+      this.fresh[c] = c >= zeroFrom ? 1 : 0
+    }
     this.chunkCount = n
   }
 
@@ -950,6 +1051,7 @@ export class ChunkSpace {
     let run = 0
     for (let c = 0; c < this.chunkCount; c++) {
       const k = this.kind[c]
+      if (this.startsSegment(c)) run = 0
       run = k === C_FREE || k === C_QUARANTINE ? run + 1 : 0
       if (run > best) best = run
     }
@@ -981,7 +1083,7 @@ export class ChunkSpace {
   freeListLength(c: number): number {
     const limit = this.classes.perChunk[this.cls[c]]
     let n = 0
-    for (let p = this.freeHead[c]; p !== 0; p = this.mem.u32[p >>> 2]) {
+    for (let p = this.freeHead[c]; p !== 0; p = this.readLink(p)) {
       if (++n > limit || this.chunkOf(p) !== c || this.blockSize(p) < 0 || this.testBit(p) || p >= this.bump[c]) return -1
     }
     return n

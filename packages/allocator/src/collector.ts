@@ -40,8 +40,8 @@ export function collect(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: 
     const k = chunks.kind[c]
     if (k === C_LARGE) {
       const p = chunks.chunkBase(c)
-      const g = (p - layout.dataOff) >>> F.GRANULE_SHIFT
-      if ((m[g >>> 5] & (1 << (g & 31))) !== 0) continue
+      const rel = p - layout.dataOff
+      if ((m[Math.floor(rel / 512)] & (1 << ((rel >>> F.GRANULE_SHIFT) & 31))) !== 0) continue
       freedBlocks++
       freedBytes += chunks.span[c] * layout.chunkSize
       chunks.free(p)
@@ -54,7 +54,7 @@ export function collect(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: 
           dead &= ~(1 << bit)
           freedBlocks++
           freedBytes += size
-          chunks.free(layout.dataOff + ((w * 32 + bit) << F.GRANULE_SHIFT)) // may release c: it is then not a run
+          chunks.free(layout.dataOff + (w * 32 + bit) * F.GRANULE) // may release c: it is then not a run (not <<: past 2 GiB)
         }
         if (chunks.kind[c] !== C_RUN) break
       }

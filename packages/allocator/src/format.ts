@@ -2,10 +2,21 @@
  * The on-media format of a heap. Constants and layouts only: no logic lives here.
  *
  * Every integer is little-endian. A pointer stored in the heap is an 8-byte
- * byte offset from the start of the region (its high half is always 0, since
- * a heap is at most 4 GiB); 0 is null. Multi-part words are written as two
- * 4-byte stores, high half first: the low half commits (a killed process may
- * stop between the two stores, and every such prefix must be valid).
+ * byte offset from the start of the region; 0 is null. In a heap of at most 4 GiB
+ * (format version 3) its high half is always 0, and multi-part words are written
+ * as two 4-byte stores, high half first: the low half commits (a killed process may
+ * stop between the two stores, and every such prefix must be valid). In a wide heap
+ * (version 4, maxSize over 4 GiB) a pointer's high half is its offset / 2^32, and
+ * the whole word is written by one 8-byte store.
+ *
+ * Wide heaps, in segments of 2^32 bytes:
+ *
+ *  0                 4 GiB               8 GiB                      maxSize
+ *  ├── segment 0 ─────┼── segment 1 ───────┼── segment 2 ... ──────────┤
+ *  │ metadata │ chunks│ chunks             │ chunks                    │
+ *            dataOff: a multiple of chunkSize, so a segment boundary is a chunk boundary;
+ *            no block (run or large object) crosses a boundary, and all metadata
+ *            (superblock, chunk table, roots, log, bitmap) lies in segment 0.
  *
  *  region
  *  ┌─────────────┬─────────────┬────────────┬─────────────┬──────────┬─────────────────────────┐
@@ -52,11 +63,17 @@ export const POINTER_SIZE = 8
 // tableHash covers what only the chunk table knows: the chunk count, each entry's low half
 // (kind, class) and a large head's span. cacheHash covers what a trace can rebuild: each
 // run's live count and its bitmap words. Version 2 added the root name check; version 3 the
-// owner and the hashes. Older files are refused (HeapFormatError): there is no upgrade path.
+// owner and the hashes; version 4 is version 3 for heaps over 4 GiB (above). Older files are
+// refused (HeapFormatError): there is no upgrade path. A library before version 4 refuses a wide
+// heap by its version.
 export const SB_MAGIC = 0
 export const MAGIC = 'MAKALUTS'
 export const SB_VERSION = 8
 export const FORMAT_VERSION = 3
+/** A wide heap (its layout ends past 4 GiB): pointers with a high half, log targets with one (LE_TARGET_HIGH). */
+export const WIDE_FORMAT_VERSION = 4
+/** Bytes per segment of a wide heap. */
+export const SEGMENT_SIZE = 2 ** 32
 export const SB_HEADER_BYTES = 12
 export const SB_UUID = 16
 export const SB_CHUNK_SIZE = 32
@@ -124,12 +141,12 @@ export const ROOT_NAME_MAX = ROOT_SLOT_SIZE - RS_NAME
 //  0 ┌──────────────────────────┐          0 ┌──────────────────────────────┐
 //    │ activeTx u32     │ 0     │            │ txId u32      │ seq u32      │
 //  8 │ committedTx u32  │ 0     │          8 │ target u32    │ length u32   │
-// 64 └──────────────────────────┘         16 │ checksum u32  │ 0            │
+// 64 └──────────────────────────┘         16 │ checksum u32  │ targetHi u32 │  targetHi: wide heaps only
 //                                         24 │ old bytes, padded to 8       │
 //                                            └──────────────────────────────┘
 // A transaction is unfinished when activeTx ≠ committedTx; its entries are the
 // leading run of entries with txId = activeTx, seq = 0, 1, 2, ... and a valid
-// checksum (FNV-1a over txId, seq, target, length and the old bytes).
+// checksum (FNV-1a over txId, seq, target, length, targetHi when not 0, and the old bytes).
 export const LOG_HEADER_SIZE = 64
 export const LH_ACTIVE_TX = 0
 export const LH_COMMITTED_TX = 8
@@ -139,6 +156,7 @@ export const LE_SEQ = 4
 export const LE_TARGET = 8
 export const LE_LENGTH = 12
 export const LE_CHECKSUM = 16
+export const LE_TARGET_HIGH = 20
 
 // ── bitmap: one bit per 16-byte granule of the chunk area ──────────────────────
 // bit g set ⇔ a block starts at dataOff + 16·g and is allocated.

@@ -7,7 +7,7 @@ import { SnapshotRegion } from './region/snapshot-region'
 import { MmapRegion } from './region/mmap-region'
 import { createWhole } from './region/new-file'
 import { Memory } from './memory'
-import { Layout, LayoutOptions, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
+import { Layout, LayoutOptions, layoutEnd, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
 import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN, C_LARGE } from './chunk-space'
 import { SizeClasses } from './size-classes'
@@ -34,7 +34,11 @@ export { CollectReport } from './collector'
 export interface HeapCreateOptions extends LayoutOptions {
   /** Bytes of the heap file. */
   size: number
-  /** The heap may grow its file up to this many bytes (default: `size`, no growth). At most 4 GiB. */
+  /**
+   * The heap may grow its file up to this many bytes (default: `size`, no growth). At most 256 GiB
+   * on mmap (over 4 GiB: a wide heap, format version 4, viewed in 4 GiB segments: `segments`), at
+   * most 4 GiB on the file backend.
+   */
   maxSize?: number
   durability?: Durability
   backend?: 'mmap' | 'file'
@@ -156,7 +160,7 @@ export class Heap {
     planLayout(opts.size, opts) // refuse bad options before a file exists
     const region = openRegion(path, { size: opts.size, maxSize: opts.maxSize, create: true, durability: opts.durability, backend: opts.backend })
     try {
-      return Heap.createIn(region, opts)
+      return Heap.format(region, opts, true)
     } catch (e) {
       // A refused create leaves no file: removed while still locked, then released.
       try { fs.unlinkSync(path) } catch { /* gone already */ }
@@ -179,11 +183,15 @@ export class Heap {
   }
 
   /** Formats a new heap over the whole region (any Region: SimRegion in tests). */
-  static createIn(region: Region, opts: HeapCreateInOptions = {}): Heap {
+  static createIn(region: Region, opts: HeapCreateInOptions = {}): Heap { return Heap.format(region, opts, false) }
+
+  /** createIn; `zeroed`: the region is a new file, all zeros (nothing to clear: a big heap's metadata stays sparse). */
+  private static format(region: Region, opts: HeapCreateInOptions, zeroed: boolean): Heap {
     const layout = planLayout(region.size, { ...opts, maxSize: opts.maxSize ?? region.size })
     const mem = new Memory(region)
+    mem.setHeapEnd(layoutEnd(layout))
     // Formatting, in order: everything but the magic first; then the superblock (commits: it is a heap).
-    mem.bytes.fill(0, F.PAGE, layout.dataOff)
+    if (!zeroed) mem.bytes.fill(0, F.PAGE, layout.dataOff)
     writeChunkCount(mem, chunksIn(layout, region.size))
     writeState(mem, F.STATE_DIRTY)
     region.flush(F.PAGE, layout.dataOff - F.PAGE)
@@ -192,7 +200,9 @@ export class Heap {
     writeSuperblock(mem, layout)
     region.flush(0, F.PAGE)
     region.drain()
-    return new Heap(region, region.kind, opts.tracer, opts.owner)
+    const heap = new Heap(region, region.kind, opts.tracer, opts.owner)
+    if (zeroed) heap.chunks.markFresh(0, heap.chunks.chunkCount)
+    return heap
   }
 
   /** Opens the heap held by a region; recovers it if it was not closed cleanly. */
@@ -210,6 +220,7 @@ export class Heap {
    */
   share(): ShareToken {
     this.checkWritable('share')
+    if (this.mem.wide) throw new HeapSharedError('heap: share() of a heap that may pass 4 GiB (a wide heap) is not supported yet')
     const r = this.region
     let region: ShareToken['region']
     if (r instanceof MmapRegion) region = { kind: 'mmap', path: r.path, fd: r.fd, durability: r.durability }
@@ -323,10 +334,11 @@ export class Heap {
     // 1. Verify the superblock; everything up to the first write below only reads.
     const layout = (this.layout = readSuperblock(mem, source))
     checkOwner(layout, owner, source)
+    mem.setHeapEnd(layoutEnd(layout))
     // mmap: address space for the heap's maxSize, mapped once, so that growth keeps the buffer (mmap-region.ts).
     if (region.canGrow && region.reserve?.(layout.dataOff + layout.maxChunks * layout.chunkSize)) mem.refresh()
     const classCount = new SizeClasses(layout.chunkSize).count
-    this.shared = attached?.space ?? new SharedSpace(layout, classCount)
+    this.shared = attached?.space ?? new SharedSpace(layout, classCount, undefined, mem.wide)
     this.ownsRegion = attached?.ownsRegion ?? true
     this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain(), this.shared,
       attached?.slot ?? OPENER_SLOT)
@@ -408,6 +420,14 @@ export class Heap {
   get owner(): string { return this.layout.owner }
   /** The current view of the region (replaced when the heap grows). */
   get bytes(): Uint8Array { return this.mem.bytes }
+  /**
+   * The heap in segments of 4 GiB (one segment, the same view as `bytes`, up to 4 GiB): the
+   * byte at offset p is `segments[Math.floor(p / 2 ** 32)][p >>> 0]`. A block never crosses a
+   * segment boundary, so one view serves a whole block. Replaced when the heap grows (onGrow).
+   */
+  get segments(): readonly Uint8Array[] { return this.mem.seg8 }
+  /** The size the heap may grow to (its layout's end); over 4 GiB it is a wide heap (format version 4). */
+  get maxSize(): number { return layoutEnd(this.layout) }
   get closed(): boolean { return this.isClosed }
   /** Whether an I/O error left the heap unusable until it is reopened (see HeapFailedError). */
   get failed(): boolean { return this.failure !== null }
@@ -466,8 +486,8 @@ export class Heap {
     this.chunks.validate(ptr, 'free')
     if (this.txDepth > 0) {
       if (this.isTxAlloc(ptr)) {
-        const g = (ptr - this.layout.dataOff) >>> 4
-        this.txAllocBits[g >>> 5] &= ~(1 << (g & 31)) // the rollback and the commit skip it now
+        const g = Math.floor((ptr - this.layout.dataOff) / 16)
+        this.txAllocBits[Math.floor(g / 32)] &= ~(1 << (g & 31)) // the rollback and the commit skip it now
         this.chunks.free(ptr)
         return
       }
@@ -695,8 +715,8 @@ export class Heap {
     // again, is listed more than once; its bit says whether it is held now, and is cleared here).
     const allocs = this.txAllocs.filter((p) => {
       if (!this.isTxAlloc(p)) return false
-      const g = (p - this.layout.dataOff) >>> 4
-      this.txAllocBits[g >>> 5] &= ~(1 << (g & 31))
+      const g = Math.floor((p - this.layout.dataOff) / 16)
+      this.txAllocBits[Math.floor(g / 32)] &= ~(1 << (g & 31))
       return true
     })
     const rootsChanged = this.txRootsChanged
@@ -715,19 +735,19 @@ export class Heap {
   }
 
   private noteTxAlloc(p: number): void {
-    const g = (p - this.layout.dataOff) >>> 4
-    if (g >>> 5 >= this.txAllocBits.length) {
+    const g = Math.floor((p - this.layout.dataOff) / 16)
+    if (Math.floor(g / 32) >= this.txAllocBits.length) {
       const bigger = new Uint32Array(((this.chunks.chunkCount * this.layout.chunkSize) >>> 9) + 1)
       bigger.set(this.txAllocBits)
       this.txAllocBits = bigger
     }
-    this.txAllocBits[g >>> 5] |= 1 << (g & 31)
+    this.txAllocBits[Math.floor(g / 32)] |= 1 << (g & 31)
     this.txAllocs.push(p)
   }
 
   private isTxAlloc(block: number): boolean {
-    const g = (block - this.layout.dataOff) >>> 4
-    return g >>> 5 < this.txAllocBits.length && (this.txAllocBits[g >>> 5] & (1 << (g & 31))) !== 0
+    const g = Math.floor((block - this.layout.dataOff) / 16)
+    return Math.floor(g / 32) < this.txAllocBits.length && (this.txAllocBits[Math.floor(g / 32)] & (1 << (g & 31))) !== 0
   }
 
   private endTransaction(): void {
@@ -740,7 +760,7 @@ export class Heap {
     this.fast = this.readOnly || this.failure ? null : this.chunks
     const bits = this.txAllocBits
     if (this.txAllocs.length > bits.length >>> 3) bits.fill(0)
-    else for (const p of this.txAllocs) { const g = (p - this.layout.dataOff) >>> 4; bits[g >>> 5] = 0 }
+    else for (const p of this.txAllocs) { const g = Math.floor((p - this.layout.dataOff) / 16); bits[Math.floor(g / 32)] = 0 }
     this.txAllocs = []
     this.txFrees = new Set()
     this.txFlush = []
@@ -805,20 +825,28 @@ export class Heap {
    */
   private tracer(recovering = false): Tracer | null {
     const t = this.tracerOption
-    if (typeof t !== 'function') return t ?? null
+    if (typeof t !== 'function') return this.segmentedTracer(t ?? null)
     const mem = this.mem
     const repair = (at: number, lo: number, hi: number): void => this.repairWord(at, lo, hi)
-    return t(recovering
-      ? { bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name), repair }
-      : { bytes: mem.bytes, getRoot: (name) => this.rootTable.get(name) })
+    return this.segmentedTracer(t(recovering
+      ? { bytes: mem.bytes, segments: mem.seg8, getRoot: (name) => this.rootTable.get(name), repair }
+      : { bytes: mem.bytes, segments: mem.seg8, getRoot: (name) => this.rootTable.get(name) }))
+  }
+
+  /** A heap over 4 GiB reads blocks in segments: a tracer must say it indexes them so (recovery.ts Tracer.segmented). */
+  private segmentedTracer(t: Tracer | null): Tracer | null {
+    if (t === null || !this.mem.wide || t.segmented === true) return t
+    throw new ArgumentError('heap: this heap may pass 4 GiB (its blocks are read in 4 GiB segments), and the tracer does not ' +
+      'declare segmented: true (it would index bytes[ptr] past the segment and miss every pointer); nothing was traced')
   }
 
   /** TraceContext.repair: stores an aligned 8-byte word of the data and flushes it. */
   private repairWord(at: number, lo: number, hi: number): void {
     this.checkRange(at, 8, 'recovery repair')
     if ((at & 7) !== 0) throw new ArgumentError(`heap: recovery repair(${at}): not an aligned 8-byte word`)
-    this.mem.u32[at >>> 2] = lo
-    this.mem.u32[(at >>> 2) + 1] = hi
+    const u = this.mem.u32At(at)
+    u[at >>> 2] = lo
+    u[(at >>> 2) + 1] = hi
     this.region.flush(at, 8)
   }
 
@@ -907,11 +935,10 @@ export class Heap {
     if (this.txDepth > 0) throw new TransactionError('heap: backup() inside a transaction; call it after the transaction ends')
     this.refuseWhileShared('backup()')
     const t0 = now()
-    const bytes = this.mem.bytes
-    if (!createWhole(path, bytes, 'a backup', true)) {
+    if (!createWhole(path, this.mem.seg8, 'a backup', true)) {
       throw new RegionError(`heap: backup to ${path}: the file exists (a backup never overwrites one)`)
     }
-    return { bytes: bytes.length, ms: now() - t0 }
+    return { bytes: this.mem.size, ms: now() - t0 }
   }
 
   /**
@@ -927,6 +954,7 @@ export class Heap {
     if (!this.region.canGrow || c.chunkCount + n > this.layout.maxChunks) return false
     if (this.shared.othersAttached(c.slot)) return false // the other heaps' mappings would not follow
     let target = Math.min(this.layout.maxChunks, c.chunkCount + Math.max(n, Math.ceil(c.chunkCount / 2)))
+    const oldSize = this.region.size
     for (;;) {
       try {
         this.region.grow(this.layout.dataOff + target * this.layout.chunkSize)
@@ -942,7 +970,7 @@ export class Heap {
     writeChunkCount(this.mem, target)
     this.region.flush(F.SB_CHUNK_COUNT, 8)
     this.drain()
-    c.grewTo(target)
+    c.grewTo(target, Math.ceil((oldSize - this.layout.dataOff) / this.layout.chunkSize)) // the new bytes read as zero
     for (const listener of this.growListeners) listener()
     return true
   }
@@ -954,6 +982,9 @@ export class Heap {
     const inChunks = ptr >= l.dataOff && ptr + length <= l.dataOff + this.chunks.chunkCount * l.chunkSize
     if (!(Number.isInteger(ptr) && Number.isInteger(length) && length >= 0 && (inRoots || inChunks))) {
       throw new ArgumentError(`heap: ${what}(${ptr}, ${length}): range outside the heap's data`)
+    }
+    if (length > 0 && Math.floor(ptr / F.SEGMENT_SIZE) !== Math.floor((ptr + length - 1) / F.SEGMENT_SIZE)) {
+      throw new ArgumentError(`heap: ${what}(${ptr}, ${length}): range crosses a 4 GiB segment boundary (no block does)`)
     }
   }
 

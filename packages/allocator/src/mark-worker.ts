@@ -6,6 +6,7 @@
  */
 import { workerData } from 'worker_threads'
 import { loadNative } from './region/native'
+import { segmentViews } from './region/region'
 import type { Tracer, TraceContext } from './recovery'
 import { MarkWorkerInput, MarkWorkerResult, POSTED, loadTracerModule } from './parallel-mark'
 import { SharedMarkState, markShared, lockPool, unlockPool, wake, DONE, ABORT, STARTED, FINISHED } from './shared-mark'
@@ -41,7 +42,7 @@ function markOwnShare(): MarkWorkerResult {
   if (native === null) throw new Error('the mmap addon is not loaded in this worker')
   const buffer = native.map(d.fd, d.length)
   try {
-    const bytes = new Uint8Array(buffer, 0, d.length)
+    const segments = segmentViews(buffer, d.length) // 4 GiB views (a heap may pass 4 GiB)
     const repairs: number[] = []
     const nulls: number[] = []
     let tracer: Tracer | null = null
@@ -49,17 +50,18 @@ function markOwnShare(): MarkWorkerResult {
       const factory = loadTracerModule(d.tracerModule)
       const roots = new Map(d.roots)
       const ctx: TraceContext = {
-        bytes,
+        bytes: segments[0],
+        segments,
         getRoot: (name) => roots.get(name) ?? 0,
         repair: (at, lo, hi) => { repairs.push(at, lo, hi) },
       }
       tracer = factory(ctx)
     }
     const state: SharedMarkState = {
-      ctl, marks: new Uint32Array(d.marks), pool: new Uint32Array(d.pool), size: new Float64Array(d.size),
-      blocks: new Uint32Array(d.blocks), dataOff: d.dataOff, chunkShift: d.chunkShift,
+      ctl, marks: new Uint32Array(d.marks), pool: d.wide ? new Float64Array(d.pool) : new Uint32Array(d.pool), size: new Float64Array(d.size),
+      blocks: new Uint32Array(d.blocks), dataOff: d.dataOff, chunkShift: d.chunkShift, wide: d.wide,
     }
-    const own = markShared(state, bytes, tracer, (at) => { nulls.push(at) }, null, { beat: () => { Atomics.add(ctl, d.beat, 1) }, stalled: () => false })
+    const own = markShared(state, segments, tracer, (at) => { nulls.push(at) }, null, { beat: () => { Atomics.add(ctl, d.beat, 1) }, stalled: () => false })
     return { ok: true, marked: own.marked, stale: own.stale, nulls, repairs, tracer: tracer?.workerResult?.() }
   } finally {
     native.unmap(buffer)

@@ -1,6 +1,6 @@
 import * as F from './format'
 import { Layout } from './superblock'
-import { Memory } from './memory'
+import { Memory, MAX_POINTER_HIGH } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE } from './chunk-space'
 import type { Tracer } from './recovery'
 
@@ -21,7 +21,7 @@ export const SORT_AT = 256
  * pointers in hash order would otherwise send the marker to random addresses, one
  * cache and TLB miss per block; in address order it streams through memory.
  */
-export function inAddressOrder(pushed: Uint32Array): void {
+export function inAddressOrder(pushed: Uint32Array | Float64Array): void {
   pushed.sort()
   pushed.reverse()
 }
@@ -58,9 +58,9 @@ export function blockStartTest(size: Float64Array, inverse: Float64Array, blocks
   const chunkMask = (1 << shift) - 1
   const dataEnd = dataOff + count * (chunkMask + 1)
   return (q: number): number => {
-    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0
+    if (q < dataOff || q >= dataEnd || (q & 15) !== 0) return 0 // q & 15: its low bits, past 4 GiB too
     const rel = q - dataOff
-    const c = rel >>> shift
+    const c = rel < 4294967296 ? rel >>> shift : Math.floor(rel / (chunkMask + 1))
     const s = size[c]
     const off = rel & chunkMask
     if (s > 0) {
@@ -87,8 +87,10 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   const count = chunks.chunkCount
   const dataEnd = dataOff + count * layout.chunkSize
   const shift = layout.chunkShift
-  const marks = new Uint32Array((count * layout.chunkSize) >>> (F.GRANULE_SHIFT + 5))
-  let stack = new Uint32Array(1 << 16)
+  const marks = new Uint32Array((count * layout.chunkSize) / 512) // one bit per granule; not >>>: past 4 GiB
+  // Offsets past 4 GiB need more than 32 bits: a Float64Array in a wide heap (a process that
+  // opens heaps of one segment only keeps this code monomorphic on Uint32Array).
+  let stack: Uint32Array | Float64Array = mem.wide ? new Float64Array(1 << 16) : new Uint32Array(1 << 16)
   let sp = 0
   let marked = 0
   let stale = 0
@@ -98,14 +100,15 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   /** The usable size of the block starting at q, or 0 if q is not a block start (with allocatedOnly: an allocated one). */
   const blockAt = allocatedOnly ? (q: number): number => { const n = blockStart(q); return n > 0 && !chunks.testBit(q) ? 0 : n } : blockStart
   const mark = (p: number, leaf = false): void => {
-    const g = (p - dataOff) >>> F.GRANULE_SHIFT
-    const bit = 1 << (g & 31)
-    if (marks[g >>> 5] & bit) return
-    marks[g >>> 5] |= bit
+    const rel = p - dataOff
+    const w = rel < 4294967296 ? rel >>> 9 : Math.floor(rel / 512)
+    const bit = 1 << ((rel >>> F.GRANULE_SHIFT) & 31)
+    if (marks[w] & bit) return
+    marks[w] |= bit
     marked++
     if (leaf) return // the tracer vouched that the block holds no pointer: it is never read
     if (sp === stack.length) {
-      const bigger = new Uint32Array(stack.length * 2)
+      const bigger = mem.wide ? new Float64Array(stack.length * 2) : new Uint32Array(stack.length * 2)
       bigger.set(stack)
       stack = bigger
     }
@@ -118,6 +121,7 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   }
 
   const u = mem.u32
+  const bytes0 = mem.bytes
   if (tracer) {
     let block = 0
     let blockEnd = 0
@@ -126,7 +130,7 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
       if (blockAt(q) > 0) return mark(q, leaf === true)
       stale++
       if (nullStale && at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 &&
-          u[at >>> 2] === q && u[(at >>> 2) + 1] === 0) {
+          mem.readPointer(at) === q) {
         mem.writePointer(at, 0)
         mem.region.flush(at, 8)
       }
@@ -136,17 +140,27 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
       const before = sp
       block = p
       blockEnd = p + blockAt(p)
-      tracer.trace(mem.bytes, p, blockEnd - p, visit)
+      tracer.trace(p < 4294967296 ? bytes0 : mem.bytesAt(p), p, blockEnd - p, visit) // the block's segment (recovery.ts Tracer)
       if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
     }
   } else {
     while (sp > 0) {
       const p = stack[--sp]
       const before = sp
-      const end = (p + blockAt(p)) / 4 // a block may end at 4 GiB
-      for (let i = p >>> 2; i < end; i += 2) {
-        const q = u[i]
-        if (u[i + 1] !== 0 || q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
+      // The block's segment, indexed by offsets within it (p >>> 2); a block may end at 4 GiB.
+      const w = p < 4294967296 ? u : mem.u32At(p)
+      const from = p >>> 2
+      const end = from + blockAt(p) / 4
+      for (let i = from; i < end; i += 2) {
+        const hi = w[i + 1]
+        if (hi !== 0) {
+          if (hi >= MAX_POINTER_HIGH) continue
+          const q = hi * 4294967296 + w[i]
+          if (blockAt(q) > 0) mark(q)
+          continue
+        }
+        const q = w[i]
+        if (q < dataOff || q >= dataEnd || (q & 15) !== 0) continue
         if (blockAt(q) > 0) mark(q)
       }
       if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))

@@ -21,7 +21,6 @@
 import * as os from 'os'
 import * as path from 'path'
 import { Worker, MessageChannel, MessagePort, receiveMessageOnPort } from 'worker_threads'
-import * as F from './format'
 import { Layout } from './superblock'
 import { Memory } from './memory'
 import { ChunkSpace, C_RUN, C_LARGE } from './chunk-space'
@@ -55,6 +54,8 @@ export interface MarkWorkerInput {
   chunkShift: number
   fd: number
   length: number
+  /** The heap may pass 4 GiB (SharedMarkState.wide). */
+  wide: boolean
   roots: Array<[string, number]>
   tracerModule: TracerModule | null
   port: MessagePort
@@ -151,12 +152,12 @@ export function markInParallel(input: ParallelMarkInput): ParallelMarkOutcome {
   // 1. Shared state.
   const shared = (n: number): SharedArrayBuffer => new SharedArrayBuffer(n)
   const ctlBuf = shared((CTL_WORDS + 2 * workers) * 4)
-  const marksBuf = shared((chunks.chunkCount * layout.chunkSize) >>> (F.GRANULE_SHIFT + 3))
-  const poolBuf = shared(POOL_ITEMS * 12)
+  const marksBuf = shared((chunks.chunkCount * layout.chunkSize) / 128) // a bit per granule; not >>>: past 4 GiB
+  const poolBuf = shared(POOL_ITEMS * 3 * (mem.wide ? 8 : 4))
   const shapes = blockShapes(layout, chunks, shared)
   const state: SharedMarkState = {
-    ctl: new Int32Array(ctlBuf), marks: new Uint32Array(marksBuf), pool: new Uint32Array(poolBuf),
-    size: shapes.size, blocks: shapes.blocks, dataOff: layout.dataOff, chunkShift: layout.chunkShift,
+    ctl: new Int32Array(ctlBuf), marks: new Uint32Array(marksBuf), pool: mem.wide ? new Float64Array(poolBuf) : new Uint32Array(poolBuf),
+    size: shapes.size, blocks: shapes.blocks, dataOff: layout.dataOff, chunkShift: layout.chunkShift, wide: mem.wide,
   }
   const ctl = state.ctl
   ctl[ACTIVE] = 1 // the opening thread, with the roots
@@ -168,7 +169,7 @@ export function markInParallel(input: ParallelMarkInput): ParallelMarkOutcome {
     const data: MarkWorkerInput = {
       id, ctl: ctlBuf, marks: marksBuf, pool: poolBuf, size: shapes.size.buffer as SharedArrayBuffer,
       blocks: shapes.blocks.buffer as SharedArrayBuffer, dataOff: layout.dataOff, chunkShift: layout.chunkShift,
-      fd: input.fd, length: mem.bytes.length, roots: input.roots, tracerModule: input.tracerModule, port: port2,
+      fd: input.fd, length: mem.size, wide: mem.wide, roots: input.roots, tracerModule: input.tracerModule, port: port2,
       beat: beats(workers) + id,
     }
     try {
@@ -186,7 +187,7 @@ export function markInParallel(input: ParallelMarkInput): ParallelMarkOutcome {
   const watch = heartbeatWatch(ctl, started.length)
   let own
   try {
-    own = markShared(state, mem.bytes, tracer, (at) => {
+    own = markShared(state, mem.seg8, tracer, (at) => {
       mem.writePointer(at, 0)
       mem.region.flush(at, 8)
     }, input.roots.map(([, p]) => p), watch)

@@ -19,6 +19,14 @@ export interface Tracer {
    */
   trace(bytes: Uint8Array, ptr: number, size: number, visit: (p: number, at?: number, leaf?: boolean) => void): void
   /**
+   * Set by a tracer that reads the block as `bytes[(ptr >>> 0) + k]`: `bytes` is then the 4 GiB
+   * segment holding the block (region.ts `segments`), and `ptr >>> 0` the block's offset in
+   * it; in a heap of one segment that is the whole region and `ptr` itself. Offsets given to
+   * `visit` (p, at) stay full offsets. A heap over 4 GiB refuses a tracer without it
+   * (ArgumentError): one that indexes `bytes[ptr]` would read nothing there and free live blocks.
+   */
+  readonly segmented?: boolean
+  /**
    * Optional, for parallel recovery (parallel-mark.ts): like `trace`, but visits only the
    * pointers whose word starts at an offset in [from, to) of the block (`from`, `to` multiples
    * of 8). Over any partition of [0, size) the calls together visit exactly what `trace` visits,
@@ -44,7 +52,10 @@ export interface TracerModule { path: string; name: string }
 
 /** What a tracer factory sees: the heap after the log was rolled back, before marking. */
 export interface TraceContext {
+  /** Segment 0: the whole region up to 4 GiB. */
   readonly bytes: Uint8Array
+  /** The region in 4 GiB segments (region.ts). */
+  readonly segments?: readonly Uint8Array[]
   getRoot(name: string): number
   /**
    * Crash recovery only (absent otherwise): stores the aligned 8-byte word (lo, hi) at `at`

@@ -8,7 +8,8 @@
  *                         the thread whose `or` found it clear owns the block: it counts it
  *                         and traces it, so every block is traced exactly once
  *   shapes  size (f64), blocks (u32) per chunk: mark.ts blockShapes
- *   pool    Uint32Array   POOL_ITEMS items of 3 words: block, from, to (to 0: the whole
+ *   pool    Uint32Array   POOL_ITEMS items of 3 numbers: block, from, to (to 0: the whole
+ *           (Float64Array in a wide heap: offsets past 4 GiB)
  *                         block; else the range [from, to) of its words: Tracer.traceRange)
  *   ctl     Int32Array    the words below; LOCK guards the pool and the counts
  *
@@ -25,6 +26,7 @@
  * at once, a worker records it for the opening thread.
  */
 import * as F from './format'
+import { MAX_POINTER_HIGH } from './memory'
 import type { Tracer } from './recovery'
 import { SORT_AT, inAddressOrder, blockStartTest } from './mark'
 
@@ -56,11 +58,14 @@ export const ALWAYS_ALIVE: Liveness = { beat() { /* no watcher */ }, stalled: ()
 export interface SharedMarkState {
   ctl: Int32Array
   marks: Uint32Array
-  pool: Uint32Array
+  /** Offsets: a Float64Array in a wide heap (past 4 GiB they need more than 32 bits). */
+  pool: Uint32Array | Float64Array
   size: Float64Array
   blocks: Uint32Array
   dataOff: number
   chunkShift: number
+  /** The heap may pass 4 GiB: offsets on the stack need 64 bits (else a Uint32Array stack, as before). */
+  wide: boolean
 }
 
 /** What markShared reports to parallel-mark.ts. */
@@ -81,16 +86,22 @@ export function wake(ctl: Int32Array): void {
  * markReachable marks them, a root that is not a block start counted stale. Throws what the
  * tracer throws (the caller aborts).
  */
-export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer | null, onStale: (at: number) => void,
+export function markShared(s: SharedMarkState, segments: readonly Uint8Array[], tracer: Tracer | null, onStale: (at: number) => void,
   roots: number[] | null, live: Liveness = ALWAYS_ALIVE): ThreadMarks {
   const { ctl, marks, pool, size, blocks } = s
   const dataOff = s.dataOff
   const count = size.length
   const inverse = new Float64Array(count)
   for (let c = 0; c < count; c++) if (size[c] > 0) inverse[c] = 1 / size[c]
-  const u = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
+  // Per 4 GiB segment (region.ts): a block lies in one, read through `p >>> 2` of its words.
+  const words = segments.map((b) => new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4)) // not >>> 2: 4 GiB >>> 2 is 0
+  const u = words[0]
+  const bytes = segments[0]
+  const wordsOf = (p: number): Uint32Array => p < 4294967296 ? u : words[Math.floor(p / 4294967296)]
+  const bytesOf = (p: number): Uint8Array => p < 4294967296 ? bytes : segments[Math.floor(p / 4294967296)]
   const ranges = tracer === null || typeof tracer.traceRange === 'function'
-  let stack = new Uint32Array(1 << 16)
+  const wide = s.wide
+  let stack: Uint32Array | Float64Array = wide ? new Float64Array(1 << 16) : new Uint32Array(1 << 16)
   let sp = 0
   let marked = 0
   let stale = 0
@@ -99,7 +110,7 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
   const blockAt = blockStartTest(size, inverse, blocks, dataOff, count, s.chunkShift)
   const push = (p: number): void => {
     if (sp === stack.length) {
-      const bigger = new Uint32Array(stack.length * 2)
+      const bigger = wide ? new Float64Array(stack.length * 2) : new Uint32Array(stack.length * 2)
       bigger.set(stack)
       stack = bigger
     }
@@ -110,9 +121,9 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
   // no other thread writes these bits. From then on, Atomics.or.
   let alone = roots !== null
   const mark = (p: number, leaf: boolean): void => {
-    const g = (p - dataOff) >>> F.GRANULE_SHIFT
-    const w = g >>> 5
-    const bit = 1 << (g & 31)
+    const rel = p - dataOff
+    const w = rel < 4294967296 ? rel >>> 9 : Math.floor(rel / 512) // one bit per granule, 32 per word
+    const bit = 1 << ((rel >>> F.GRANULE_SHIFT) & 31)
     if ((marks[w] & bit) !== 0) return
     if (alone) marks[w] |= bit
     else if ((Atomics.or(marks, w, bit) & bit) !== 0) return
@@ -125,13 +136,22 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
     if (q === 0) return
     if (blockAt(q) > 0) return mark(q, leaf === true)
     stale++
-    if (at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 && u[at >>> 2] === q && u[(at >>> 2) + 1] === 0) onStale(at)
+    if (at === undefined || at < block || at + 8 > blockEnd || (at & 7) !== 0) return
+    const w = wordsOf(at)
+    if (w[at >>> 2] + w[(at >>> 2) + 1] * 4294967296 === q) onStale(at)
   }
   const scan = (p: number, from: number, to: number): void => {
     // Conservative: an aligned 8-byte word equal to a block start is a pointer.
-    for (let i = (p + from) >>> 2, end = (p + to) / 4; i < end; i += 2) { // the end may be 4 GiB
-      const q = u[i]
-      if (u[i + 1] === 0 && blockAt(q) > 0) mark(q, false) // blockAt tests the range first
+    const w = wordsOf(p)
+    for (let i = (p + from) >>> 2, end = i + (to - from) / 4; i < end; i += 2) { // the end may be 4 GiB
+      const hi = w[i + 1]
+      if (hi === 0) {
+        const q = w[i]
+        if (blockAt(q) > 0) mark(q, false) // blockAt tests the range first
+      } else if (hi < MAX_POINTER_HIGH) {
+        const q = hi * 4294967296 + w[i]
+        if (blockAt(q) > 0) mark(q, false)
+      }
     }
   }
   /** Traces [from, to) of block p (to 0: the whole block, cut into ranges if it is big). */
@@ -143,13 +163,13 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
     if (to === 0) {
       if (ranges && n > SPLIT_BYTES) to = share(p, n)
       else {
-        if (tracer) tracer.trace(bytes, p, n, visit)
+        if (tracer) tracer.trace(bytesOf(p), p, n, visit) // the block's segment (recovery.ts Tracer)
         else scan(p, 0, n)
         if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
         return
       }
     }
-    if (tracer) tracer.traceRange!(bytes, p, n, from, to, visit)
+    if (tracer) tracer.traceRange!(bytesOf(p), p, n, from, to, visit)
     else scan(p, from, to)
     if (sp - before > SORT_AT) inAddressOrder(stack.subarray(before, sp))
   }
@@ -190,12 +210,12 @@ export function markShared(s: SharedMarkState, bytes: Uint8Array, tracer: Tracer
     wake(ctl)
   }
   /** Under the lock: takes up to half the pool (at least one item) onto the stack of items. */
-  let items = new Uint32Array(3 * 64)
+  let items: Uint32Array | Float64Array = wide ? new Float64Array(3 * 64) : new Uint32Array(3 * 64)
   let nItems = 0
   const take = (): void => {
     const n = ctl[POOL_N]
     const k = Math.max(1, Math.min(64, n >>> 1))
-    if (items.length < 3 * k) items = new Uint32Array(3 * k)
+    if (items.length < 3 * k) items = wide ? new Float64Array(3 * k) : new Uint32Array(3 * k)
     items.set(pool.subarray(3 * (n - k), 3 * n))
     nItems = k
     ctl[POOL_N] = n - k

@@ -27,7 +27,7 @@ import { CACHE_STRIDE } from './size-classes'
  *   out (Float64Array)  [8s] blocks, [8s+1] bytes handed out of runs and large objects by slot s
  *                       (cached ones included; one cache line per slot); [0], [1]: those of orphan runs
  *   caches (Uint32Array) per slot: CACHE_STRIDE slots per class, then cacheTop per class
- *   per chunk: kind, cls, owner, built (Uint8Array); freeHead, bump, span (Uint32Array). A run's
+ *   per chunk: kind, cls, owner, built, fresh (Uint8Array); freeHead, bump, span (Uint32Array). A run's
  *                       free count (nFree) is its owner's own (chunk-space.ts): it changes at every
  *                       alloc and free, and runs of two heaps side by side would share cache lines
  *   pending (Int32Array)  one bit per granule: a free by a non-owner is on the owner's stack
@@ -90,6 +90,8 @@ export class SharedSpace {
   readonly cls: Uint8Array
   readonly owner: Uint8Array
   readonly built: Uint8Array
+  /** Chunks whose bytes read as zero (never handed out since the file grew): shared, so no heap skips the zeroing of a chunk another used. */
+  readonly fresh: Uint8Array
   readonly freeHead: Uint32Array
   readonly bump: Uint32Array
   readonly span: Uint32Array
@@ -99,16 +101,17 @@ export class SharedSpace {
   readonly buffers: SharedBuffers
 
   /** New state for a heap being opened (`from` absent), or the state a token carries. */
-  constructor(layout: Layout, classCount: number, from?: SharedBuffers) {
+  /** `wide`: a heap over 4 GiB (never shared): no pending bitmap. */
+  constructor(layout: Layout, classCount: number, from?: SharedBuffers, wide = false) {
     const n = layout.maxChunks
     const b = from ?? {
       ctl: new SharedArrayBuffer(CTL_WORDS * 4),
       out: new SharedArrayBuffer(MAX_SLOTS * 64),
       caches: new SharedArrayBuffer(MAX_SLOTS * classCount * (CACHE_STRIDE + 1) * 4),
-      bytes8: new SharedArrayBuffer(n * 4),
+      bytes8: new SharedArrayBuffer(n * 5),
       words32: new SharedArrayBuffer(n * 12),
       // One bit per granule of the chunks; zero pages until touched.
-      pending: new SharedArrayBuffer(Math.ceil((n * layout.chunkSize) / 512) * 4 + 4),
+      pending: new SharedArrayBuffer(wide ? 4 : Math.ceil((n * layout.chunkSize) / 512) * 4 + 4),
       maxChunks: n,
       classes: classCount,
     }
@@ -124,6 +127,7 @@ export class SharedSpace {
     this.cls = new Uint8Array(b.bytes8, n, n)
     this.owner = new Uint8Array(b.bytes8, 2 * n, n)
     this.built = new Uint8Array(b.bytes8, 3 * n, n)
+    this.fresh = new Uint8Array(b.bytes8, 4 * n, n)
     this.freeHead = new Uint32Array(b.words32, 0, n)
     this.bump = new Uint32Array(b.words32, 4 * n, n)
     this.span = new Uint32Array(b.words32, 8 * n, n)

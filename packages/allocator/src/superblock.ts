@@ -1,5 +1,6 @@
 import * as F from './format'
 import { ArgumentError, HeapCorruptError, HeapFormatError } from './errors'
+import { MAX_REGION_SIZE } from './region/region'
 import { Memory, fnv1a } from './memory'
 import { randomBytes } from 'crypto'
 
@@ -20,6 +21,11 @@ export interface Layout {
   /** The layer that formatted the heap ('' for a raw allocator heap). */
   owner: string
 }
+
+/** Bytes the layout may grow to: its end at maxChunks. */
+export const layoutEnd = (l: Layout): number => l.dataOff + l.maxChunks * l.chunkSize
+/** A wide heap: it may pass 4 GiB (format.ts WIDE_FORMAT_VERSION). */
+export const isWide = (l: Layout): boolean => layoutEnd(l) > F.SEGMENT_SIZE
 
 export interface LayoutOptions {
   chunkSize?: number
@@ -47,8 +53,8 @@ const isIntIn = (n: unknown, min: number, max: number): n is number =>
  * integers in range; NaN, Infinity, fractions and strings are refused): ArgumentError.
  */
 export function planLayout(regionSize: number, opts: LayoutOptions): Layout {
-  if (!isIntIn(regionSize, F.PAGE, 2 ** 32)) {
-    throw new ArgumentError(`heap: size must be an integer number of bytes from ${F.PAGE} to 4 GiB, got ${String(regionSize)}`)
+  if (!isIntIn(regionSize, F.PAGE, MAX_REGION_SIZE)) {
+    throw new ArgumentError(`heap: size must be an integer number of bytes from ${F.PAGE} to ${MAX_REGION_SIZE / 2 ** 30} GiB, got ${String(regionSize)}`)
   }
   const chunkSize = opts.chunkSize ?? F.DEFAULT_CHUNK_SIZE
   if (!isIntIn(chunkSize, F.MIN_CHUNK_SIZE, F.MAX_CHUNK_SIZE) || (chunkSize & (chunkSize - 1)) !== 0) {
@@ -68,9 +74,12 @@ export function planLayout(regionSize: number, opts: LayoutOptions): Layout {
     throw new ArgumentError(`heap: owner must be a string of at most ${F.OWNER_MAX} UTF-8 bytes without NUL, got ${JSON.stringify(owner)}`)
   }
   const maxSize = opts.maxSize ?? regionSize
-  if (!isIntIn(maxSize, regionSize, 2 ** 32)) {
-    throw new ArgumentError(`heap: maxSize must be an integer from the size (${regionSize}) to 4 GiB, got ${String(maxSize)}`)
+  if (!isIntIn(maxSize, regionSize, MAX_REGION_SIZE)) {
+    throw new ArgumentError(`heap: maxSize must be an integer from the size (${regionSize}) to ${MAX_REGION_SIZE / 2 ** 30} GiB, got ${String(maxSize)}`)
   }
+  // Wide (over 4 GiB): the chunks start at a multiple of chunkSize, so that every segment
+  // boundary is a chunk boundary (format.ts).
+  const wide = maxSize > F.SEGMENT_SIZE
   const fixed = F.PAGE + roundUp(rootCapacity * F.ROOT_SLOT_SIZE, F.PAGE) + logSize
   // Each chunk costs its bytes, 8 bytes of table and chunkSize/128 bytes of bitmap.
   let maxChunks = Math.floor((maxSize - fixed) / (chunkSize + F.CHUNK_ENTRY_SIZE + chunkSize / 128))
@@ -80,9 +89,10 @@ export function planLayout(regionSize: number, opts: LayoutOptions): Layout {
     const logOff = rootTableOff + roundUp(rootCapacity * F.ROOT_SLOT_SIZE, F.PAGE)
     const bitmapOff = logOff + logSize
     const bitmapSize = roundUp((n * chunkSize) / 128, F.PAGE)
+    const dataOff = wide ? roundUp(bitmapOff + bitmapSize, chunkSize) : bitmapOff + bitmapSize
     return {
       chunkSize, chunkShift: Math.log2(chunkSize), maxChunks: n, chunkTableOff, rootTableOff, rootCapacity,
-      logOff, logSize, bitmapOff, bitmapSize, dataOff: bitmapOff + bitmapSize, uuid: '', owner,
+      logOff, logSize, bitmapOff, bitmapSize, dataOff, uuid: '', owner,
     }
   }
   while (maxChunks > 0 && layoutFor(maxChunks).dataOff + maxChunks * chunkSize > maxSize) maxChunks--
@@ -106,7 +116,7 @@ export function writeSuperblock(mem: Memory, l: Layout): void {
   const u = mem.u32
   b.fill(0, 0, F.SB_STATE) // the mutable words are written before it
   for (let i = 0; i < 8; i++) b[F.SB_MAGIC + i] = F.MAGIC.charCodeAt(i)
-  u[F.SB_VERSION >> 2] = F.FORMAT_VERSION
+  u[F.SB_VERSION >> 2] = isWide(l) ? F.WIDE_FORMAT_VERSION : F.FORMAT_VERSION
   u[F.SB_HEADER_BYTES >> 2] = F.SB_CHECKED_BYTES
   b.set(randomBytes(16), F.SB_UUID)
   u[F.SB_CHUNK_SIZE >> 2] = l.chunkSize
@@ -135,9 +145,9 @@ export function readSuperblock(mem: Memory, source: string): Layout {
     if (b[F.SB_MAGIC + i] !== F.MAGIC.charCodeAt(i)) throw new HeapFormatError(`heap: ${source} is not a makalu heap (bad magic)`)
   }
   const version = u[F.SB_VERSION >> 2]
-  if (version !== F.FORMAT_VERSION) {
-    throw new HeapFormatError(`heap: ${source} has format version ${version}; this library reads version ${F.FORMAT_VERSION}` +
-      (version > F.FORMAT_VERSION ? ' (written by a newer version)' : ''))
+  if (version !== F.FORMAT_VERSION && version !== F.WIDE_FORMAT_VERSION) {
+    throw new HeapFormatError(`heap: ${source} has format version ${version}; this library reads versions ${F.FORMAT_VERSION} ` +
+      `and ${F.WIDE_FORMAT_VERSION} (over 4 GiB)` + (version > F.WIDE_FORMAT_VERSION ? ' (written by a newer version)' : ''))
   }
   if (u[F.SB_CHECKSUM >> 2] !== fnv1a(b, 0, F.SB_CHECKED_BYTES) || u[F.SB_HEADER_BYTES >> 2] !== F.SB_CHECKED_BYTES) {
     throw new HeapCorruptError(`heap: ${source}: superblock checksum mismatch`)
@@ -161,7 +171,8 @@ export function readSuperblock(mem: Memory, source: string): Layout {
     l.rootTableOff + l.rootCapacity * F.ROOT_SLOT_SIZE <= l.logOff && l.logOff + l.logSize <= l.bitmapOff &&
     l.bitmapOff + l.bitmapSize <= l.dataOff && l.bitmapSize * 128 >= l.maxChunks * l.chunkSize
   if (!Number.isInteger(l.chunkShift) || l.chunkSize < F.MIN_CHUNK_SIZE || l.chunkSize > F.MAX_CHUNK_SIZE || !ordered ||
-      l.logSize < F.MIN_LOG_SIZE || l.dataOff % F.PAGE !== 0) {
+      l.logSize < F.MIN_LOG_SIZE || l.dataOff % F.PAGE !== 0 || isWide(l) !== (version === F.WIDE_FORMAT_VERSION) ||
+      layoutEnd(l) > MAX_REGION_SIZE || (isWide(l) && l.dataOff % l.chunkSize !== 0)) {
     throw new HeapCorruptError(`heap: ${source}: superblock describes an impossible layout`)
   }
   const state = u[F.SB_STATE >> 2]
@@ -170,8 +181,8 @@ export function readSuperblock(mem: Memory, source: string): Layout {
   }
   const count = readChunkCount(mem)
   if (count < 1 || count > l.maxChunks) throw new HeapCorruptError(`heap: ${source}: chunk count ${count} outside 1..${l.maxChunks}`)
-  if (l.dataOff + count * l.chunkSize > b.length) {
-    throw new HeapCorruptError(`heap: ${source} is truncated: ${b.length} bytes, the heap needs ${l.dataOff + count * l.chunkSize}`)
+  if (l.dataOff + count * l.chunkSize > mem.size) {
+    throw new HeapCorruptError(`heap: ${source} is truncated: ${mem.size} bytes, the heap needs ${l.dataOff + count * l.chunkSize}`)
   }
   return l
 }

@@ -55,10 +55,12 @@ export class UndoLog {
       this.mem.region.flush(this.base + F.LH_ACTIVE_TX, 8)
     }
     const e = this.base + this.tail
-    b.copyWithin(e + F.LOG_ENTRY_HEADER, target, target + length)
+    if (target < F.SEGMENT_SIZE) b.copyWithin(e + F.LOG_ENTRY_HEADER, target, target + length)
+    else b.set(this.mem.bytesAt(target).subarray(target >>> 0, (target >>> 0) + length), e + F.LOG_ENTRY_HEADER)
     u[(e + F.LE_TX) >>> 2] = this.txId
     u[(e + F.LE_SEQ) >>> 2] = this.seq
-    u[(e + F.LE_TARGET) >>> 2] = target
+    u[(e + F.LE_TARGET) >>> 2] = target >>> 0
+    u[(e + F.LE_TARGET_HIGH) >>> 2] = Math.floor(target / F.SEGMENT_SIZE)
     u[(e + F.LE_LENGTH) >>> 2] = length
     u[(e + F.LE_CHECKSUM) >>> 2] = entryChecksum(this.mem, e, this.txId, this.seq, target, length)
     this.mem.region.flush(e, F.LOG_ENTRY_HEADER + length)
@@ -90,7 +92,7 @@ export class UndoLog {
     for (let seq = 0; off + F.LOG_ENTRY_HEADER <= this.layout.logSize; seq++) {
       const e = this.base + off
       const length = u[(e + F.LE_LENGTH) >>> 2]
-      const target = u[(e + F.LE_TARGET) >>> 2]
+      const target = entryTarget(u, e)
       if (u[(e + F.LE_TX) >>> 2] !== tx || u[(e + F.LE_SEQ) >>> 2] !== seq) break
       if (off + F.LOG_ENTRY_HEADER + length > this.layout.logSize) break
       if (u[(e + F.LE_CHECKSUM) >>> 2] !== entryChecksum(this.mem, e, tx, seq, target, length)) break
@@ -108,7 +110,8 @@ export class UndoLog {
     const b = this.mem.bytes
     for (let i = entries.length - 1; i >= 0; i--) {
       const [e, target, length] = entries[i]
-      b.copyWithin(target, e + F.LOG_ENTRY_HEADER, e + F.LOG_ENTRY_HEADER + length)
+      if (target < F.SEGMENT_SIZE) b.copyWithin(target, e + F.LOG_ENTRY_HEADER, e + F.LOG_ENTRY_HEADER + length)
+      else this.mem.bytesAt(target).set(b.subarray(e + F.LOG_ENTRY_HEADER, e + F.LOG_ENTRY_HEADER + length), target >>> 0)
       this.mem.region.flush(target, length)
     }
   }
@@ -120,7 +123,7 @@ export class UndoLog {
     for (let off = F.LOG_HEADER_SIZE, s = 0; s < this.seq; s++) {
       const e = this.base + off
       const length = u[(e + F.LE_LENGTH) >>> 2]
-      out.push([e, u[(e + F.LE_TARGET) >>> 2], length])
+      out.push([e, entryTarget(u, e), length])
       off += F.LOG_ENTRY_HEADER + ((length + 7) & ~7)
     }
     return out
@@ -136,7 +139,14 @@ export class UndoLog {
 export function entryChecksum(mem: Memory, e: number, tx: number, seq: number, target: number, length: number): number {
   let h = fnv1aWord(tx, 0x811c9dc5)
   h = fnv1aWord(seq, h)
-  h = fnv1aWord(target, h)
+  h = fnv1aWord(target >>> 0, h)
+  const high = Math.floor(target / F.SEGMENT_SIZE)
+  if (high !== 0) h = fnv1aWord(high, h) // absent when 0: a version 3 log's checksums hold
   h = fnv1aWord(length, h)
   return fnv1a(mem.bytes, e + F.LOG_ENTRY_HEADER, e + F.LOG_ENTRY_HEADER + length, h)
+}
+
+/** An entry's target: its low word and (wide heaps) high word. */
+function entryTarget(u: Uint32Array, e: number): number {
+  return u[(e + F.LE_TARGET) >>> 2] + u[(e + F.LE_TARGET_HIGH) >>> 2] * F.SEGMENT_SIZE
 }

@@ -42,7 +42,7 @@ describe('heap: owner', () => {
     refused(raw.durableImage(), { owner: 'app.v1' }, /raw allocator heap \(no owner\)/)
   })
 
-  it('is covered by the superblock checksum, and the format version is 3 (older files are refused)', () => {
+  it('is covered by the superblock checksum, and the format version is 3 (4 over 4 GiB; older files are refused)', () => {
     const region = new SimRegion(SMALL_REGION)
     Heap.createIn(region, { ...SMALL_HEAP, owner: 'makalu.pobj' }).close()
     const good = region.durableImage()
@@ -53,7 +53,7 @@ describe('heap: owner', () => {
     for (const old of [1, 2]) {
       const img = good.slice()
       new Uint32Array(img.buffer)[F.SB_VERSION >> 2] = old
-      refused(img, { owner: 'makalu.pobj' }, new RegExp(`format version ${old}; this library reads version 3`))
+      refused(img, { owner: 'makalu.pobj' }, new RegExp(`format version ${old}; this library reads versions 3 and 4`))
     }
   })
 

@@ -188,6 +188,11 @@ describe('sharing: what is refused (typed errors, nothing changed)', function ()
       const f = Heap.create(path.join(dir, 'file.heap'), { size: 1 << 20, backend: 'file', durability: 'process' })
       expect(() => f.share()).to.throw(HeapSharedError, /mmap backend/)
       f.close()
+      if (hasNative) {
+        const w = Heap.create(path.join(dir, 'wide.heap'), { size: 128 << 20, maxSize: 2 ** 33, backend: 'mmap', durability: 'process' })
+        expect(() => w.share()).to.throw(HeapSharedError, /wide heap/)
+        w.close()
+      }
     } finally { fs.rmSync(dir, { recursive: true, force: true }) }
   })
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import * as fs from 'fs'
 import * as path from 'path'
-import { ArgumentError, Heap, HeapFullError, loadNative } from '../src'
+import { ArgumentError, Heap, HeapFullError, RegionError, loadNative } from '../src'
 import { makeTempDir, removeDir } from './fixtures/region-util'
 
 /**
@@ -134,10 +134,15 @@ describe('sizes at the limits', function () {
   })
 
   for (const backend of (loadNative() ? ['mmap', 'file'] : ['file']) as Array<'mmap' | 'file'>) {
-    it(`${backend}: a size or maxSize over 4 GiB is refused up front, leaving no file`, () => {
+    it(`${backend}: a size or maxSize over ${backend === 'mmap' ? '256' : '4'} GiB is refused up front, leaving no file`, () => {
       const p = path.join(dir, 'over')
-      expect(() => Heap.create(p, { size: 4 * GiB + 4096, backend })).to.throw(ArgumentError, '4 GiB')
-      expect(() => Heap.create(p, { size: MiB, maxSize: 4 * GiB + 4096, backend })).to.throw(ArgumentError, '4 GiB')
+      if (backend === 'mmap') {
+        expect(() => Heap.create(p, { size: 256 * GiB + 4096, backend })).to.throw(ArgumentError, '256 GiB')
+        expect(() => Heap.create(p, { size: MiB, maxSize: 256 * GiB + 4096, backend })).to.throw(ArgumentError, '256 GiB')
+      } else {
+        expect(() => Heap.create(p, { size: 4 * GiB + 4096, backend })).to.throw(RegionError, 'at most 4 GiB')
+        expect(() => Heap.create(p, { size: 64 * MiB, maxSize: 4 * GiB + 4096, backend })).to.throw(RegionError, 'at most 4 GiB')
+      }
       expect(fs.readdirSync(dir)).to.deep.equal([])
     })
   }

@@ -29,6 +29,8 @@ export interface AllocHeap {
   /** The layer that formatted the heap: pobj wraps only heaps of PHeap.OWNER. */
   readonly owner: string
   readonly bytes: Uint8Array
+  /** The size the heap may grow to: pobj wraps only heaps of at most 4 GiB. */
+  readonly maxSize: number
   readonly closed: boolean
   readonly inTransaction: boolean
   readonly recovery: RecoveryReport

@@ -149,6 +149,16 @@ function recoveryTracer(sink: RecoverySink): (ctx: TraceContext) => PreciseTrace
   }
 }
 
+/** pobj's objects are read through one view of the heap: heaps of at most 4 GiB (README "Limits"). */
+const WIDE_LIMIT = 2 ** 32
+
+function refuseWide(maxSize: number | undefined): void {
+  if (typeof maxSize === 'number' && maxSize > WIDE_LIMIT) {
+    throw new ArgumentError(`pobj: maxSize ${maxSize} is over 4 GiB; pobj heaps are at most 4 GiB (the allocator alone, ` +
+      "@makalu/allocator's Heap on mmap, holds heaps up to 256 GiB); nothing was created")
+  }
+}
+
 export class PHeap implements HandleHost, ArrayHost {
   /** @internal The current view (refreshed after every allocation). */
   dv!: DataView
@@ -192,6 +202,7 @@ export class PHeap implements HandleHost, ArrayHost {
     // Refuse bad classes and options before a file exists; a later refusal removes the file.
     checkGcPolicy(gc)
     for (const c of types ?? []) checkPersistentClass(c)
+    refuseWide(heapOpts.maxSize)
     const heap = Heap.create(path, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer })
     try {
       return PHeap.wrap(heap, { types, gc, migrations, onProgress })
@@ -211,6 +222,7 @@ export class PHeap implements HandleHost, ArrayHost {
   /** Formats a new heap over a region (a SimRegion in tests). */
   static createIn(region: Region, opts: PHeapCreateInOptions = {}): PHeap {
     const { types, gc, migrations, onProgress, ...heapOpts } = opts
+    refuseWide(heapOpts.maxSize)
     return PHeap.wrap(Heap.createIn(region, { ...heapOpts, owner: PHeap.OWNER, tracer: pobjTracer }), { types, gc, migrations, onProgress })
   }
   /** Opens the heap of a region, recovering it with the precise tracer if needed. */
@@ -226,6 +238,11 @@ export class PHeap implements HandleHost, ArrayHost {
   static wrap(heap: AllocHeap, opts: PHeapOptions = {}, recovered?: RecoverySink): PHeap {
     if (heap.owner !== PHeap.OWNER) {
       throw new HeapFormatError(`pobj: the heap belongs to ${heap.owner ? `'${heap.owner}'` : 'no layer (a raw allocator heap)'}, not to '${PHeap.OWNER}'`)
+    }
+    if (heap.maxSize > WIDE_LIMIT) {
+      if (!heap.closed && !heap.inTransaction) heap.close()
+      throw new HeapFormatError(`pobj: the heap may grow to ${heap.maxSize} bytes, over 4 GiB (a wide heap, allocator format version 4); ` +
+        'pobj reads heaps of at most 4 GiB (nothing was written)')
     }
     try {
       return new PHeap(heap, opts, recovered?.unchecked ?? [])

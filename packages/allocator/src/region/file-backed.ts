@@ -1,6 +1,6 @@
 import * as fs from 'fs'
 import { ArgumentError, RegionError } from '../errors'
-import { Durability, RegionCounters, newCounters, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
+import { Durability, RegionCounters, newCounters, MIN_REGION_SIZE } from './region'
 import { HeldLock } from './lock'
 import { PageRanges, checkRange, realSizeProblem } from './page-ranges'
 import { NativeMmap } from './native'
@@ -32,8 +32,12 @@ export abstract class FileBackedRegion {
   protected readonly lock: HeldLock
   private readonly space: NativeMmap | null
   private readonly borrowedFd: boolean
+  /** The region's first segment (all of it up to 4 GiB). */
   protected abstract view: Uint8Array
+  protected abstract segs: readonly Uint8Array[]
   protected abstract readonly pending: PageRanges
+  /** The largest size this backend holds. */
+  protected abstract readonly maxSize: number
 
   constructor(file: RegionFile, readonly durability: Durability) {
     this.path = file.path
@@ -44,8 +48,9 @@ export abstract class FileBackedRegion {
   }
 
   abstract get closed(): boolean
-  get size(): number { return this.view.length }
+  abstract get size(): number
   get bytes(): Uint8Array { this.checkOpen(); return this.view }
+  get segments(): readonly Uint8Array[] { this.checkOpen(); return this.segs }
 
   /** Whether flushed ranges must be written back at drain (mmap in 'process' durability needs nothing). */
   protected get recordsFlushes(): boolean { return true }
@@ -53,7 +58,7 @@ export abstract class FileBackedRegion {
   flush(offset: number, length: number): void {
     this.checkOpen()
     if (length <= 0) return
-    checkRange(offset, length, this.view.length)
+    checkRange(offset, length, this.size)
     this.counters.flushes++
     this.counters.flushedBytes += length
     if (this.recordsFlushes) this.pending.add(offset, length)
@@ -74,7 +79,7 @@ export abstract class FileBackedRegion {
     this.checkOpen()
     const oldSize = this.size
     if (newSize <= oldSize) return false
-    const problem = realSizeProblem(newSize, MIN_REGION_SIZE, MAX_REGION_SIZE)
+    const problem = realSizeProblem(newSize, MIN_REGION_SIZE, this.maxSize)
     if (problem) throw new ArgumentError(`region: cannot grow ${this.path}: ${problem}`)
     try {
       reserveSpace(this.path, this.fd, oldSize, newSize, this.space, 'grow')

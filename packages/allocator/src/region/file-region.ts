@@ -1,6 +1,6 @@
 import * as fs from 'fs'
 import { RegionError } from '../errors'
-import { Durability, Region } from './region'
+import { Durability, Region, MAX_MEMORY_REGION_SIZE, oneSegment } from './region'
 import { PageRanges } from './page-ranges'
 import { FileBackedRegion, RegionFile } from './file-backed'
 
@@ -18,13 +18,17 @@ export class FileRegion extends FileBackedRegion implements Region {
   readonly kind = 'file' as const
   readonly writeBack = 'at-drain' as const
   protected view: Uint8Array
+  protected segs: readonly Uint8Array[]
   protected readonly pending = new PageRanges(8)
+  /** One buffer in process memory: at most 4 GiB (openRegion refuses more for this backend). */
+  protected readonly maxSize = MAX_MEMORY_REGION_SIZE
   private isClosed = false
 
   /** Use openRegion(); this takes over an open, locked, sized file and reads it whole. */
   constructor(file: RegionFile, durability: Durability) {
     super(file, durability)
     this.view = new Uint8Array(file.size)
+    this.segs = oneSegment(this.view)
     let done = 0
     while (done < file.size) {
       const n = fs.readSync(file.fd, this.view, done, Math.min(file.size - done, IO_MAX), done)
@@ -34,6 +38,7 @@ export class FileRegion extends FileBackedRegion implements Region {
   }
 
   get closed(): boolean { return this.isClosed }
+  get size(): number { return this.view.length }
 
   drain(): void {
     this.checkOpen()
@@ -50,6 +55,7 @@ export class FileRegion extends FileBackedRegion implements Region {
     view.set(this.view)
     const old = this.view
     this.view = view
+    this.segs = oneSegment(view)
     release(old)
   }
 
@@ -59,6 +65,7 @@ export class FileRegion extends FileBackedRegion implements Region {
     this.isClosed = true
     const old = this.view
     this.view = new Uint8Array(0)
+    this.segs = oneSegment(this.view)
     try { this.releaseFile() } finally { release(old) }
   }
 

@@ -1,6 +1,6 @@
 import * as fs from 'fs'
 import { RegionError } from '../errors'
-import { Durability, Region } from './region'
+import { Durability, Region, MAX_REGION_SIZE, segmentViews } from './region'
 import { NativeMmap } from './native'
 import { PageRanges } from './page-ranges'
 import { FileBackedRegion, RegionFile } from './file-backed'
@@ -24,6 +24,9 @@ export { RegionFile } from './file-backed'
  *                                                                       file: no SIGBUS past EOF)
  *   bytes        [0 ........ size)   a view bounded to the file: an index past the end reads
  *                                    undefined
+ *   segments     [0, 4 GiB) [4 GiB, 8 GiB) ... [.., size)   the same, in views of at most
+ *                                    2^32 bytes (a typed array's limit): over 4 GiB `bytes`
+ *                                    is the first one
  *
  * Growth past `mappedSize` maps the new size anew and unmaps the old mapping (its views
  * then read as empty). The file never shrinks under the mapping: a failed grow restores the
@@ -34,7 +37,10 @@ export class MmapRegion extends FileBackedRegion implements Region {
   readonly writeBack = 'any-time' as const
   private buffer: ArrayBuffer | null
   protected view: Uint8Array
+  protected segs: readonly Uint8Array[]
+  private regionSize: number
   protected readonly pending = new PageRanges()
+  protected readonly maxSize = MAX_REGION_SIZE
 
   /**
    * Use openRegion(); this takes over an open, locked, sized file (and closes it if mapping
@@ -43,10 +49,13 @@ export class MmapRegion extends FileBackedRegion implements Region {
   constructor(file: RegionFile, durability: Durability, private readonly native: NativeMmap, reserve = file.size) {
     super(file, durability)
     this.buffer = native.map(file.fd, file.size, native.extend ? Math.max(file.size, reserve) : file.size)
-    this.view = new Uint8Array(this.buffer, 0, file.size)
+    this.segs = segmentViews(this.buffer, file.size)
+    this.view = this.segs[0]
+    this.regionSize = file.size
   }
 
   get closed(): boolean { return this.buffer === null }
+  get size(): number { return this.regionSize }
   /** Bytes mapped: the region grows to this size without a new mapping. */
   get mappedSize(): number { return this.buffer?.byteLength ?? 0 }
   protected override get recordsFlushes(): boolean { return this.durability === 'power' }
@@ -62,8 +71,8 @@ export class MmapRegion extends FileBackedRegion implements Region {
     this.checkOpen()
     this.counters.drains++
     const buffer = this.buffer!
-    if (this.pending.runs > 1) this.pending.writeBack(this.view.length, this.path, () => {}, () => fs.fdatasyncSync(this.fd))
-    else this.pending.writeBack(this.view.length, this.path, (offset, length) => this.native.sync(buffer, offset, length))
+    if (this.pending.runs > 1) this.pending.writeBack(this.regionSize, this.path, () => {}, () => fs.fdatasyncSync(this.fd))
+    else this.pending.writeBack(this.regionSize, this.path, (offset, length) => this.native.sync(buffer, offset, length))
   }
 
   /**
@@ -76,7 +85,7 @@ export class MmapRegion extends FileBackedRegion implements Region {
     if (maxSize <= this.mappedSize) return true
     if (!this.native.extend) return false
     try {
-      this.remap(maxSize, this.view.length)
+      this.remap(maxSize, this.regionSize)
       return true
     } catch (e) {
       if (e instanceof RegionError) return false
@@ -97,13 +106,20 @@ export class MmapRegion extends FileBackedRegion implements Region {
     } catch (e) {
       throw new RegionError(`region: cannot map ${this.path} grown to ${newSize} bytes: ${(e as Error).message}`)
     }
-    this.view = new Uint8Array(this.buffer!, 0, newSize)
+    this.setViews(this.buffer!, newSize)
+  }
+
+  private setViews(buffer: ArrayBuffer, size: number): void {
+    this.segs = segmentViews(buffer, size)
+    this.view = this.segs[0]
+    this.regionSize = size
   }
 
   close(): void {
     if (this.buffer === null) return
     const buffer = this.buffer
     this.buffer = null
+    this.regionSize = 0
     try {
       this.native.unmap(buffer)
     } finally {
@@ -121,7 +137,7 @@ export class MmapRegion extends FileBackedRegion implements Region {
     }
     const old = this.buffer!
     this.buffer = buffer
-    this.view = new Uint8Array(buffer, 0, size)
+    this.setViews(buffer, size)
     this.native.unmap(old)
   }
 }

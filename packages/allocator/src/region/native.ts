@@ -8,7 +8,7 @@ import { markAsUntransferable } from 'worker_threads'
  */
 export interface NativeMmap {
   /**
-   * An ArrayBuffer of `reserve` bytes (default and at least `length`; at most 4 GiB): its first
+   * An ArrayBuffer of `reserve` bytes (default and at least `length`; at most 256 GiB): its first
    * `length` bytes are mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of [0, length) of fd, the rest
    * reads as zeros and faults (SIGSEGV) on a write, so views must stop at `length`. V8 does not
    * count the buffer as external memory (no GC is started by mapping). It is unmapped by

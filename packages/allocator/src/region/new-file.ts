@@ -11,7 +11,8 @@ import { RegionError, RegionFullError } from '../errors'
  * Returns false when `path` exists; throws RegionError (RegionFullError on a full disk),
  * naming `what`, for any other failure, leaving no file behind.
  */
-export function createWhole(path: string, bytes: Uint8Array, what: string, sync: boolean): boolean {
+export function createWhole(path: string, data: Uint8Array | readonly Uint8Array[], what: string, sync: boolean): boolean {
+  const parts = data instanceof Uint8Array ? [data] : data
   const aside = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 10)}`
   let fd: number
   try {
@@ -21,7 +22,11 @@ export function createWhole(path: string, bytes: Uint8Array, what: string, sync:
   }
   try {
     try {
-      for (let at = 0; at < bytes.length;) at += fs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at)
+      let base = 0 // parts follow each other in the file (segments of a region)
+      for (const bytes of parts) {
+        for (let at = 0; at < bytes.length;) at += fs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), base + at)
+        base += bytes.length
+      }
       if (sync) fs.fsyncSync(fd)
     } finally {
       fs.closeSync(fd)

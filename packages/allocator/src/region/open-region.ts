@@ -1,7 +1,7 @@
 import * as fs from 'fs'
 import * as nodePath from 'path'
 import { MakaluError, RegionError } from '../errors'
-import { Durability, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
+import { Durability, MAX_MEMORY_REGION_SIZE, MAX_REGION_SIZE, MIN_REGION_SIZE } from './region'
 import { FileRegion } from './file-region'
 import { HeldLock, lockHeapFile } from './lock'
 import { MmapRegion } from './mmap-region'
@@ -14,7 +14,8 @@ export type RegionBackend = 'mmap' | 'file'
 
 export interface OpenRegionOptions {
   /**
-   * Size in bytes of a file to create: a multiple of 4096 in [4096, 4 GiB].
+   * Size in bytes of a file to create: a multiple of 4096 in [4096, 256 GiB] on mmap, [4096, 4 GiB]
+   * on the file backend (it holds the region in one buffer in process memory).
    * When opening an existing file it may be given only if it equals the file's size.
    */
   size?: number
@@ -27,7 +28,7 @@ export interface OpenRegionOptions {
   create?: boolean | 'if-missing'
   /**
    * Bytes the region may grow to without a new mapping (mmap: address space mapped at open,
-   * past the file's end; ignored by the file backend). Default: the file's size.
+   * past the file's end; the file backend only checks it is at most 4 GiB). Default: the file's size.
    */
   maxSize?: number
   /** Default 'power'. */
@@ -70,7 +71,7 @@ export function openRegion(path: string, opts: OpenRegionOptions = {}): MmapRegi
     if (created) {
       fileSize = size!
     } else {
-      fileSize = checkExistingFile(path, fd, create === 'if-missing' ? undefined : size)
+      fileSize = checkExistingFile(path, fd, create === 'if-missing' ? undefined : size, backend)
     }
     lock = lockHeapFile(path, fd, native)
     if (created) sizeNewFile(path, fd, fileSize, durability, native)
@@ -101,14 +102,15 @@ function checkOptions(path: string, opts: OpenRegionOptions) {
   }
   const size = opts.size
   if (size !== undefined) {
-    const problem = realSizeProblem(size, MIN_REGION_SIZE, MAX_REGION_SIZE)
-    if (problem) throw new RegionError(`region: cannot open ${path}: ${problem}`)
+    const problem = realSizeProblem(size, MIN_REGION_SIZE, maxFor(backend))
+    if (problem) throw new RegionError(`region: cannot open ${path}: ${problem}${memoryLimitNote(backend, size)}`)
   } else if (create !== false) {
     throw new RegionError(`region: creating ${path} needs a size`)
   }
   const maxSize = opts.maxSize
-  if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && maxSize > 0 && maxSize <= MAX_REGION_SIZE)) {
-    throw new RegionError(`region: cannot open ${path}: maxSize must be an integer from 1 to 4 GiB, got ${String(maxSize)}`)
+  if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && maxSize > 0 && maxSize <= maxFor(backend))) {
+    throw new RegionError(`region: cannot open ${path}: maxSize must be an integer from 1 to ${maxFor(backend) / 2 ** 30} GiB, ` +
+      `got ${String(maxSize)}${memoryLimitNote(backend, maxSize)}`)
   }
   return { durability, backend, create, size, maxSize }
 }
@@ -147,12 +149,20 @@ function describe(code: string | undefined, e: Error, creating: boolean): string
 }
 
 /** The size of an open existing file, after checking it can be a region. */
-function checkExistingFile(path: string, fd: number, expected: number | undefined): number {
+/** The largest region of a backend: the file backend holds it in one buffer of at most 4 GiB. */
+const maxFor = (backend: RegionBackend): number => backend === 'mmap' ? MAX_REGION_SIZE : MAX_MEMORY_REGION_SIZE
+
+function memoryLimitNote(backend: RegionBackend, size: unknown): string {
+  return backend === 'file' && typeof size === 'number' && size > MAX_MEMORY_REGION_SIZE && size <= MAX_REGION_SIZE
+    ? " (the file backend holds the heap in one buffer of at most 4 GiB; heaps over 4 GiB need backend 'mmap')" : ''
+}
+
+function checkExistingFile(path: string, fd: number, expected: number | undefined, backend: RegionBackend): number {
   const st = fs.fstatSync(fd)
   if (!st.isFile()) throw new RegionError(`region: cannot open ${path}: not a regular file`)
   if (st.size === 0) throw new RegionError(`region: cannot open ${path}: the file is empty (zero-length), not a heap file`)
-  const problem = realSizeProblem(st.size, MIN_REGION_SIZE, MAX_REGION_SIZE)
-  if (problem) throw new RegionError(`region: cannot open ${path}: file ${problem}`)
+  const problem = realSizeProblem(st.size, MIN_REGION_SIZE, maxFor(backend))
+  if (problem) throw new RegionError(`region: cannot open ${path}: file ${problem}${memoryLimitNote(backend, st.size)}`)
   if (expected !== undefined && expected !== st.size) {
     throw new RegionError(`region: cannot open ${path}: the file is ${st.size} bytes, not the ${expected} asked for (size applies when creating)`)
   }

@@ -92,7 +92,7 @@ export function checkRange(offset: number, length: number, size: number): void {
 export function realSizeProblem(size: number, min: number, max: number): string | null {
   if (typeof size !== 'number' || !Number.isInteger(size)) return `size must be an integer, got ${String(size)}`
   if (size < min) return `size ${size} is below the minimum of ${min} bytes`
-  if (size > max) return `size ${size} is over the maximum of ${max} bytes (4 GiB)`
+  if (size > max) return `size ${size} is over the maximum of ${max} bytes (${max / 2 ** 30} GiB)`
   if (size % PAGE_SIZE !== 0) return `size ${size} is not a multiple of ${PAGE_SIZE}`
   return null
 }

@@ -34,6 +34,13 @@ export interface Region {
    * a grow (a view taken before keeps its old length, or reads as empty).
    */
   readonly bytes: Uint8Array
+  /**
+   * The region in segments of SEGMENT_SIZE bytes: segment i views [i·2^32, min(size, (i+1)·2^32)),
+   * so the byte at offset p is `segments[Math.floor(p / 2 ** 32)][p >>> 0]`. One segment (the
+   * same view as `bytes`) up to 4 GiB; past it `bytes` is segment 0 (a typed array holds at most
+   * 2^32 elements). Replaced by `grow`, like `bytes`.
+   */
+  readonly segments: readonly Uint8Array[]
   readonly counters: RegionCounters
   /** Schedules write-back of [offset, offset + length). */
   flush(offset: number, length: number): void
@@ -65,8 +72,27 @@ export interface Region {
 /** The smallest region the library opens: one 4 KiB page. */
 export const MIN_REGION_SIZE = 4096
 
-/** One ArrayBuffer (and one heap) is at most 4 GiB here. */
-export const MAX_REGION_SIZE = 2 ** 32
+/** Bytes per segment of a region (a Uint8Array holds at most 2^32 elements). */
+export const SEGMENT_SIZE = 2 ** 32
+
+/**
+ * The largest region: on mmap, one ArrayBuffer over the mapping, viewed in 4 GiB segments
+ * (256 GiB keeps a heap's metadata, with a bitmap bit per 16 bytes, inside segment 0).
+ */
+export const MAX_REGION_SIZE = 2 ** 38
+
+/** The largest region held in process memory (the file backend, SimRegion, snapshots): one buffer. */
+export const MAX_MEMORY_REGION_SIZE = 2 ** 32
+
+/** The segments of a region held in one view of at most 4 GiB. */
+export function oneSegment(bytes: Uint8Array): readonly Uint8Array[] { return [bytes] }
+
+/** Views of `size` bytes of `buffer` in segments of SEGMENT_SIZE (the last one shorter). */
+export function segmentViews(buffer: ArrayBuffer, size: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let at = 0; at < size || out.length === 0; at += SEGMENT_SIZE) out.push(new Uint8Array(buffer, at, Math.min(SEGMENT_SIZE, size - at)))
+  return out
+}
 
 export function newCounters(): RegionCounters {
   return { flushes: 0, drains: 0, flushedBytes: 0 }

@@ -1,5 +1,5 @@
 import { ArgumentError, RegionError } from '../errors'
-import { Region, RegionCounters, WriteBack, newCounters, MAX_REGION_SIZE } from './region'
+import { Region, RegionCounters, WriteBack, newCounters, MAX_MEMORY_REGION_SIZE as MAX_REGION_SIZE } from './region'
 
 /**
  * SimRegion: an in-memory crash simulator with persistent-memory semantics.
@@ -70,6 +70,7 @@ export class SimRegion implements Region {
 
   get size(): number { return this.work.length }
   get bytes(): Uint8Array { this.checkOpen(); return this.work }
+  get segments(): readonly Uint8Array[] { return [this.bytes] }
   get closed(): boolean { return this.isClosed }
 
   flush(offset: number, length: number): void {

@@ -1,6 +1,6 @@
 import * as fs from 'fs'
 import { RegionError } from '../errors'
-import { Region, RegionCounters, newCounters, MIN_REGION_SIZE, MAX_REGION_SIZE } from './region'
+import { Region, RegionCounters, newCounters, MIN_REGION_SIZE, MAX_MEMORY_REGION_SIZE as MAX_REGION_SIZE } from './region'
 
 /**
  * SnapshotRegion: a private copy of a heap file, read once at open; nothing is ever written
@@ -24,11 +24,17 @@ export class SnapshotRegion implements Region {
   constructor(readonly path: string) {
     let data: Buffer
     try {
+      const size = fs.statSync(path).size
+      if (size > MAX_REGION_SIZE) {
+        throw new RegionError(`region: ${path} is ${size} bytes: a read-only open holds a private copy in one buffer, at most 4 GiB ` +
+          '(open a larger heap writable, on mmap)')
+      }
       data = fs.readFileSync(path)
     } catch (e) {
+      if (e instanceof RegionError) throw e
       throw new RegionError(`region: cannot read ${path}: ${(e as Error).message}`)
     }
-    if (data.length < MIN_REGION_SIZE || data.length > MAX_REGION_SIZE || data.length % 4096 !== 0) {
+    if (data.length < MIN_REGION_SIZE || data.length % 4096 !== 0) {
       throw new RegionError(`region: ${path} is ${data.length} bytes: not the size of a heap file`)
     }
     this.view = new Uint8Array(data.buffer, data.byteOffset, data.length)
@@ -39,6 +45,7 @@ export class SnapshotRegion implements Region {
     if (this.view === null) throw new RegionError(`region: the snapshot of ${this.path} is closed`)
     return this.view
   }
+  get segments(): readonly Uint8Array[] { return [this.bytes] }
   get closed(): boolean { return this.view === null }
   flush(): void { this.counters.flushes++ }
   drain(): void { this.counters.drains++ }
