@@ -5,7 +5,7 @@
  * drain with the shared chunk-claim path active, SIGKILL of the whole process, planted bugs.
  */
 import { expect } from 'chai'
-import { spawn } from 'child_process'
+import { killAfterAcks } from './support/kill-child'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
@@ -384,30 +384,10 @@ describe('crash at every drain, two heaps attached over one SimRegion (the share
 })
 
 // ── SIGKILL of the whole process while its workers share the heap ──────────────────────
-function runUntilAcks(file: string, workers: number, seed: number, acks: number): Promise<Map<number, number>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KILL_CHILD, file, String(workers), String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const acked = new Map<number, number>()
-    let seen = 0
-    let buf = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString()
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const [what, id, txs] = buf.slice(0, nl).split(' ')
-        buf = buf.slice(nl + 1)
-        if (what !== 'ack') continue
-        acked.set(Number(id), Number(txs))
-        if (++seen === acks) child.kill('SIGKILL')
-      }
-    })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    child.on('close', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked)
-      else reject(new Error(`child exited with ${code}: ${err}`))
-    })
-  })
+async function runUntilAcks(file: string, workers: number, seed: number, acks: number): Promise<Map<number, number>> {
+  const acked = new Map<number, number>()
+  await killAfterAcks(KILL_CHILD, [file, String(workers), String(seed)], acks, ([id, txs]) => { acked.set(Number(id), Number(txs)) })
+  return acked
 }
 
 ;(hasNative ? describe : describe.skip)('SIGKILL of a process whose worker_threads share the heap (mmap)', function () {
