@@ -11,6 +11,8 @@
  *            16-byte size step) doing the same pushes and pops with the same random stream
  * Times are ns per alloc+free pair; ratios are to the bare row of the same workload.
  *
+ * Last, the same two workloads in 1 and 2 worker_threads on one shared heap (churn-workers.ts).
+ *
  * Then the 64-B pair again, both rows, after a heap was closed: closing an mmap or file region
  * detaches its ArrayBuffer, and from the first detach on V8 checks every typed-array access in
  * the process for a detached buffer (its "detaching protector" is gone), bare code included.
@@ -19,6 +21,7 @@ import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
 import { Heap, loadNative, mulberry32 } from '../src'
+import { workerChurn } from './churn-workers'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const N = QUICK ? 200_000 : 2_000_000
@@ -141,3 +144,5 @@ console.log(`\n### single-thread churn (node ${process.version}; ns per alloc+fr
 console.log('| workload | ns/pair | × bare |')
 console.log('|---|---:|---:|')
 for (const [what, ns, base] of rows) console.log(`| ${what} | ${ns.toFixed(1)} | ${(ns / base).toFixed(1)} |`)
+
+workerChurn(N, RUNS).then((table) => console.log(table), (e) => { console.error(e); process.exitCode = 1 })

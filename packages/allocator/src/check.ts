@@ -61,7 +61,8 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
     } else if (k === C_RUN) {
       const sc = chunks.cls[c]
       if (entryKind !== F.KIND_RUN || ((lo >>> 8) & 0xff) !== sc) fail(`chunk ${c}: run of class ${sc} but entry 0x${lo.toString(16)}`)
-      if (bits !== per[sc] - chunks.nFree[c]) fail(`chunk ${c}: ${bits} bits set but ${per[sc] - chunks.nFree[c]} blocks counted live`)
+      const nFree = chunks.freeOf(c)
+      if (bits !== per[sc] - nFree) fail(`chunk ${c}: ${bits} bits set but ${per[sc] - nFree} blocks counted live`)
       // Bits only at block starts.
       const base = chunks.chunkBase(c)
       let atStarts = 0
@@ -71,8 +72,8 @@ export function checkHeap(mem: Memory, layout: Layout, chunks: ChunkSpace, roots
         const listed = chunks.freeListLength(c)
         const bumped = Math.max(0, (base + per[sc] * sizes[sc] - chunks.bump[c]) / sizes[sc])
         if (listed < 0) fail(`chunk ${c}: free list is broken`)
-        else if (listed + bumped + cached[c] !== chunks.nFree[c]) {
-          fail(`chunk ${c}: free list ${listed} + untouched ${bumped} + cached ${cached[c]} ≠ ${chunks.nFree[c]} free`)
+        else if (listed + bumped + cached[c] !== nFree) {
+          fail(`chunk ${c}: free list ${listed} + untouched ${bumped} + cached ${cached[c]} ≠ ${nFree} free`)
         }
         for (let p = chunks.bump[c]; p < base + per[sc] * sizes[sc]; p += sizes[sc]) {
           if (chunks.testBit(p)) { fail(`chunk ${c}: allocated block ${p} past the bump pointer`); break }

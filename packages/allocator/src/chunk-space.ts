@@ -3,6 +3,7 @@ import { Layout } from './superblock'
 import { Memory } from './memory'
 import { SizeClasses, CACHE_STRIDE } from './size-classes'
 import { HeapFullError, InvalidPointerError, assert } from './errors'
+import { SharedSpace, OPENER_SLOT, CLOSED } from './shared-space'
 
 /**
  * The numbers the fast paths use, as literals: an imported constant costs a load and a check at
@@ -48,13 +49,26 @@ export const C_QUARANTINE = 4
  *   built[c]                     ⇒ free list of c + blocks at or past bump[c] + cached blocks of c
  *                                  = exactly the clear block starts of c
  *   used = Σ usable size of allocated blocks;  liveBlocks = Σ bits
+ *
+ * Shared between heaps of worker_threads (shared-space.ts): the per-chunk arrays above and the
+ * caches live in SharedArrayBuffers; each heap is a slot. A run belongs to one slot (owner[c]):
+ * only it allocates from the run and writes its bits, counts and free list. A free by another
+ * heap sets the block's pending bit and pushes the block on the owner's remote-free stack; the
+ * owner takes its stack on its slow path (a refill) and frees the blocks as its own. A heap that
+ * detaches empties its caches and leaves its runs as orphans, which the next heap that needs a
+ * run of that class, or frees a block in one, adopts. Chunk-level changes take the chunk lock.
  */
 export class ChunkSpace {
   readonly classes: SizeClasses
   chunkCount: number
+  readonly shared: SharedSpace
+  /** RUN: the slot of the heap that allocates from it (0: an orphan). */
+  readonly owner: Uint8Array
+  /** One bit per granule: a free by another heap waits on the owner's remote-free stack. */
+  private readonly pend: Int32Array
   readonly kind: Uint8Array
   readonly cls: Uint8Array
-  /** RUN: free blocks. */
+  /** RUN: free blocks (valid for this heap's own runs only: freeOf(c) for any). */
   readonly nFree: Uint32Array
   /**
    * RUN: head of the intrusive free list (an offset, 0 = empty); the links live in the free
@@ -90,15 +104,23 @@ export class ChunkSpace {
   private readonly perChunkByte: number
   private quarantine: number[] = []
   private quarantinedChunks = 0
-  /** Lowest chunk that may be FREE. */
-  private freeHint = 0
+  /** Lowest chunk that may be FREE (shared: under the chunk lock). */
+  private get freeHint(): number { return this.shared.freeHint }
+  private set freeHint(c: number) { this.shared.freeHint = c }
   /**
-   * Blocks and usable bytes handed out of the runs' free lists and bump ranges (allocated or
-   * cached), and of large objects: the fast path moves blocks between a cache and the program
-   * without touching them, so `used` and `liveBlocks` subtract what the caches hold.
+   * [8·slot] blocks, [8·slot + 1] usable bytes handed out by this heap of the runs' free lists
+   * and bump ranges (allocated or cached), and of large objects: the fast path moves blocks
+   * between a cache and the program without touching them, so `used` and `liveBlocks` subtract
+   * what the caches hold. Summed over the attached slots, with the orphans' pair [0], [1].
    */
-  private outBlocks = 0
-  private outBytes = 0
+  private readonly out: Float64Array
+  private readonly ob: number
+  private count(blocks: number, bytes: number): void {
+    this.out[this.ob] += blocks
+    this.out[this.ob + 1] += bytes
+  }
+  /** Depth of this heap's hold on the chunk lock (re-entrant: a claim may drain, which unquarantines). */
+  private lockDepth = 0
 
   private readonly dataOff: number
   private readonly shift: number
@@ -125,21 +147,31 @@ export class ChunkSpace {
     private readonly growBy: (chunks: number) => boolean,
     /** A drain of the heap (makes quarantined chunks reusable). */
     private readonly drain: () => void,
+    /** The state shared with heaps attached in other threads (default: new, this heap alone). */
+    shared?: SharedSpace,
+    /** This heap's slot in it. */
+    readonly slot = OPENER_SLOT,
   ) {
     this.classes = new SizeClasses(layout.chunkSize)
     this.chunkCount = chunkCount
     const n = layout.maxChunks
-    this.kind = new Uint8Array(n)
-    this.cls = new Uint8Array(n).fill(NO_CLASS)
+    const sh = (this.shared = shared ?? new SharedSpace(layout, this.classes.count))
+    this.kind = sh.kind
+    this.cls = sh.cls
+    this.owner = sh.owner
+    this.pend = sh.pending
     this.nFree = new Uint32Array(n)
-    this.freeHead = mem.wide ? new Float64Array(n) : new Uint32Array(n)
-    this.bump = mem.wide ? new Float64Array(n) : new Uint32Array(n)
-    this.fresh = new Uint8Array(n)
+    // A wide heap keeps its offsets in Float64Arrays of its own: it can not be shared (heap.share()).
+    this.freeHead = mem.wide ? new Float64Array(n) : sh.freeHead
+    this.bump = mem.wide ? new Float64Array(n) : sh.bump
+    this.fresh = sh.fresh
     this.segChunks = F.SEGMENT_SIZE / layout.chunkSize
     this.perChunkByte = 1 / layout.chunkSize
     this.segFirst = (F.SEGMENT_SIZE - layout.dataOff) / layout.chunkSize // an integer in a wide heap
-    this.built = new Uint8Array(n)
-    this.span = new Uint32Array(n)
+    this.built = sh.built
+    this.span = sh.span
+    this.out = sh.out
+    this.ob = 8 * slot
     this.inPartial = new Uint8Array(n)
     this.current = new Int32Array(this.classes.count).fill(-1)
     this.partial = Array.from({ length: this.classes.count }, () => [])
@@ -153,8 +185,8 @@ export class ChunkSpace {
     this.byGranules = this.classes.byGranules
     this.maxSmall = this.classes.maxSmall
     // A process with heaps of one segment only keeps the fast path monomorphic on Uint32Array.
-    this.cache = mem.wide ? new Float64Array(this.classes.count * CACHE_STRIDE) : new Uint32Array(this.classes.count * CACHE_STRIDE)
-    this.cacheTop = new Uint32Array(this.classes.count)
+    this.cache = mem.wide ? new Float64Array(this.classes.count * CACHE_STRIDE) : sh.cacheOf(slot)
+    this.cacheTop = sh.cacheTopOf(slot)
     this.refreshViews()
   }
 
@@ -186,18 +218,22 @@ export class ChunkSpace {
     u[i + 1] = Math.floor(next / Hot.Segment)
   }
 
-  /** Usable bytes of allocated blocks. */
-  get used(): number {
-    let cached = 0
-    for (let sc = 0; sc < this.cacheTop.length; sc++) cached += this.cacheTop[sc] * this.sizes[sc]
-    return this.outBytes - cached
-  }
+  /** Usable bytes of allocated blocks, of every attached heap (a block freed by a non-owner counts until its owner takes it). */
+  get used(): number { return this.totals(1) }
 
-  /** Allocated blocks. */
-  get liveBlocks(): number {
-    let cached = 0
-    for (let sc = 0; sc < this.cacheTop.length; sc++) cached += this.cacheTop[sc]
-    return this.outBlocks - cached
+  /** Allocated blocks (likewise). */
+  get liveBlocks(): number { return this.totals(0) }
+
+  private totals(bytes: 0 | 1): number {
+    let n = this.out[bytes]
+    for (let m = this.shared.slots; m !== 0; m &= m - 1) {
+      const s = 31 - Math.clz32(m & -m)
+      const top = s === this.slot ? this.cacheTop : this.shared.cacheTopOf(s)
+      let cached = 0
+      for (let sc = 0; sc < top.length; sc++) cached += top[sc] * (bytes ? this.sizes[sc] : 1)
+      n += this.out[8 * s + bytes] - cached
+    }
+    return n
   }
 
   // ── addresses ──────────────────────────────────────────────────────────────
@@ -220,6 +256,11 @@ export class ChunkSpace {
     const rel = p - this.dataOff
     this.mem.u32[this.bitBase + Math.floor(rel / 512)] &= ~(1 << ((rel >>> F.GRANULE_SHIFT) & 31))
   }
+  /** Free blocks of run c, whoever owns it (its own count, else by its bits). */
+  freeOf(c: number): number {
+    return this.owner[c] === this.slot ? this.nFree[c] : this.perChunk[this.cls[c]] - this.countBits(c)
+  }
+
   /** Allocated blocks in chunk c, by popcount of its bitmap words. */
   countBits(c: number): number {
     const words = this.layout.chunkSize >>> (F.GRANULE_SHIFT + 5)
@@ -340,12 +381,12 @@ export class ChunkSpace {
     const rel = p - this.dataOff
     const c = rel >>> this.shift
     const sc = this.cls[c] // NO_CLASS unless c is a run (undefined past the table)
-    if (!(sc < Hot.NoClass)) return false
+    if (!(sc < Hot.NoClass) || this.owner[c] !== this.slot) return false
     const g = rel >>> Hot.GranuleShift
     const i = this.bitBase + (g >>> 5)
     const w = this.u32[i]
     const bit = 1 << (g & 31)
-    if ((w & bit) === 0) return false
+    if ((w & bit) === 0 || (this.pend[g >>> 5] & bit) !== 0) return false
     this.u32[i] = w ^ bit
     this.putFree(p, c, sc)
     return true
@@ -358,7 +399,7 @@ export class ChunkSpace {
     const rel = p - this.dataOff
     const c = Math.floor(rel * this.perChunkByte) // exact: a power of two
     const sc = this.cls[c]
-    if (!(sc < Hot.NoClass)) return false
+    if (!(sc < Hot.NoClass) || this.owner[c] !== this.slot) return false
     const i = this.bitBase + Math.floor(rel * (1 / 512))
     const w = this.u32[i]
     const bit = 1 << ((rel >>> Hot.GranuleShift) & 31)
@@ -369,9 +410,125 @@ export class ChunkSpace {
   }
 
   private freeSmall(p: number, c: number): void {
+    if (this.owner[c] !== this.slot) return this.freeRemote(p, c)
+    const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
+    if ((this.pend[g >>> 5] & (1 << (g & 31))) !== 0) { // (undefined past a wide heap's empty bitmap)
+      throw new InvalidPointerError(`heap: free(${p}): the block is not allocated (freed already, by another thread?)`)
+    }
     this.clearBit(p)
     this.putFree(p, c, this.cls[c])
   }
+
+  // ── frees of blocks in runs of other heaps ──────────────────────────────
+  /**
+   * A free of block p of run c owned by another heap (or by none): the block's pending bit is
+   * set (a second free of it is refused), then it is pushed on the owner's remote-free stack.
+   * An orphan run is adopted first (under the chunk lock) and freed into as one's own. If the
+   * owner is detaching (its stack CLOSED), wait until its runs have been handed back.
+   */
+  private freeRemote(p: number, c: number): void {
+    const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
+    const w = g >>> 5
+    const bit = 1 << (g & 31)
+    for (;;) {
+      const o = Atomics.load(this.owner, c)
+      if (o === this.slot) {
+        this.clearBit(p)
+        return this.putFree(p, c, this.cls[c])
+      }
+      if (o === 0) {
+        this.lockChunks()
+        try {
+          if (this.owner[c] === 0 && this.kind[c] === C_RUN) this.adoptOrphan(c)
+        } finally { this.unlockChunks() }
+        continue
+      }
+      if ((Atomics.or(this.pend, w, bit) & bit) !== 0) {
+        throw new InvalidPointerError(`heap: free(${p}): the block is not allocated (a free of it by another thread is pending)`)
+      }
+      if (this.shared.push(o, g + 1, (next) => this.setRemoteLink(p, next))) return
+      Atomics.and(this.pend, w, ~bit) // the owner detaches: its runs change hands, then try again
+    }
+  }
+
+  /** Takes this heap's remote-free stack and frees its blocks (passing on those of runs that changed hands). `to`: CLOSED when detaching. */
+  drainRemote(to = 0): void {
+    let g1 = this.shared.takeAll(this.slot, to)
+    while (g1 !== 0) {
+      const p = this.dataOff + (g1 - 1) * F.GRANULE
+      g1 = this.remoteLink(p)
+      const g = (p - this.dataOff) >>> F.GRANULE_SHIFT
+      const c = (p - this.dataOff) >>> this.shift
+      if (this.owner[c] === this.slot) {
+        // The bit first: from here a second free is refused by its bit, before the pending bit goes.
+        this.clearBit(p)
+        Atomics.and(this.pend, g >>> 5, ~(1 << (g & 31)))
+        this.putFree(p, c, this.cls[c])
+      } else {
+        Atomics.and(this.pend, g >>> 5, ~(1 << (g & 31)))
+        this.freeRemote(p, c)
+      }
+    }
+  }
+
+  /** The next block on a remote-free stack after block p (its granule + 1, or 0): the block's first word. */
+  private remoteLink(p: number): number { return this.u32[p >>> 2] }
+  private setRemoteLink(p: number, next: number): void { this.u32[p >>> 2] = next }
+
+  /** Makes orphan run c this heap's (under the chunk lock): its live blocks move to this heap's counters. */
+  private adoptOrphan(c: number): void {
+    const sc = this.cls[c]
+    this.owner[c] = this.slot
+    this.nFree[c] = this.perChunk[sc] - this.countBits(c)
+    this.shared.orphans--
+    const live = this.perChunk[sc] - this.nFree[c]
+    this.out[0] -= live
+    this.out[1] -= live * this.sizes[sc]
+    this.count(live, live * this.sizes[sc])
+    if (this.nFree[c] > 0 && c !== this.current[sc] && !this.inPartial[c]) {
+      this.inPartial[c] = 1
+      this.partial[sc].push(c)
+    }
+  }
+
+  /**
+   * This heap detaches: its remote-free stack is closed and emptied, its caches go back to
+   * their runs, and its runs become orphans, its counters theirs. Volatile only.
+   */
+  detach(): void {
+    this.drainRemote(CLOSED)
+    for (let sc = 0; sc < this.classes.count; sc++) {
+      while (this.cacheTop[sc] > 0) this.spill(sc, true)
+      this.current[sc] = -1
+    }
+    this.lockChunks()
+    try {
+      let orphaned = 0
+      for (let c = 0; c < this.chunkCount; c++) {
+        if (this.owner[c] === this.slot) { this.owner[c] = 0; orphaned++ }
+      }
+      this.shared.orphans += orphaned
+      this.out[0] += this.out[this.ob]
+      this.out[1] += this.out[this.ob + 1]
+      this.out[this.ob] = 0
+      this.out[this.ob + 1] = 0
+      this.shared.releaseSlot(this.slot)
+    } finally { this.unlockChunks() }
+  }
+
+  /** Adopts every orphan run and takes the remote-free stack (the opening heap, alone again, before a clean close). */
+  adoptAll(): void {
+    this.drainRemote()
+    this.lockChunks()
+    try {
+      for (let c = 0; c < this.chunkCount && this.shared.orphans > 0; c++) {
+        if (this.kind[c] === C_RUN && this.owner[c] === 0) this.adoptOrphan(c)
+      }
+    } finally { this.unlockChunks() }
+  }
+
+  lockChunks(): void { if (this.lockDepth++ === 0) this.shared.lockChunks() }
+  unlockChunks(): void { if (--this.lockDepth === 0) this.shared.unlockChunks() }
 
   /** A block of run c (class sc) whose bit was just cleared: counted free, then cached (or released with its run). */
   private putFree(p: number, c: number, sc: number): void {
@@ -384,8 +541,7 @@ export class ChunkSpace {
   /** putFree when the run is now empty or the cache is full. */
   private putFreeSlow(p: number, c: number, sc: number): void {
     if (this.nFree[c] === this.perChunk[sc] && c !== this.current[sc]) {
-      this.outBlocks--
-      this.outBytes -= this.sizes[sc]
+      this.count(-1, -this.sizes[sc])
       return this.releaseChunks(c, 1)
     }
     let t = this.cacheTop[sc]
@@ -394,11 +550,11 @@ export class ChunkSpace {
     this.cacheTop[sc] = t + 1
   }
 
-  /** The cache of class sc is full: its oldest half goes back to the free lists of its runs. Returns the new count. */
-  private spill(sc: number): number {
+  /** The cache of class sc is full: its oldest half (`all`: all of it) goes back to the free lists of its runs. Returns the new count. */
+  private spill(sc: number, all = false): number {
     const base = sc * CACHE_STRIDE
     const top = this.cacheTop[sc]
-    const n = top >>> 1
+    const n = all ? top : top >>> 1
     const u = this.u32
     for (let i = base; i < base + n; i++) {
       const p = this.cache[i]
@@ -416,8 +572,7 @@ export class ChunkSpace {
     }
     this.cache.copyWithin(base, base + n, base + top)
     this.cacheTop[sc] = top - n
-    this.outBlocks -= n
-    this.outBytes -= n * this.sizes[sc]
+    this.count(-n, -n * this.sizes[sc])
     return top - n
   }
 
@@ -431,8 +586,7 @@ export class ChunkSpace {
       const p = this.cache[i]
       if (this.chunkOf(p) !== c) this.cache[j++] = p
     }
-    this.outBlocks -= end - j
-    this.outBytes -= (end - j) * this.sizes[sc]
+    this.count(-(end - j), -(end - j) * this.sizes[sc])
     this.cacheTop[sc] = j - base
   }
 
@@ -443,6 +597,10 @@ export class ChunkSpace {
    * in an unbuilt run, found by its clear bit: a run with nFree > 0 always yields some.)
    */
   private refill(sc: number): number {
+    if (this.shared.head(this.slot) !== 0) {
+      this.drainRemote()
+      if (this.cacheTop[sc] > 0) return this.cacheTop[sc]
+    }
     const want = Math.max(1, this.cacheCap[sc] >>> 1)
     let c = this.current[sc]
     for (;;) {
@@ -479,8 +637,7 @@ export class ChunkSpace {
       this.cache[j] = x
     }
     this.cacheTop[sc] = n
-    this.outBlocks += n
-    this.outBytes += n * size
+    this.count(n, n * size)
     return n
   }
 
@@ -491,34 +648,78 @@ export class ChunkSpace {
       const c = list.pop()!
       if (!this.inPartial[c]) continue
       this.inPartial[c] = 0
-      if (this.kind[c] !== C_RUN || this.cls[c] !== sc || this.nFree[c] === 0) continue
+      if (this.kind[c] !== C_RUN || this.cls[c] !== sc || this.owner[c] !== this.slot || this.nFree[c] === 0) continue
       if (!this.built[c]) this.buildFreeList(c)
       return c
     }
-    const c = this.claimChunks(1)
-    // Step 1 (commits): the entry RUN|class, one store. Flushed; the next drain makes it durable,
-    // which is before any block of the run can be published (publishing drains first; a
-    // publish in the drain that writes the block drains first while claimsUndrained).
-    this.writeEntry(c, F.KIND_RUN, sc, 0)
-    this.claimsUndrained = true
-    this.initRun(c, sc)
-    this.nFree[c] = this.classes.perChunk[sc]
-    this.freeHead[c] = 0
-    this.bump[c] = this.chunkBase(c)
-    this.built[c] = 1
+    this.lockChunks()
+    let c: number
+    try {
+      c = this.adoptOrphanOf(sc)
+      if (c >= 0) {
+        if (!this.built[c]) this.buildFreeList(c)
+        this.inPartial[c] = 0
+        return c
+      }
+      c = this.claimChunks(1)
+      // Step 1 (commits): the entry RUN|class, one store. Flushed; the next drain makes it durable,
+      // which is before any block of the run can be published (publishing drains first; a
+      // publish in the drain that writes the block drains first while claimsUndrained).
+      this.writeEntry(c, F.KIND_RUN, sc, 0)
+      this.claimsUndrained = true
+      this.nFree[c] = this.classes.perChunk[sc]
+      this.freeHead[c] = 0
+      this.bump[c] = this.chunkBase(c)
+      this.initRun(c, sc)
+      this.built[c] = 1
+    } finally { this.unlockChunks() }
+    this.afterClaim()
     return c
+  }
+
+  /** An orphan run of class sc with free blocks, adopted (under the chunk lock); −1 if none. */
+  private adoptOrphanOf(sc: number): number {
+    if (this.shared.orphans === 0) return -1
+    for (let c = 0; c < this.chunkCount; c++) {
+      if (this.kind[c] === C_RUN && this.owner[c] === 0 && this.cls[c] === sc && this.freeOf(c) > 0) {
+        this.adoptOrphan(c)
+        return c
+      }
+    }
+    return -1
+  }
+
+  /**
+   * With other heaps attached, a claim is drained at once: a block of the chunk may be handed to
+   * another thread, whose drains do not cover this heap's flushes (on 'process' durability a
+   * drain of the mmap region costs nothing).
+   */
+  private afterClaim(): void {
+    if (this.shared.othersAttached(this.slot)) this.drain()
   }
 
   /** Per chunk: how many of its blocks are in a cache. */
   cachedPerChunk(): Uint32Array {
     const n = new Uint32Array(this.chunkCount)
-    for (let sc = 0; sc < this.classes.count; sc++) {
-      for (let i = sc * CACHE_STRIDE, end = i + this.cacheTop[sc]; i < end; i++) {
-        const c = this.chunkOf(this.cache[i])
-        if (c < n.length) n[c]++
+    for (const [, cache, top] of this.slotCaches()) {
+      for (let sc = 0; sc < this.classes.count; sc++) {
+        for (let i = sc * CACHE_STRIDE, end = i + top[sc]; i < end; i++) {
+          const c = this.chunkOf(cache[i])
+          if (c < n.length) n[c]++
+        }
       }
     }
     return n
+  }
+
+  /** Every attached slot with its cache and cacheTop. */
+  private slotCaches(): Array<[number, Uint32Array | Float64Array, Uint32Array]> {
+    const r: Array<[number, Uint32Array | Float64Array, Uint32Array]> = []
+    for (let m = this.shared.slots; m !== 0; m &= m - 1) {
+      const s = 31 - Math.clz32(m & -m)
+      r.push(s === this.slot ? [s, this.cache, this.cacheTop] : [s, this.shared.cacheOf(s), this.shared.cacheTopOf(s)])
+    }
+    return r
   }
 
   /** Reports every break of the fast path's invariants: the caches', and cls = NO_CLASS off runs (see the class comment). */
@@ -530,24 +731,64 @@ export class ChunkSpace {
       }
     }
     const seen = new Set<number>()
-    for (let sc = 0; sc < this.classes.count; sc++) {
-      if (this.cacheTop[sc] > this.cacheCap[sc]) fail(`cache of class ${sc}: ${this.cacheTop[sc]} blocks, over its capacity ${this.cacheCap[sc]}`)
-      for (let i = sc * CACHE_STRIDE, end = i + this.cacheTop[sc]; i < end; i++) {
-        const p = this.cache[i]
-        const c = this.chunkOf(p)
-        const why = p < this.dataOff || c >= this.chunkCount || this.kind[c] !== C_RUN || this.cls[c] !== sc ? 'not in a run of its class'
-          : this.blockSize(p) < 0 ? 'not a block start'
-            : this.testBit(p) ? 'allocated'
-              : seen.has(p) ? 'cached twice'
-                : this.built[c] && p >= this.bump[c] ? 'past its run\'s bump pointer' : ''
-        if (why) fail(`cache of class ${sc}: block ${p} ${why}`)
-        seen.add(p)
+    for (const [s, cache, top] of this.slotCaches()) {
+      for (let sc = 0; sc < this.classes.count; sc++) {
+        if (top[sc] > this.cacheCap[sc]) fail(`cache of class ${sc}: ${top[sc]} blocks, over its capacity ${this.cacheCap[sc]}`)
+        for (let i = sc * CACHE_STRIDE, end = i + top[sc]; i < end; i++) {
+          const p = cache[i]
+          const c = this.chunkOf(p)
+          const why = p < this.dataOff || c >= this.chunkCount || this.kind[c] !== C_RUN || this.cls[c] !== sc ? 'not in a run of its class'
+            : this.owner[c] !== s ? `in a run of slot ${this.owner[c]}, not of slot ${s}`
+              : this.blockSize(p) < 0 ? 'not a block start'
+                : this.testBit(p) ? 'allocated'
+                  : seen.has(p) ? 'cached twice'
+                    : this.built[c] && p >= this.bump[c] ? 'past its run\'s bump pointer' : ''
+          if (why) fail(`cache of class ${sc}${s === OPENER_SLOT ? '' : ` (slot ${s})`}: block ${p} ${why}`)
+          seen.add(p)
+        }
       }
     }
+    this.checkShared(fail)
+  }
+
+  /** The shared state's invariants (shared-space.ts): owners, orphans, remote-free stacks and their pending bits. */
+  private checkShared(fail: (s: string) => void): void {
+    const slots = this.shared.slots
+    let orphans = 0
+    for (let c = 0; c < this.layout.maxChunks; c++) {
+      const o = this.owner[c]
+      if (o !== 0 && (this.kind[c] !== C_RUN || (slots & (1 << o)) === 0)) {
+        fail(`chunk ${c}: owner ${o}, but ${this.kind[c] !== C_RUN ? 'not a run' : 'that slot is not attached'}`)
+      }
+      if (o === 0 && this.kind[c] === C_RUN) orphans++
+    }
+    if (orphans !== this.shared.orphans) fail(`${orphans} orphan runs, but the shared count says ${this.shared.orphans}`)
+    let listed = 0
+    for (let s = 1; s < 32; s++) {
+      if ((slots & (1 << s)) === 0) continue
+      let g1 = this.shared.head(s)
+      if (g1 === CLOSED) continue
+      g1 >>>= 0
+      for (let n = 0; g1 !== 0; n++) {
+        const p = this.dataOff + (g1 - 1) * F.GRANULE
+        const g = g1 - 1
+        const c = this.chunkOf(p)
+        const why = c >= this.chunkCount || this.kind[c] !== C_RUN ? 'not in a run' : this.blockSize(p) < 0 ? 'not a block start'
+          : !this.testBit(p) ? 'not allocated' : (this.pend[g >>> 5] & (1 << (g & 31))) === 0 ? 'without its pending bit'
+            : n > this.chunkCount * (this.layout.chunkSize >>> 4) ? 'on a list that does not end' : ''
+        if (why) { fail(`remote-free stack of slot ${s}: block ${p} ${why}`); break }
+        listed++
+        g1 = this.remoteLink(p)
+      }
+    }
+    let pending = 0
+    for (let i = 0; i < this.pend.length; i++) if (this.pend[i] !== 0) pending += popcount(this.pend[i])
+    if (pending !== listed) fail(`${pending} pending remote frees, but ${listed} blocks on the remote-free stacks`)
   }
 
   /** Sets up the volatile state of a run chunk (after a claim, or at open). */
   initRun(c: number, sc: number): void {
+    this.owner[c] = this.slot
     this.kind[c] = C_RUN
     this.cls[c] = sc
     this.built[c] = 0
@@ -577,8 +818,7 @@ export class ChunkSpace {
     this.initRun(c, sc)
     this.nFree[c] = nFree
     const live = this.classes.perChunk[sc] - nFree
-    this.outBytes += live * this.classes.sizes[sc]
-    this.outBlocks += live
+    this.count(live, live * this.classes.sizes[sc])
     if (nFree > 0) {
       this.inPartial[c] = 1
       this.partial[sc].push(c)
@@ -591,8 +831,7 @@ export class ChunkSpace {
   /** Registers a large object found at open. */
   adoptLarge(c: number, n: number): void {
     this.markLarge(c, n)
-    this.outBytes += n * this.layout.chunkSize
-    this.outBlocks++
+    this.count(1, n * this.layout.chunkSize)
   }
 
   /** Puts the partial lists in address order (lowest pops first); call once after adopting. */
@@ -603,15 +842,19 @@ export class ChunkSpace {
   // ── large blocks ─────────────────────────────────────────────────────────
   allocLarge(size: number): number {
     const n = Math.ceil(size / this.layout.chunkSize)
-    const c = this.claimChunks(n, true)
-    const p = this.chunkBase(c)
-    // Step 1 (commits): the head entry LARGE, arg = n; the covered entries are FREE already.
-    this.writeEntry(c, F.KIND_LARGE, 0, n)
-    this.claimsUndrained = true
-    this.markLarge(c, n)
-    this.setBit(p)
-    this.outBytes += n * this.layout.chunkSize
-    this.outBlocks++
+    let p: number
+    this.lockChunks()
+    try {
+      const c = this.claimChunks(n, true)
+      p = this.chunkBase(c)
+      this.markLarge(c, n) // held under the lock; published below
+      // Step 1 (commits): the head entry LARGE, arg = n; the covered entries are FREE already.
+      this.writeEntry(c, F.KIND_LARGE, 0, n)
+      this.claimsUndrained = true
+      this.setBit(p)
+      this.count(1, n * this.layout.chunkSize)
+    } finally { this.unlockChunks() }
+    this.afterClaim()
     return p
   }
 
@@ -642,26 +885,34 @@ export class ChunkSpace {
     const c = this.chunkOf(p)
     if (this.kind[c] === C_RUN) return this.freeSmall(p, c)
     assert(this.kind[c] === C_LARGE, 'free of a validated pointer in a non-block chunk')
-    const n = this.span[c]
-    this.clearBit(p)
-    this.outBytes -= n * this.layout.chunkSize
-    this.outBlocks--
-    this.releaseChunks(c, n)
+    this.lockChunks()
+    try {
+      // Another thread may have freed it since it was validated.
+      if (this.kind[c] !== C_LARGE || !this.testBit(p)) throw new InvalidPointerError(`heap: free(${p}): the block is not allocated (freed already, by another thread?)`)
+      const n = this.span[c]
+      this.clearBit(p)
+      this.count(-1, -n * this.layout.chunkSize)
+      this.releaseChunks(c, n)
+    } finally { this.unlockChunks() }
   }
 
   // ── chunks ───────────────────────────────────────────────────────────────
   /** Releases n chunks from c: one store makes the head entry FREE; reusable after the next drain. */
   releaseChunks(c: number, n: number): void {
     if (this.kind[c] === C_RUN) this.purge(c)
-    this.writeEntry(c, F.KIND_FREE, 0, -1)
-    for (let i = 0; i < n; i++) {
-      this.kind[c + i] = C_QUARANTINE
-      this.cls[c + i] = NO_CLASS
-      this.inPartial[c + i] = 0
-      this.built[c + i] = 0
-    }
-    this.quarantine.push(c, n)
-    this.quarantinedChunks += n
+    this.lockChunks()
+    try {
+      this.writeEntry(c, F.KIND_FREE, 0, -1)
+      for (let i = 0; i < n; i++) {
+        this.kind[c + i] = C_QUARANTINE
+        this.cls[c + i] = NO_CLASS
+        this.owner[c + i] = 0
+        this.inPartial[c + i] = 0
+        this.built[c + i] = 0
+      }
+      this.quarantine.push(c, n)
+      this.quarantinedChunks += n
+    } finally { this.unlockChunks() }
   }
 
   /** A chunk was claimed (its entry flushed) since the last drain: its blocks are not yet durably allocated. */
@@ -671,20 +922,50 @@ export class ChunkSpace {
   afterDrain(): void {
     this.claimsUndrained = false
     const q = this.quarantine
-    for (let i = 0; i < q.length; i += 2) {
-      for (let j = 0; j < q[i + 1]; j++) this.kind[q[i] + j] = C_FREE
-      if (q[i] < this.freeHint) this.freeHint = q[i]
+    if (q.length === 0) return
+    this.lockChunks()
+    try {
+      for (let i = 0; i < q.length; i += 2) {
+        // Another heap may have drained it already, and claimed it again since.
+        for (let j = 0; j < q[i + 1]; j++) if (this.kind[q[i] + j] === C_QUARANTINE) this.kind[q[i] + j] = C_FREE
+        if (q[i] < this.freeHint) this.freeHint = q[i]
+      }
+      q.length = 0
+      this.quarantinedChunks = 0
+    } finally { this.unlockChunks() }
+  }
+
+  /**
+   * Chunks other heaps released and have not drained yet: their FREE entries are flushed here
+   * too and drained, then they are FREE (under the chunk lock). Whether any were found.
+   */
+  private drainOthersQuarantine(): boolean {
+    const found: number[] = []
+    for (let c = 0; c < this.chunkCount; c++) {
+      if (this.kind[c] === C_QUARANTINE) {
+        found.push(c)
+        this.mem.region.flush(this.entryOff(c), F.CHUNK_ENTRY_SIZE)
+      }
     }
-    q.length = 0
-    this.quarantinedChunks = 0
+    if (found.length === 0) return false
+    this.drain()
+    for (const c of found) {
+      if (this.kind[c] !== C_QUARANTINE) continue
+      this.kind[c] = C_FREE
+      if (c < this.freeHint) this.freeHint = c
+    }
+    return true
   }
 
   /** Marks chunk c free at open (its entry is durable FREE). */
   adoptFree(c: number): void { this.kind[c] = C_FREE }
   resetFreeHint(): void { this.freeHint = 0 }
 
-  /** Finds n contiguous FREE chunks (first fit), draining quarantine and growing as needed. */
-  /** Claims n chunks: clears their bitmap bits and, with `zeroData`, their bytes; a fresh chunk needs neither. */
+  /**
+   * Claims n contiguous FREE chunks (first fit, draining quarantine and growing as needed):
+   * clears their bitmap bits and, with `zeroData`, their bytes; a fresh chunk needs neither.
+   * Under the chunk lock.
+   */
   private claimChunks(n: number, zeroData = false): number {
     const c = this.findChunks(n)
     const cs = this.layout.chunkSize
@@ -711,6 +992,7 @@ export class ChunkSpace {
       this.drain()
       c = this.findFree(n)
     }
+    if (c < 0 && this.shared.markedShared && this.drainOthersQuarantine()) c = this.findFree(n)
     if (c < 0) {
       // Count the free chunks at the end, so growth only adds what is missing.
       let tail = 0
@@ -720,7 +1002,8 @@ export class ChunkSpace {
     }
     if (c < 0) {
       throw new HeapFullError(`heap: out of space: no ${n} free chunk${n > 1 ? 's' : ''} of ${this.layout.chunkSize} bytes ` +
-        `(${this.chunkCount} chunks, ${this.used} bytes in use)`)
+        `(${this.chunkCount} chunks, ${this.used} bytes in use` +
+        `${this.shared.othersAttached(this.slot) ? '; a shared heap does not grow while other heaps are attached' : ''})`)
     }
     return c
   }
@@ -775,7 +1058,7 @@ export class ChunkSpace {
     if (best > 0) return best * this.layout.chunkSize
     for (let sc = this.classes.count - 1; sc >= 0; sc--) {
       for (let c = 0; c < this.chunkCount; c++) {
-        if (this.kind[c] === C_RUN && this.cls[c] === sc && this.nFree[c] > 0) return this.classes.sizes[sc]
+        if (this.kind[c] === C_RUN && this.cls[c] === sc && this.freeOf(c) > 0) return this.classes.sizes[sc]
       }
     }
     return 0

@@ -82,3 +82,13 @@ export class HeapFailedError extends MakaluError {
 export class ReadOnlyError extends MakaluError {
   override readonly code: string = 'EREADONLY'
 }
+
+/**
+ * A heap shared between worker_threads (heap.share() / Heap.attach()) can not do this now:
+ * close() of the heap that shared it while others are attached, collect() or backup() while
+ * others are attached, share() of a backend that can not be shared, a token that is not valid
+ * here. Nothing was changed.
+ */
+export class HeapSharedError extends MakaluError {
+  override readonly code: string = 'EHEAPSHARED'
+}

@@ -1,4 +1,5 @@
 import * as fs from 'fs'
+import { isMainThread } from 'worker_threads'
 import * as F from './format'
 import { Region, Durability } from './region/region'
 import { openRegion } from './region/open-region'
@@ -9,6 +10,7 @@ import { Memory } from './memory'
 import { Layout, LayoutOptions, layoutEnd, planLayout, chunksIn, writeSuperblock, readSuperblock, checkOwner, isClean, writeState,
   readChunkCount, writeChunkCount } from './superblock'
 import { ChunkSpace, C_FREE, C_QUARANTINE, C_RUN, C_LARGE } from './chunk-space'
+import { SizeClasses } from './size-classes'
 import { RootTable } from './roots'
 import { UndoLog } from './undo-log'
 import { now } from './clock'
@@ -18,7 +20,12 @@ import { checkHeap, CheckReport } from './check'
 import { checkParallelOptions, loadTracerModule } from './parallel-mark'
 import { collect, CollectReport } from './collector'
 import { ArgumentError, HeapClosedError, InvalidPointerError, TransactionError, MakaluError, CommitFailedError,
-  HeapFailedError, RegionFullError, ReadOnlyError, RegionError, HeapCorruptError } from './errors'
+  HeapFailedError, RegionFullError, ReadOnlyError, RegionError, HeapCorruptError, HeapSharedError } from './errors'
+import { SharedSpace, ShareToken, OPENER_SLOT, HEAP_LOCK, lockWord, unlockWord, registerSim, findSim } from './shared-space'
+import { attachMmapRegion } from './region/attach-region'
+import { SimRegion } from './region/sim-region'
+
+export { ShareToken } from './shared-space'
 
 export { Tracer, TraceContext, TracerOption, TracerModule, RecoveryReport } from './recovery'
 export { CheckReport } from './check'
@@ -63,6 +70,14 @@ export interface HeapOpenOptions {
    */
   readOnly?: boolean
 }
+
+export interface HeapAttachOptions {
+  /** Says where pointers are for check() (as HeapOpenOptions.tracer; nothing is recovered at attach). */
+  tracer?: TracerOption
+}
+
+/** What Heap.attach builds on: the shared state and this heap's slot in it. */
+interface Attached { space: SharedSpace; slot: number; ownsRegion: boolean }
 
 export type HeapCreateInOptions = Omit<HeapCreateOptions, 'size' | 'durability' | 'backend'>
 export type HeapOpenInOptions = Pick<HeapOpenOptions, 'tracer' | 'owner'>
@@ -128,6 +143,16 @@ export class Heap {
    * field `chunks` would be two loads and a truthiness test.
    */
   private fast: ChunkSpace | null = null
+  /** The state shared with heaps attached in other threads (shared-space.ts); this heap alone until share(). */
+  private readonly shared: SharedSpace
+  /** Whether close() closes the region (not for a heap attached over a SimRegion of its sharer). */
+  private readonly ownsRegion: boolean
+  /** Depth of this heap's hold on the heap lock (transactions, root changes). */
+  private heapLockDepth = 0
+  /** The shared root generation the root index was loaded at. */
+  private rootGen = 0
+  /** An attached heap in a worker: detaches when the worker exits. */
+  private exitHook: (() => void) | null = null
 
   /** Creates a heap file of `size` bytes (it must not exist) and opens it. */
   static create(path: string, opts: HeapCreateOptions): Heap {
@@ -185,8 +210,121 @@ export class Heap {
     return new Heap(region, region.kind, opts.tracer, opts.owner)
   }
 
+  // ── sharing between worker_threads ───────────────────────────────────────
+  /**
+   * A token (structured-cloneable: postMessage, workerData) with which another worker_thread
+   * of this process attaches to this open heap (Heap.attach): the same memory, allocation in
+   * parallel. mmap backend (and SimRegion, attachable in this thread only); the file backend
+   * is refused (HeapSharedError): its bytes are a private copy per heap. See the README's
+   * "Sharing a heap between worker_threads" for what is serialised and what is not.
+   */
+  share(): ShareToken {
+    this.checkWritable('share')
+    if (this.mem.wide) throw new HeapSharedError('heap: share() of a heap that may pass 4 GiB (a wide heap) is not supported yet')
+    const r = this.region
+    let region: ShareToken['region']
+    if (r instanceof MmapRegion) region = { kind: 'mmap', path: r.path, fd: r.fd, durability: r.durability }
+    else if (r instanceof SimRegion) region = { kind: 'sim', id: registerSim(r) }
+    else {
+      throw new HeapSharedError(`heap: share() needs the mmap backend; this heap's region is '${r.kind}' ` +
+        '(the file backend keeps a private copy of the file in each heap, written back at drains: two copies would overwrite each other)')
+    }
+    this.shared.markShared()
+    return { makaluShare: 1, region, state: this.shared.buffers }
+  }
+
+  /**
+   * Attaches to a heap shared by another thread of this process (heap.share()): maps the file
+   * on this thread and takes a slot in the shared state. Nothing is recovered or written.
+   * close() detaches (hands this heap's runs and cached blocks back; the file stays open).
+   */
+  static attach(token: ShareToken, opts: HeapAttachOptions = {}): Heap {
+    const t = token as Partial<ShareToken> | null
+    if (!t || typeof t !== 'object' || t.makaluShare !== 1 || !t.region || !t.state || !(t.state.ctl instanceof SharedArrayBuffer)) {
+      throw new ArgumentError('heap: Heap.attach needs a token from heap.share() (posted to this thread as it was)')
+    }
+    let region: Region
+    let ownsRegion = true
+    if (t.region.kind === 'mmap') region = attachMmapRegion(t.region.path, t.region.fd, t.region.durability)
+    else if (t.region.kind === 'sim') {
+      const r = findSim(t.region.id)
+      if (!(r instanceof SimRegion)) throw new HeapSharedError('heap: attach: a SimRegion heap can be attached only in the thread that shared it')
+      if (r.closed) throw new HeapSharedError('heap: attach: the heap that shared this token is closed')
+      region = r
+      ownsRegion = false
+    } else throw new ArgumentError(`heap: Heap.attach: unknown region kind in the token`)
+    try {
+      const layout = readSuperblock(new Memory(region), region.kind)
+      const space = new SharedSpace(layout, new SizeClasses(layout.chunkSize).count, t.state)
+      const slot = space.claimSlot()
+      try {
+        const heap = new Heap(region, region.kind, opts.tracer, layout.owner, undefined, { space, slot, ownsRegion })
+        if (!isMainThread) {
+          // A worker that ends (returns, throws, process.exit) without close() detaches all the
+          // same; terminate() runs no JS, and leaves the slot held (see the README).
+          heap.exitHook = () => { try { heap.close() } catch { /* inside a transaction: left held */ } }
+          process.once('exit', heap.exitHook)
+        }
+        return heap
+      } catch (e) {
+        space.lockChunks()
+        try { space.releaseSlot(slot) } finally { space.unlockChunks() }
+        throw e
+      }
+    } catch (e) {
+      if (ownsRegion) region.close()
+      throw e
+    }
+  }
+
+  /** Whether this heap was attached (Heap.attach), not opened. */
+  get attached(): boolean { return this.chunks.slot !== OPENER_SLOT }
+  /** Heaps attached to this heap's file, this one included (1 when not shared). */
+  get attachedHeaps(): number { return this.shared.attachedCount() }
+
+  /**
+   * Runs fn holding the heap lock: the lock that transactions and root changes of every heap
+   * attached to this file take (shared heaps), so fn's reads and writes of shared metadata
+   * (pobj's type table) are not interleaved with another heap's. The roots are read afresh
+   * first. Re-entrant (a transaction inside fn is fine); fn must be synchronous.
+   */
+  exclusive<T>(fn: () => T): T {
+    this.checkUsable()
+    this.lockHeap()
+    try {
+      if (this.shared.markedShared) this.syncRoots()
+      return fn()
+    } finally { this.unlockHeap() }
+  }
+
+  private lockHeap(): void { if (this.heapLockDepth++ === 0) lockWord(this.shared.ctl, HEAP_LOCK) }
+  private unlockHeap(): void { if (--this.heapLockDepth === 0) unlockWord(this.shared.ctl, HEAP_LOCK) }
+
+  /** Reloads the root index if another heap changed the roots since (shared heaps only). */
+  private syncRoots(): void {
+    if (this.shared.rootGen === this.rootGen) return
+    this.lockHeap()
+    try {
+      this.rootGen = this.shared.rootGen
+      this.rootTable.load(() => true, 'the root table')
+    } finally { this.unlockHeap() }
+  }
+
+  /** The roots changed: other heaps reload their index. */
+  private rootsChanged(): void {
+    this.shared.bumpRootGen()
+    this.rootGen = this.shared.rootGen
+  }
+
+  private refuseWhileShared(what: string): void {
+    if (this.shared.othersAttached(this.chunks.slot)) {
+      throw new HeapSharedError(`heap: ${what} while ${this.shared.attachedCount() - 1} other heap(s) are attached (worker_threads); ` +
+        'close the attached heaps first')
+    }
+  }
+
   private constructor(region: Region, source: string, tracerOption: TracerOption | undefined, owner: string | undefined,
-    parallel?: Pick<ParallelRecovery, 'workers' | 'tracerModule'>) {
+    parallel?: Pick<ParallelRecovery, 'workers' | 'tracerModule'>, attached?: Attached) {
     const t0 = now()
     this.region = region
     this.readOnly = region.kind === 'snapshot'
@@ -199,9 +337,29 @@ export class Heap {
     mem.setHeapEnd(layoutEnd(layout))
     // mmap: address space for the heap's maxSize, mapped once, so that growth keeps the buffer (mmap-region.ts).
     if (region.canGrow && region.reserve?.(layout.dataOff + layout.maxChunks * layout.chunkSize)) mem.refresh()
-    this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain())
+    const classCount = new SizeClasses(layout.chunkSize).count
+    this.shared = attached?.space ?? new SharedSpace(layout, classCount, undefined, mem.wide)
+    this.ownsRegion = attached?.ownsRegion ?? true
+    this.chunks = new ChunkSpace(mem, layout, readChunkCount(mem), (n) => this.grow(n), () => this.drain(), this.shared,
+      attached?.slot ?? OPENER_SLOT)
     this.rootTable = new RootTable(mem, layout)
     this.log = new UndoLog(mem, layout)
+    if (attached) {
+      // The sharing heap recovered the file and keeps the chunk state: read the roots, nothing more.
+      this.recovery = {
+        clean: true, ms: 0, liveBlocks: 0, liveBytes: 0, reclaimedBlocks: 0, reclaimedBytes: 0, rolledBackTransaction: false,
+        releasedChunks: 0, tracing: 'none', reason: 'clean', stalePointers: 0, staleRoots: [], markingThreads: 0,
+      }
+      // Chunks the sharing heap claimed before this attach may not be drained yet, and this
+      // heap's drains do not cover its flushes: the table is made durable once, here.
+      region.flush(layout.chunkTableOff, layout.maxChunks * F.CHUNK_ENTRY_SIZE)
+      region.drain()
+      this.rootGen = -1
+      this.syncRoots()
+      this.log.resume()
+      this.fast = this.chunks
+      return
+    }
     const inUse = loadChunkTable(mem, layout, this.chunks, source)
     const dataEnd = layout.dataOff + this.chunks.chunkCount * layout.chunkSize
     const pending = this.log.pending()
@@ -390,6 +548,15 @@ export class Heap {
   /** Binds `name` to ptr (0 removes it). Durable when it returns; inside a transaction, at commit. */
   setRoot(name: string, ptr: number): void {
     this.checkWritable('setRoot')
+    if (this.txDepth > 0) return this.setRootLocked(name, ptr)
+    this.lockHeap()
+    try {
+      this.syncRoots()
+      this.setRootLocked(name, ptr)
+    } finally { this.unlockHeap() }
+  }
+
+  private setRootLocked(name: string, ptr: number): void {
     const encoded = RootTable.encodeName(name)
     if (ptr !== 0) this.chunks.validate(ptr, 'setRoot')
     let slot = this.rootTable.slotOf(name)
@@ -413,17 +580,20 @@ export class Heap {
     }
     this.drain() // what the root will reach, and the name, are durable first
     this.rootTable.writePointer(name, slot, ptr) // commits
+    this.rootsChanged()
     this.drain()
   }
 
   /** The pointer bound to `name`, or 0. */
   getRoot(name: string): number {
     this.checkUsable()
+    if (this.shared.markedShared) this.syncRoots()
     return this.rootTable.get(name)
   }
 
   roots(): Array<[string, number]> {
     this.checkUsable()
+    if (this.shared.markedShared) this.syncRoots()
     return this.rootTable.entries()
   }
 
@@ -442,11 +612,17 @@ export class Heap {
       this.txDepth++
       try { return fn() } finally { this.txDepth-- }
     }
+    this.lockHeap()
     this.txDepth = 1
     this.fast = null
     this.txSerial++
     let result: T
     try {
+      if (this.shared.markedShared) {
+        // Another heap may have run transactions and changed roots since this one's last.
+        this.log.resume()
+        this.syncRoots()
+      }
       result = fn()
       if (result instanceof Promise) throw new TransactionError('heap: a transaction function must be synchronous (it returned a Promise)')
     } catch (e) {
@@ -575,7 +751,12 @@ export class Heap {
   }
 
   private endTransaction(): void {
+    const wasOpen = this.txDepth > 0
     this.txDepth = 0
+    if (wasOpen) {
+      if (this.txRootsChanged) this.rootsChanged()
+      this.unlockHeap()
+    }
     this.fast = this.readOnly || this.failure ? null : this.chunks
     const bits = this.txAllocBits
     if (this.txAllocs.length > bits.length >>> 3) bits.fill(0)
@@ -598,6 +779,7 @@ export class Heap {
   collect(opts: { roots?: Iterable<number>; tracer?: Tracer } = {}): CollectReport {
     this.checkWritable('collect')
     if (this.txDepth > 0) throw new TransactionError('heap: collect() inside a transaction; call it after the transaction ends')
+    this.refuseWhileShared('collect()')
     const roots = this.rootTable.pointers()
     if (opts.roots) for (const p of opts.roots) roots.push(p)
     return collect(this.mem, this.layout, this.chunks, roots, opts.tracer ?? null)
@@ -614,6 +796,8 @@ export class Heap {
   stats(): HeapStats {
     this.checkUsable()
     const c = this.chunks
+    // Blocks other heaps freed in this heap's runs count as live until taken from its stack.
+    if (!this.readOnly && this.shared.head(c.slot) !== 0) c.drainRemote()
     const capacity = c.chunkCount * this.layout.chunkSize
     let freeChunks = 0
     for (let i = 0; i < c.chunkCount; i++) if (c.kind[i] === C_FREE || c.kind[i] === C_QUARANTINE) freeChunks++
@@ -626,7 +810,13 @@ export class Heap {
   /** Verifies every invariant of the heap (expensive: whole-heap). */
   check(): CheckReport {
     this.checkUsable()
-    return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0, this.tracer())
+    // Under the heap lock: no other heap is inside a transaction (the log is settled). Other
+    // heaps' allocations are not stopped: check a shared heap while its workers are idle.
+    this.lockHeap()
+    try {
+      if (this.shared.markedShared) this.syncRoots()
+      return checkHeap(this.mem, this.layout, this.chunks, this.rootTable, this.log, this.txDepth > 0, this.tracer())
+    } finally { this.unlockHeap() }
   }
 
   /**
@@ -669,6 +859,25 @@ export class Heap {
    */
   close(): void {
     if (this.isClosed) return
+    if (this.attached) {
+      // Detach: this heap's runs and cached blocks are handed back; nothing durable is written.
+      if (this.txDepth > 0) throw new TransactionError('heap: close() inside a transaction')
+      this.fast = null
+      this.chunks.detach()
+      this.isClosed = true
+      if (this.exitHook) process.removeListener('exit', this.exitHook)
+      if (this.ownsRegion) this.region.close()
+      return
+    }
+    if (!this.readOnly) {
+      if (!this.failure && this.txDepth > 0) throw new TransactionError('heap: close() inside a transaction')
+      this.shared.lockChunks()
+      try {
+        this.refuseWhileShared('close() of the heap that shared the file')
+        this.shared.markOpenerClosed()
+      } finally { this.shared.unlockChunks() }
+      if (!this.failure) this.chunks.adoptAll()
+    }
     this.fast = null
     if (this.failure || this.readOnly) {
       // Nothing more is written: the file stays dirty, and the next open recovers it.
@@ -724,6 +933,7 @@ export class Heap {
   backup(path: string): { bytes: number; ms: number } {
     this.checkUsable()
     if (this.txDepth > 0) throw new TransactionError('heap: backup() inside a transaction; call it after the transaction ends')
+    this.refuseWhileShared('backup()')
     const t0 = now()
     if (!createWhole(path, this.mem.seg8, 'a backup', true)) {
       throw new RegionError(`heap: backup to ${path}: the file exists (a backup never overwrites one)`)
@@ -742,6 +952,7 @@ export class Heap {
   private grow(n: number): boolean {
     const c = this.chunks
     if (!this.region.canGrow || c.chunkCount + n > this.layout.maxChunks) return false
+    if (this.shared.othersAttached(c.slot)) return false // the other heaps' mappings would not follow
     let target = Math.min(this.layout.maxChunks, c.chunkCount + Math.max(n, Math.ceil(c.chunkCount / 2)))
     const oldSize = this.region.size
     for (;;) {

@@ -6,7 +6,7 @@ export { FileRegion } from './region/file-region'
 export { SnapshotRegion } from './region/snapshot-region'
 export { openRegion, OpenRegionOptions, RegionBackend } from './region/open-region'
 export { loadNative, nativeLoadFailure, NativeMmap } from './region/native'
-export { Heap, HeapCreateOptions, HeapOpenOptions, HeapCreateInOptions, HeapOpenInOptions, HeapStats,
+export { Heap, HeapCreateOptions, HeapOpenOptions, HeapCreateInOptions, HeapOpenInOptions, HeapStats, HeapAttachOptions, ShareToken,
   Tracer, TraceContext, TracerOption, TracerModule, RecoveryReport, CheckReport, CollectReport } from './heap'
 export { SizeClasses } from './size-classes'
 export { hasLoneSurrogate } from './roots'

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { spawn } from 'child_process'
+import { killAfterAcks } from './support/kill-child'
 import * as fs from 'fs'
 import * as os from 'os'
 import * as path from 'path'
@@ -11,31 +11,10 @@ const WORKER = path.join(__dirname, 'fixtures', 'heap-worker.js')
 const KILLS = Number(process.env.MAKALU_KILLS ?? 6)
 
 /** Starts the worker, waits for `acks` acknowledgements, SIGKILLs it; returns the last acknowledged op. */
-function runAndKill(file: string, wi: number, seed: number, start: number, acks: number, backend: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER, file, String(wi), String(seed), String(start), backend], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let last = start - 1
-    let seen = 0
-    let buf = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString()
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        if (line.startsWith('ack ')) {
-          last = Number(line.slice(4))
-          if (++seen === acks) child.kill('SIGKILL')
-        }
-      }
-    })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    child.on('close', (code, signal) => { // 'close': after the last ack was read
-      if (signal === 'SIGKILL') resolve(last)
-      else reject(new Error(`worker exited with ${code}: ${err}`))
-    })
-  })
+async function runAndKill(file: string, wi: number, seed: number, start: number, acks: number, backend: string): Promise<number> {
+  let last = start - 1
+  await killAfterAcks(WORKER, [file, String(wi), String(seed), String(start), backend], acks, ([op]) => { last = Number(op) })
+  return last
 }
 
 function modelAt(w: Workload, seed: number, n: number): State {

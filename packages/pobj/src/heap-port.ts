@@ -75,4 +75,12 @@ export interface AllocHeap {
   stats(): AllocHeapStats
   check(): { ok: boolean; violations: string[]; stalePointers: number }
   close(): void
+  /** Sharing between worker_threads (allocator heap.share()); absent from heaps that can not be shared. */
+  share?(): unknown
+  /** Whether this heap was attached to another thread's (Heap.attach). */
+  readonly attached?: boolean
+  /** Heaps attached to the file, this one included (1 when not shared). */
+  readonly attachedHeaps?: number
+  /** Runs fn under the lock of transactions and root changes of every heap attached to the file. */
+  exclusive?<T>(fn: () => T): T
 }

@@ -7,6 +7,7 @@ export { Migration, MigrationInfo, Progress } from './migration'
 export { UpgradePlan, Source } from './schema-evolution'
 export {
   PHeap, PHeapCreateOptions, PHeapOpenOptions, PHeapCreateInOptions, PHeapOpenInOptions, PHeapStats, TypeStats, GcPolicy, GcStats, GcReport, Init,
+  PHeapShareToken, PHeapAttachOptions, ObjectToken,
 } from './pheap'
 export { PArray } from './persistent-array'
 export { Class, FieldKind, ElementKind, NumberKind, ArrayValueKind, ScalarKind, StoredAs } from './metadata-args'
@@ -26,7 +27,7 @@ export {
 /** The heap's errors a pobj user meets, so that one import is enough. */
 export {
   HeapClosedError, HeapFullError, HeapLockedError, HeapFormatError, HeapCorruptError, HeapFailedError, CommitFailedError,
-  TransactionError, ArgumentError, MakaluError, ReadOnlyError, RegionFullError,
+  TransactionError, ArgumentError, MakaluError, ReadOnlyError, RegionFullError, HeapSharedError,
 } from '@makalu/allocator'
 /** Whether a string holds a lone surrogate (is not well-formed UTF-16): pobj stores such strings as UTF-16 blocks. */
 export { hasLoneSurrogate } from '@makalu/allocator'

@@ -21,7 +21,7 @@
  * the object stored in it, or null: never another object.
  */
 import * as fs from 'fs'
-import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError } from '@makalu/allocator'
+import { Heap, Durability, HeapClosedError, HeapFormatError, ArgumentError, Region, TransactionError, HeapSharedError, ShareToken } from '@makalu/allocator'
 import { FieldTypeError, ForeignHandleError, FreedObjectError, TypeMismatchError, UnknownTypeError, SchemaMismatchError } from './errors'
 import type { AllocHeap, AllocHeapStats, RecoveryReport, TraceContext } from './heap-port'
 import { Class, ElementKind, ArrayValueKind } from './metadata-args'
@@ -109,6 +109,13 @@ export interface PHeapOpenOptions extends PHeapOptions {
 }
 export type PHeapCreateInOptions = Omit<PHeapCreateOptions, 'size' | 'durability' | 'backend'>
 export type PHeapOpenInOptions = PHeapOptions
+
+/** What pheap.share() returns: structured-cloneable, for PHeap.attach in another worker_thread of this process. */
+export interface PHeapShareToken { readonly makaluPHeap: 1; readonly raw: ShareToken }
+/** Attaching: the classes this worker uses (registered in the shared type table if new), and the gc policy while alone. */
+export type PHeapAttachOptions = Pick<PHeapOptions, 'types' | 'gc'>
+/** An object passed between workers of one shared heap (pheap.tokenOf / pheap.fromToken): plain data. */
+export interface ObjectToken { readonly makaluObject: 1; readonly ptr: number; readonly tag: number }
 
 export interface TypeStats { count: number; bytes: number }
 export interface PHeapStats extends AllocHeapStats {
@@ -263,12 +270,22 @@ export class PHeap implements HandleHost, ArrayHost {
     this.refresh()
     raw.onGrow(() => this.refresh()) // a grow by anyone's alloc (raw users too) replaces the buffer
     this.unsettled = new Set(uncheckedRecords)
-    this.table = TypeTable.load(this.tableHost())
+    // An attached heap reads and registers types under the heap lock: others may be appending.
+    const locked = <T>(fn: () => T): T => (raw.attached && raw.exclusive ? raw.exclusive(fn) : fn())
+    this.table = locked(() => TypeTable.load(this.tableHost()))
     this.registry = new TypeRegistry(this.table, (ids) => this.countObjects(ids), (ids) => this.table.retire(ids))
     // A migration committed before a crash is finished first (migration.ts, step 5).
     // The old blocks' own strings were kept by recovery (the record traced them): collect them.
-    if (!raw.readOnly && applyRecord(this.recordHost()) > 0) this.collectFromRoots()
+    if (!raw.readOnly && !raw.attached && applyRecord(this.recordHost()) > 0) this.collectFromRoots()
     const migrations = checkMigrations(opts.migrations)
+    if (raw.attached && migrations.length > 0) throw new HeapSharedError('pobj: migrations run at the open of the heap that shares the file, not at an attach')
+    locked(() => this.registerTypes(opts, migrations))
+  }
+
+  /** Checks the classes of `types` and migrations against the type table; registers and migrates (at open). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private registerTypes(opts: PHeapOptions, migrations: Migration<any>[]): void {
+    if (this.raw.attached) this.table.reload()
     for (const m of migrations) if (m.from !== undefined) this.registry.alias(m.from, m.to)
     const types = [...(opts.types ?? []), ...migrations.map((m) => m.to).filter((c) => !(opts.types ?? []).includes(c))]
     // Check every class first, so a mismatch leaves the heap as it was.
@@ -407,6 +424,7 @@ export class PHeap implements HandleHost, ArrayHost {
   private maybeCollect(): void {
     const policy = this.gcPolicy
     if (policy === null || this.inTx || this.initBlock !== 0 || this.raw.closed) return
+    if ((this.raw.attachedHeaps ?? 1) > 1) return // no collection while other heaps are attached (README)
     const grown = this.raw.usedBytes - this.liveAfterGc
     if (grown >= policy.minBytes && grown >= policy.growth * this.liveAfterGc) this.gc()
   }
@@ -620,6 +638,49 @@ export class PHeap implements HandleHost, ArrayHost {
     return this.raw.backup(path)
   }
 
+  // ── sharing between worker_threads ───────────────────────────────────────
+  /**
+   * A token another worker_thread of this process attaches with (PHeap.attach): the same
+   * objects, allocated and written in parallel (mmap backend). See the README: "Sharing a heap
+   * between worker_threads".
+   */
+  share(): PHeapShareToken {
+    this.checkOpen()
+    if (!this.raw.share) throw new HeapSharedError('pobj: this heap can not be shared (its allocator heap has no share())')
+    return { makaluPHeap: 1, raw: this.raw.share() as ShareToken }
+  }
+
+  /** Attaches to a PHeap shared by another thread (pheap.share()); `types` are registered in its type table if new. */
+  static attach(token: PHeapShareToken, opts: PHeapAttachOptions = {}): PHeap {
+    if (!token || typeof token !== 'object' || token.makaluPHeap !== 1) throw new ArgumentError('pobj: PHeap.attach needs a token from pheap.share()')
+    checkGcPolicy(opts.gc)
+    for (const c of opts.types ?? []) checkPersistentClass(c)
+    return PHeap.wrap(Heap.attach(token.raw, { tracer: pobjTracer }), opts)
+  }
+
+  /** A token for an object or array of this heap, to post to another worker attached to it (fromToken there). */
+  tokenOf(obj: object): ObjectToken {
+    this.checkOpen()
+    const ptr = this.ptrOf(obj, 'tokenOf')
+    return { makaluObject: 1, ptr, tag: this.dv.getUint32(ptr, true) }
+  }
+
+  /**
+   * The handle, in this heap, of the object a token names. FreedObjectError if its block no
+   * longer holds it (keep an object reachable from a root, or its sender's handle alive, while
+   * tokens of it travel: no collection runs while heaps are attached, but the raw free does).
+   */
+  fromToken(token: ObjectToken): object {
+    this.checkOpen()
+    if (!token || typeof token !== 'object' || token.makaluObject !== 1 || !Number.isSafeInteger(token.ptr)) {
+      throw new ArgumentError('pobj: fromToken needs a token from pheap.tokenOf()')
+    }
+    if (!this.raw.isAllocated(token.ptr) || this.dv.getUint32(token.ptr, true) !== token.tag) {
+      throw new FreedObjectError(`pobj: fromToken: the object at ${token.ptr} is no longer there`)
+    }
+    return this.handleAt(token.ptr)
+  }
+
   /** Clean shutdown; every handle becomes unusable. */
   close(): void {
     if (this.closed) return
@@ -749,7 +810,7 @@ export class PHeap implements HandleHost, ArrayHost {
     const tag = dv.getUint32(p, true)
     let h: object
     if (tag >= FIRST_TYPE_ID) {
-      const layout = this.registry.layoutForTypeId(tag)
+      const layout = this.layoutForTag(tag)
       const plan = this.registry.planOf(tag)
       if (plan && this.wide) { // views of older versions read through segment 0 (schema-evolution.ts)
         throw new SchemaMismatchError(`pobj: this ${layout.cls.name} is stored in layout version ${plan.entry.layoutVersion}; objects of older ` +
@@ -1166,9 +1227,22 @@ export class PHeap implements HandleHost, ArrayHost {
 
   /** This heap's type id of a layout (registering it durably on first use). */
   private typeIdOf(l: Layout): number {
-    const id = this.registry.typeIdOf(l)
+    const known = this.registry.knownTypeId(l)
+    if (known !== undefined) return known
+    // Shared: under the heap lock, with the table as the other heaps left it, so that two
+    // heaps registering at once append one version, not two.
+    const id = this.shared ? this.raw.exclusive!(() => { this.table.reload(); return this.registry.typeIdOf(l) }) : this.registry.typeIdOf(l)
     this.refresh() // the table may have grown into a new block
     return id
+  }
+
+  /** Whether other heaps may write the type table (heaps attached to the file in other threads). */
+  private get shared(): boolean { return (this.raw.attachedHeaps ?? 1) > 1 && this.raw.exclusive !== undefined }
+
+  /** The layout of an object's type id; a shared heap reloads the table for an id another heap registered. */
+  private layoutForTag(tag: number): Layout {
+    if (this.shared && this.registry.tryLayoutForTypeId(tag) === undefined) this.raw.exclusive!(() => this.table.reload())
+    return this.registry.layoutForTypeId(tag)
   }
 
   private tableHost(): TableHost {

@@ -88,6 +88,9 @@ export class TypeRegistry {
   /** Marks `name` vetted (by PHeap's open, which also handled what vetting found). */
   markVetted(name: string): void { this.vetted.add(name) }
 
+  /** The type id of a layout this registry has resolved before, else undefined. */
+  knownTypeId(l: Layout): number | undefined { return this.typeIds.get(l) }
+
   /** The current type id of a layout, appending it as a new layout version when the table lacks it. */
   typeIdOf(l: Layout): number {
     const id = this.typeIds.get(l)

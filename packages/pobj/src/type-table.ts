@@ -295,6 +295,19 @@ export class TypeTable {
     return t
   }
 
+  /**
+   * Reads the table again from the heap (another heap attached to the file may have appended
+   * to it, or rewritten it: call under that heap's lock). Entries are only ever appended or
+   * flagged, so type ids known before keep their meaning.
+   */
+  reload(): void {
+    const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
+    if (ptr === 0) return
+    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
+    this.blockVersion = dv.getUint32(ptr + TBL_VERSION, true)
+    this.indexAll(decodeTable(this.host.bytes, ptr, this.host.usableSize(ptr)))
+  }
+
   get all(): readonly TypeEntry[] { return this.entries }
   /** The current (last) layout version of a stable name. */
   byStableName(name: string): TypeEntry | undefined { const v = this.byName.get(name); return v?.[v.length - 1] }

@@ -14,6 +14,8 @@ export interface RegionFile {
   lock: HeldLock
   /** The addon when loaded (either backend uses its fallocate), else null. */
   native: NativeMmap | null
+  /** The fd belongs to another region of this process (a heap attached in a worker: heap.share()); close leaves it open. */
+  borrowedFd?: boolean
 }
 
 /**
@@ -29,6 +31,7 @@ export abstract class FileBackedRegion {
   readonly fd: number
   protected readonly lock: HeldLock
   private readonly space: NativeMmap | null
+  private readonly borrowedFd: boolean
   /** The region's first segment (all of it up to 4 GiB). */
   protected abstract view: Uint8Array
   protected abstract segs: readonly Uint8Array[]
@@ -41,6 +44,7 @@ export abstract class FileBackedRegion {
     this.fd = file.fd
     this.lock = file.lock
     this.space = file.native
+    this.borrowedFd = file.borrowedFd === true
   }
 
   abstract get closed(): boolean
@@ -91,7 +95,7 @@ export abstract class FileBackedRegion {
   /** Forgets pending ranges, releases the lock and closes the file. */
   protected releaseFile(): void {
     this.pending.clear()
-    try { this.lock.release() } finally { fs.closeSync(this.fd) }
+    try { this.lock.release() } finally { if (!this.borrowedFd) fs.closeSync(this.fd) }
   }
 
   protected checkOpen(): void {

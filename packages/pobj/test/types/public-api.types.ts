@@ -2,7 +2,7 @@
  * Compile-time tests of the public declarations: `tsc -b` fails if an expectation breaks
  * (each @ts-expect-error must meet an error). Nothing here runs.
  */
-import { PHeap, PArray, Persistent, field, Init, PHeapStats } from '../../src'
+import { PHeap, PArray, Persistent, field, Init, PHeapStats, PHeapShareToken, ObjectToken } from '../../src'
 
 @Persistent('types.Task')
 class Task {
@@ -97,4 +97,15 @@ export function valueTypeTests(heap: PHeap): void {
   void field.nullable.ref
   // @ts-expect-error nullable has no inference (`T | null` emits design:type Object)
   void field.nullable()
+}
+
+export function shareTypeTests(heap: PHeap): void {
+  // A token to post to a worker; attach takes the classes (and a gc policy), not migrations.
+  const token: PHeapShareToken = heap.share()
+  const other = PHeap.attach(token, { types: [Task] })
+  const t = other.tokenOf(other.new(Task))
+  expectType<ObjectToken>(t)
+  expectType<object>(heap.fromToken(t))
+  // @ts-expect-error migrations run only at the sharing open
+  PHeap.attach(token, { migrations: [] })
 }
