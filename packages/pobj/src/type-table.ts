@@ -303,9 +303,10 @@ export class TypeTable {
   reload(): void {
     const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
     if (ptr === 0) return
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
-    this.blockVersion = dv.getUint32(ptr + TBL_VERSION, true)
-    this.indexAll(decodeTable(this.host.bytes, ptr, this.host.usableSize(ptr)))
+    const bytes = this.host.bytesAt(ptr)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.blockVersion = dv.getUint32((ptr >>> 0) + TBL_VERSION, true)
+    this.indexAll(decodeTable(bytes, ptr >>> 0, this.host.usableSize(ptr)))
   }
 
   get all(): readonly TypeEntry[] { return this.entries }
