@@ -737,7 +737,7 @@ export class Heap {
   private noteTxAlloc(p: number): void {
     const g = Math.floor((p - this.layout.dataOff) / 16)
     if (Math.floor(g / 32) >= this.txAllocBits.length) {
-      const bigger = new Uint32Array(((this.chunks.chunkCount * this.layout.chunkSize) >>> 9) + 1)
+      const bigger = new Uint32Array(Math.floor((this.chunks.chunkCount * this.layout.chunkSize) / 512) + 1) // not >>> 9: past 4 GiB it wraps
       bigger.set(this.txAllocBits)
       this.txAllocBits = bigger
     }

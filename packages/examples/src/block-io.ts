@@ -12,7 +12,7 @@
  *   build new blocks and flush them → drain → ONE pointer store (commits) → flush → drain.
  * Inside one, `logged` snapshots the word before the store (the heap's undo log).
  */
-import { PHeap, Class, layoutOf, objectFormat } from '@makalu/pobj'
+import { PHeap, Class, layoutOf, objectFormat, ArgumentError } from '@makalu/pobj'
 import { hasLoneSurrogate } from '@makalu/pobj'
 
 const {
@@ -48,6 +48,16 @@ export function typeIdOf(heap: PHeap, cls: Class): number {
 const scratchF64 = new Float64Array(1)
 const scratchU32 = new Uint32Array(scratchF64.buffer)
 
+/**
+ * One view of the heap, 32-bit record pointers: PersistentMap and PersistentList read heaps of
+ * at most 4 GiB; a wider one (pobj's heaps over 4 GiB) is an ArgumentError before anything is made.
+ */
+export function refuseWide(heap: PHeap): void {
+  if (heap.raw.maxSize > 2 ** 32) {
+    throw new ArgumentError(`examples: PersistentMap and PersistentList are not supported in heaps over 4 GiB yet (this one may grow to ${heap.raw.maxSize} bytes); nothing was written`)
+  }
+}
+
 export class BlockIO {
   readonly raw: AllocHeap
   u8!: Uint8Array
@@ -57,6 +67,7 @@ export class BlockIO {
 
   constructor(readonly heap: PHeap) {
     this.raw = heap.raw
+    refuseWide(heap)
     this.refresh()
   }
 

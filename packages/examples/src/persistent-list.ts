@@ -29,7 +29,7 @@
  * A linked list would make get(i) O(n); a plain array would make shift/unshift O(n).
  */
 import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError } from '@makalu/pobj'
-import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf } from './block-io'
+import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, typeIdOf, refuseWide } from './block-io'
 import { storeCollection } from './collection-field'
 import { AnyObject } from './persistent-map'
 import { PValue, ValueSlots, classify, writeValue, readValue, plainValue, preview, V_NUMBER, V_STRING, V_OBJECT } from './value-codec'
@@ -107,6 +107,7 @@ export class PersistentList<T extends PValue = PValue> implements Iterable<T> {
   }
 
   private static newHeader(heap: PHeap): ListHeader {
+    refuseWide(heap)
     return heap.new(ListHeader, { head: 0, length: 0, slots: heap.newFixedArray(ListItem, MIN_CAPACITY) })
   }
 

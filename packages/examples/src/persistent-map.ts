@@ -65,7 +65,7 @@
  * inside the transaction needs no log at all).
  */
 import { PHeap, Persistent, field, PArray, HeapClosedError, HeapCorruptError, objectFormat, recordSeal, recordIntact, writeRecordHeader, writeRecordElement } from '@makalu/pobj'
-import { BlockIO, ARRAY_HEADER_SIZE, offsetOf } from './block-io'
+import { BlockIO, ARRAY_HEADER_SIZE, offsetOf, refuseWide } from './block-io'
 import { storeCollection } from './collection-field'
 import { PValue, plainValue, preview } from './value-codec'
 import {
@@ -169,6 +169,7 @@ export class PersistentMap<K extends MapKey = MapKey, V extends MapValue = MapVa
   }
 
   private static newHeader(heap: PHeap): MapHeader {
+    refuseWide(heap)
     return heap.new(MapHeader, { size: 0, used: 0, slots: heap.newFixedArray('record', MIN_CAPACITY) })
   }
 

@@ -12,7 +12,7 @@ import { pobjTracer, PreciseTracer } from './tracer'
 export function reachable(heap: PHeap, from: object[] = []): { blocks: number; bytes: number; unknown: number } {
   const raw = heap.raw
   const bytes = raw.bytes
-  const tracer = pobjTracer({ bytes, getRoot: (n) => raw.getRoot(n) }) as PreciseTracer
+  const tracer = pobjTracer({ bytes, segments: raw.segments, getRoot: (n) => raw.getRoot(n) }) as PreciseTracer
   const seen = new Set<number>()
   const stack = raw.roots().map(([, p]) => p).filter((p) => p !== 0)
   for (const h of from) stack.push(heap.pointerOf(h))
@@ -30,7 +30,7 @@ export function reachable(heap: PHeap, from: object[] = []): { blocks: number; b
   }
   while (stack.length > 0) {
     const p = stack.pop()!
-    if (see(p)) tracer.trace(bytes, p, raw.usableSize(p), visit)
+    if (see(p)) tracer.trace(p < 2 ** 32 ? bytes : raw.segments[Math.floor(p / 2 ** 32)], p, raw.usableSize(p), visit) // the block's segment
   }
   return { blocks: seen.size, bytes: total, unknown: tracer.unknownBlocks }
 }

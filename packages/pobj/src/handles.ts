@@ -12,7 +12,7 @@ import { FieldTypeError } from './errors'
 import { Layout, FieldLayout } from './layout-builder'
 import { Class, ElementKind } from './metadata-args'
 import {
-  ABSENT_F64, OPT_BOOL_ABSENT, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentWord,
+  ABSENT_F64, OPT_BOOL_ABSENT, OPT_BOOL_FALSE, OPT_BOOL_TRUE, isAbsentWord, readPtr,
 } from './object-format'
 import { HeapCorruptError } from '@makalu/allocator'
 
@@ -240,7 +240,7 @@ function optionalAccessors(f: FieldLayout, where: string): Accessors {
     case 'string': return {
       get() {
         const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
-        const s = this._$heap.dv.getUint32(p + off, true)
+        const s = readPtr(this._$heap.dv, p + off)
         return s === 0 ? none : this._$heap.readString(s)
       },
       set(v) {
@@ -252,7 +252,7 @@ function optionalAccessors(f: FieldLayout, where: string): Accessors {
     case 'bytes': return {
       get() {
         const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
-        const b = this._$heap.dv.getUint32(p + off, true)
+        const b = readPtr(this._$heap.dv, p + off)
         return b === 0 ? none : this._$heap.readBytes(b)
       },
       set(v) {
@@ -380,7 +380,7 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
     case 'string': return {
       get() {
         const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
-        const s = this._$heap.dv.getUint32(p + off, true)
+        const s = readPtr(this._$heap.dv, p + off)
         return s === 0 ? '' : this._$heap.readString(s)
       },
       set(v) {
@@ -392,7 +392,7 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
     case 'bytes': return {
       get() {
         const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
-        const b = this._$heap.dv.getUint32(p + off, true)
+        const b = readPtr(this._$heap.dv, p + off)
         return b === 0 ? new Uint8Array(0) : this._$heap.readBytes(b)
       },
       set(v) {
@@ -407,7 +407,7 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
       if (sa) return { // a class stored as an object of another (storeAs): the field holds that object
         get() {
           const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
-          const q = this._$heap.dv.getUint32(p + off, true)
+          const q = readPtr(this._$heap.dv, p + off)
           return q === 0 ? null : sa.wrap(this._$heap, this._$heap.handleAt(q))
         },
         set(v) {
@@ -420,7 +420,7 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
       return {
         get() {
           const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
-          const q = this._$heap.dv.getUint32(p + off, true)
+          const q = readPtr(this._$heap.dv, p + off)
           return q === 0 ? null : this._$heap.handleAt(q)
         },
         set(v) {
@@ -435,7 +435,7 @@ function accessorsOf(layout: Layout, f: FieldLayout): Accessors {
       return {
         get() {
           const p = this._$ptr; if (p === 0) this._$heap.unusable(this)
-          const q = this._$heap.dv.getUint32(p + off, true)
+          const q = readPtr(this._$heap.dv, p + off)
           return q === 0 ? null : this._$heap.handleAt(q)
         },
         set(v) {

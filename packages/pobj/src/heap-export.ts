@@ -49,6 +49,7 @@ const PROGRESS_EVERY = 4096
 export function* exportLines(heap: PHeap, opts: ExportOptions = {}): Generator<string, ExportReport> {
   if (heap.closed) throw new ArgumentError('pobj: export: the heap is closed')
   if (heap.inTransaction) throw new TransactionError('pobj: export inside a transaction; call it after the transaction')
+  if (heap.raw.maxSize > 2 ** 32) throw new ArgumentError('pobj: export: whole-heap export of a heap over 4 GiB is not supported yet (toPlain of a graph is)')
   const t0 = performance.now()
   heap.settleRecords() // records are read as intact below
   const w = new HeapWalk(heap)

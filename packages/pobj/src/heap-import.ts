@@ -75,6 +75,7 @@ export function importHeap(heap: PHeap, input: string | Iterable<string>, opts: 
   if (heap.closed) throw new ArgumentError('pobj: import: the heap is closed')
   if (heap.inTransaction) throw new TransactionError('pobj: import inside a transaction; call it after the transaction')
   if (heap.raw.readOnly) throw new ArgumentError('pobj: import: the heap is open read-only')
+  if (heap.raw.maxSize > 2 ** 32) throw new ArgumentError('pobj: import: whole-heap import into a heap over 4 GiB is not supported yet (fromPlain of a graph is)')
   const t0 = performance.now()
   const imp = new Importer(heap, opts)
   try {

@@ -29,7 +29,9 @@ export interface AllocHeap {
   /** The layer that formatted the heap: pobj wraps only heaps of PHeap.OWNER. */
   readonly owner: string
   readonly bytes: Uint8Array
-  /** The size the heap may grow to: pobj wraps only heaps of at most 4 GiB. */
+  /** The region in 4 GiB segments (one in a heap of at most 4 GiB): the byte at p is segments[⌊p / 2^32⌋][p >>> 0]. */
+  readonly segments: readonly Uint8Array[]
+  /** The size the heap may grow to: pobj wraps only heaps of at most 64 GiB. */
   readonly maxSize: number
   readonly closed: boolean
   readonly inTransaction: boolean

@@ -2,8 +2,9 @@
  * The on-media formats of pobj blocks. No logic here beyond named accessors.
  * The allocator gives blocks with no header; every block pobj allocates starts
  * with a 4-byte tag saying what it is. Little-endian everywhere; pointers are
- * 8-byte byte offsets from the region start, 0 is null (pointers are < 2^32, so
- * the high word of a pointer is always 0).
+ * 8-byte byte offsets from the region start, 0 is null: (lo, hi) means lo + hi · 2^32
+ * (hi is 0 in a heap of at most 4 GiB; past 4 GiB, a wide heap, no block crosses a 4 GiB
+ * segment boundary, so a block is read through one segment).
  *
  * Tags:  0 = not initialised (a fresh zero-filled block)
  *        1 = string   2 = array (fixed, or a growable array's elements)   3 = type table   7 = bytes
@@ -321,7 +322,7 @@ export function arrayLength(dv: DataView, ptr: number): number { return dv.getUi
 /** The declared element type id of a ref array at `ptr`. */
 export function arrayElemType(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEM_TYPE, true) }
 /** The elements block of the growable array header at `ptr` (0: none yet). */
-export function arrayElements(dv: DataView, ptr: number): number { return dv.getUint32(ptr + ARR_ELEMENTS, true) }
+export function arrayElements(dv: DataView, ptr: number): number { return readPtr(dv, ptr + ARR_ELEMENTS) }
 /** Writes the header of a string, UTF-16 string or bytes block (tag, byteLen). */
 export function writeValueBlockHeader(dv: DataView, ptr: number, tag: number, byteLength: number): void {
   dv.setUint32(ptr + HDR_TAG, tag, true)
@@ -355,12 +356,47 @@ export function resolveForwarders(dv: DataView, ptr: number): number {
 export function writeForwarder(dv: DataView, ptr: number, target: number): void {
   dv.setBigUint64(ptr, BigInt(TAG_FORWARD) | (BigInt(target) << 32n), true)
 }
-/** Reads the pointer at `addr` (the high word is ignored: pointers are < 2^32). */
-export function readPtr(dv: DataView, addr: number): number { return dv.getUint32(addr, true) }
-/** Writes a pointer word. The high half is always 0 (pointers < 2^32), so only the low half changes: never torn. */
+/** A pointer's high word counts 2^32 bytes (a heap over 4 GiB: 4 GiB segments). */
+export const PTR_HIGH_UNIT = 2 ** 32
+/**
+ * Reads the pointer word at `addr`: lo + hi · 2^32. In a heap of at most 4 GiB hi is always 0;
+ * past 4 GiB (wide heaps: the allocator's format version 4) it is the pointer's segment.
+ */
+export function readPtr(dv: DataView, addr: number): number {
+  const lo = dv.getUint32(addr, true)
+  const hi = dv.getUint32(addr + 4, true)
+  return hi === 0 ? lo : hi * PTR_HIGH_UNIT + lo
+}
+/**
+ * Writes a pointer word, never torn. When its high half stays (always, in a heap of at most
+ * 4 GiB, where it is 0) the low half is the one 4-byte store that changes; else the word is
+ * ONE 8-byte store (wideStore: a Float64Array store of the same bits, as the allocator's
+ * Memory.writePointer; a DataView store may be done byte by byte), so a kill leaves the old
+ * pointer or the new one, never a mix that past 4 GiB can be another block.
+ */
 export function writePtr(dv: DataView, addr: number, p: number): void {
-  dv.setUint32(addr, p, true)
-  dv.setUint32(addr + 4, 0, true)
+  if (p < PTR_HIGH_UNIT && dv.getUint32(addr + 4, true) === 0) { dv.setUint32(addr, p, true); return }
+  wideStore(dv, addr, p >>> 0, Math.floor(p / PTR_HIGH_UNIT))
+}
+
+const wordViews = new WeakMap<ArrayBuffer, Float64Array[]>()
+const scratchF64 = new Float64Array(1)
+const scratchU32 = new Uint32Array(scratchF64.buffer)
+/** Stores the 8-byte word (lo, hi) at the 8-aligned `addr` of `dv` in ONE 8-byte store (hi < 2^21: never a NaN). */
+export function wideStore(dv: DataView, addr: number, lo: number, hi: number): void {
+  const buf = dv.buffer as ArrayBuffer
+  const at = dv.byteOffset + addr
+  const seg = Math.floor(at / PTR_HIGH_UNIT)
+  let views = wordViews.get(buf)
+  if (views === undefined) wordViews.set(buf, views = [])
+  let f64 = views[seg]
+  if (f64 === undefined) {
+    const start = seg * PTR_HIGH_UNIT
+    f64 = views[seg] = new Float64Array(buf, start, Math.floor(Math.min(PTR_HIGH_UNIT, buf.byteLength - start) / 8))
+  }
+  scratchU32[0] = lo
+  scratchU32[1] = hi
+  f64[(at >>> 0) / 8] = scratchF64[0]
 }
 /** The ABSENT NaN as a number: `setFloat64(addr, ABSENT_F64)` stores exactly ABSENT_HI:ABSENT_LO (V8 keeps NaN payloads on DataView stores). */
 export const ABSENT_F64: number = (() => {

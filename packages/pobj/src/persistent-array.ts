@@ -17,7 +17,7 @@ import { HandleHost, Handle, ARRAY_HANDLE, arrayView, badValue, checkF64, checkI
 import { Class, ElementKind } from './metadata-args'
 import {
   TAG_ARRAY, TAG_ARRAY_HEAD, ARRAY_HEADER_SIZE, ARRAY_HEAD_SIZE, ARR_ELEM, ARR_LENGTH, ARR_ELEM_TYPE, ARR_ELEMENTS,
-  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr, writeArrayHeader, writeArrayHeadHeader, REC_VACATED, recordRef,
+  ELEMENT_SIZE, KIND_CODE, CODE_KIND, writePtr, readPtr, writeArrayHeader, writeArrayHeadHeader, REC_VACATED, recordRef,
 } from './object-format'
 import { recordSeal, recordSize, writeRecord, writeRecordElement } from './record-blocks'
 
@@ -80,7 +80,7 @@ export class PArray<T = unknown> implements Iterable<T> {
   private block(): number {
     const p = this._$ptr
     if (p === 0) this._$heap.unusable(this as unknown as Handle)
-    return this.growable ? this._$heap.dv.getUint32(p + ARR_ELEMENTS, true) : p
+    return this.growable ? readPtr(this._$heap.dv, p + ARR_ELEMENTS) : p
   }
 
   /** The number of elements. Assigning truncates (freeing removed strings) or appends zero values (0, 0n, '', null). */
@@ -100,7 +100,7 @@ export class PArray<T = unknown> implements Iterable<T> {
     const p = this._$ptr
     if (p === 0) this._$heap.unusable(this as unknown as Handle)
     const dv = this._$heap.dv
-    const b = this.growable ? dv.getUint32(p + ARR_ELEMENTS, true) : p
+    const b = this.growable ? readPtr(dv, p + ARR_ELEMENTS) : p
     const n = b === 0 ? 0 : dv.getUint32(b + ARR_LENGTH, true)
     // i >>> 0 === i: an integer in [0, 2^32) (NaN, negatives and fractions fail).
     if (!(i >>> 0 === i && i < n)) throw new IndexRangeError(`pobj: array index ${String(i)} outside [0, ${n})`)
@@ -118,8 +118,8 @@ export class PArray<T = unknown> implements Iterable<T> {
       case 'i32': return dv.getInt32(a, true) as T
       case 'u32': return dv.getUint32(a, true) as T
       case 'i64': return dv.getBigInt64(a, true) as T
-      case 'ref': { const q = dv.getUint32(a, true); return (q === 0 ? null : this._$heap.handleAt(q)) as T }
-      case 'string': { const q = dv.getUint32(a, true); return (q === 0 ? '' : this._$heap.readString(q)) as T }
+      case 'ref': { const q = readPtr(dv, a); return (q === 0 ? null : this._$heap.handleAt(q)) as T }
+      case 'string': { const q = readPtr(dv, a); return (q === 0 ? '' : this._$heap.readString(q)) as T }
       case 'record': { const q = dv.getUint32(a, true); return (q === 0 ? null : this._$heap.recordPayload(q)) as T }
     }
   }
@@ -188,7 +188,7 @@ export class PArray<T = unknown> implements Iterable<T> {
       if (want < 0) return -1
       const b = this.block()
       const dv = this._$heap.dv
-      for (let i = k; i < n; i++) if (dv.getUint32(b + ARRAY_HEADER_SIZE + i * 8, true) === want) return i
+      for (let i = k; i < n; i++) if (readPtr(dv, b + ARRAY_HEADER_SIZE + i * 8) === want) return i
       return -1
     }
     const nan = sameValueZero && v !== v
@@ -297,9 +297,8 @@ export class PArray<T = unknown> implements Iterable<T> {
     const cap = this.capacity(b)
     this.replace(b, newLen, newLen > cap ? grownCapacity(cap, newLen) : cap, (dst, writeItems) => {
       writeItems(dst + ARRAY_HEADER_SIZE + s * esz, xs)
-      const u8 = this.bytes()
-      u8.copyWithin(dst + ARRAY_HEADER_SIZE, b + ARRAY_HEADER_SIZE, b + ARRAY_HEADER_SIZE + s * esz)
-      u8.copyWithin(dst + ARRAY_HEADER_SIZE + (s + k) * esz, b + ARRAY_HEADER_SIZE + (s + dc) * esz, b + ARRAY_HEADER_SIZE + n * esz)
+      this.copyBytes(dst + ARRAY_HEADER_SIZE, b + ARRAY_HEADER_SIZE, s * esz)
+      this.copyBytes(dst + ARRAY_HEADER_SIZE + (s + k) * esz, b + ARRAY_HEADER_SIZE + (s + dc) * esz, (n - s - dc) * esz)
     }, this.element === 'string' ? this.stringsIn(b, s, s + dc) : [])
     return removed
   }
@@ -317,9 +316,11 @@ export class PArray<T = unknown> implements Iterable<T> {
 
   private lengthOf(b: number): number { return b === 0 ? 0 : this._$heap.dv.getUint32(b + ARR_LENGTH, true) }
 
-  private bytes(): Uint8Array {
+  /** Copies `len` bytes from `src` to `dst` (another block: no overlap; over 4 GiB the two may be in different segments). */
+  private copyBytes(dst: number, src: number, len: number): void {
+    if (len <= 0) return
     const dv = this._$heap.dv
-    return new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength)
+    new Uint8Array(dv.buffer, dv.byteOffset + dst, len).set(new Uint8Array(dv.buffer, dv.byteOffset + src, len))
   }
 
   /** Elements the block can hold (cached per block: a block's capacity never changes). */
@@ -379,7 +380,7 @@ export class PArray<T = unknown> implements Iterable<T> {
     if (n + k > cap) {
       this.replace(b, n + k, grownCapacity(cap, n + k), (dst, writeItems) => {
         writeItems(dst + ARRAY_HEADER_SIZE + n * esz, xs)
-        if (n > 0) this.bytes().copyWithin(dst + ARRAY_HEADER_SIZE, b + ARRAY_HEADER_SIZE, b + ARRAY_HEADER_SIZE + n * esz)
+        this.copyBytes(dst + ARRAY_HEADER_SIZE, b + ARRAY_HEADER_SIZE, n * esz)
       }, [])
       return
     }
@@ -422,7 +423,7 @@ export class PArray<T = unknown> implements Iterable<T> {
     const out: number[] = []
     const dv = this._$heap.dv
     for (let i = from; i < to; i++) {
-      const q = dv.getUint32(b + ARRAY_HEADER_SIZE + i * 8, true)
+      const q = readPtr(dv, b + ARRAY_HEADER_SIZE + i * 8)
       if (q !== 0) out.push(q)
     }
     return out
@@ -573,9 +574,9 @@ export function checkArrays(dv: DataView, blocks: (fn: (p: number, size: number)
       return
     }
     if (size < ARRAY_HEAD_SIZE) { out.push(`array header ${p}: ${size} bytes`); return }
-    const e = dv.getUint32(p + ARR_ELEMENTS, true)
+    const e = readPtr(dv, p + ARR_ELEMENTS)
     if (e === 0) return
-    if (dv.getUint32(p + ARR_ELEMENTS + 4, true) !== 0 || !isAllocated(e)) { out.push(`array header ${p}: elements ${e} is not an allocated block`); return }
+    if (!isAllocated(e)) { out.push(`array header ${p}: elements ${e} is not an allocated block`); return }
     const ei = arrayBlockInfo(dv, e)
     if (!ei || ei.growable || ei.kind !== info.kind || ei.elemTypeId !== info.elemTypeId) {
       out.push(`array header ${p}: elements block ${e} is not an array block of ${info.kind}`)

@@ -40,7 +40,7 @@ import { settleRecordArray, SettleHost } from './record-blocks'
 import { exportGraph, importGraph, PlainGraph } from './transform'
 import {
   TAG_STRING, TAG_STRING16, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_TYPE_TABLE, FIRST_TYPE_ID, ARRAY_HEADER_SIZE, STRING_HEADER_SIZE, ELEMENT_SIZE,
-  CODE_KIND, ARR_ELEM, ARR_LENGTH, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr, arrayElements,
+  CODE_KIND, ARR_ELEM, ARR_LENGTH, STR_LEN, RESERVED_ROOT_PREFIX, ABSENT_F64, writePtr, readPtr, arrayElements,
   TAG_FORWARD, TAG_BYTES, TAG_RECORD, RECORD_HEADER_SIZE, recordByteLength, forwardTarget, writeForwarder,
 } from './object-format'
 
@@ -149,12 +149,16 @@ function recoveryTracer(sink: RecoverySink): (ctx: TraceContext) => PreciseTrace
   }
 }
 
-/** pobj's objects are read through one view of the heap: heaps of at most 4 GiB (README "Limits"). */
-const WIDE_LIMIT = 2 ** 32
+/**
+ * pobj heaps over 4 GiB (wide: the allocator's 4 GiB segments) are read through one DataView of
+ * the whole mapping and the segment views of each block; up to 64 GiB (README "Limits").
+ */
+const WIDE_LIMIT = 64 * 2 ** 30
+const SEGMENT = 2 ** 32
 
 function refuseWide(maxSize: number | undefined): void {
   if (typeof maxSize === 'number' && maxSize > WIDE_LIMIT) {
-    throw new ArgumentError(`pobj: maxSize ${maxSize} is over 4 GiB; pobj heaps are at most 4 GiB (the allocator alone, ` +
+    throw new ArgumentError(`pobj: maxSize ${maxSize} is over 64 GiB; pobj heaps are at most 64 GiB (the allocator alone, ` +
       "@makalu/allocator's Heap on mmap, holds heaps up to 256 GiB); nothing was created")
   }
 }
@@ -164,6 +168,13 @@ export class PHeap implements HandleHost, ArrayHost {
   dv!: DataView
   private u8!: Uint8Array
   private buf!: Buffer
+  /** Heaps over 4 GiB only: each 4 GiB segment as bytes and as a Buffer (index p >>> 0); [] in a heap of one segment. */
+  private seg8: Uint8Array[] = []
+  private segBuf: Buffer[] = []
+  /** The region size the views were made for. */
+  private viewSize = -1
+  /** @internal The heap may grow over 4 GiB (maxSize > 4 GiB): pointers have a high word; records and forwarders are refused. */
+  readonly wide: boolean
   private readonly table: TypeTable
   private readonly registry: TypeRegistry
   /** Identity map: one handle per live block while anything holds it. Dead entries are swept when it doubles. */
@@ -241,8 +252,8 @@ export class PHeap implements HandleHost, ArrayHost {
     }
     if (heap.maxSize > WIDE_LIMIT) {
       if (!heap.closed && !heap.inTransaction) heap.close()
-      throw new HeapFormatError(`pobj: the heap may grow to ${heap.maxSize} bytes, over 4 GiB (a wide heap, allocator format version 4); ` +
-        'pobj reads heaps of at most 4 GiB (nothing was written)')
+      throw new HeapFormatError(`pobj: the heap may grow to ${heap.maxSize} bytes, over 64 GiB; ` +
+        'pobj reads heaps of at most 64 GiB (nothing was written)')
     }
     try {
       return new PHeap(heap, opts, recovered?.unchecked ?? [])
@@ -253,6 +264,7 @@ export class PHeap implements HandleHost, ArrayHost {
   }
 
   private constructor(readonly raw: AllocHeap, opts: PHeapOptions, uncheckedRecords: number[]) {
+    this.wide = raw.maxSize > SEGMENT
     this.gcPolicy = checkGcPolicy(opts.gc ?? {})
     this.liveAfterGc = raw.usedBytes
     this.refresh()
@@ -354,6 +366,9 @@ export class PHeap implements HandleHost, ArrayHost {
     this.checkOpen()
     this.maybeCollect()
     const [kind, elemClass, elemTypeId] = this.arrayElement(element, 'newFixedArray')
+    if (kind === 'record' && this.wide) {
+      throw new ArgumentError('pobj: newFixedArray: record arrays are not supported in heaps over 4 GiB yet (a record element holds a 32-bit pointer)')
+    }
     const a = createFixedArray<T>(this, kind, elemClass, elemTypeId, length)
     this.remember(a._$ptr, a)
     return a
@@ -387,7 +402,7 @@ export class PHeap implements HandleHost, ArrayHost {
       else if (fromHandles) held.push(p)
     }
     const raw = this.raw
-    const r = raw.collect({ roots: held, tracer: pobjTracer({ bytes: raw.bytes, getRoot: (n) => raw.getRoot(n) }) })
+    const r = raw.collect({ roots: held, tracer: pobjTracer({ bytes: raw.bytes, segments: raw.segments, getRoot: (n) => raw.getRoot(n) }) })
     if (!fromHandles) {
       for (const [p, w] of this.live) {
         if (raw.isAllocated(p)) continue // no allocation ran since: not allocated means freed just now
@@ -797,6 +812,10 @@ export class PHeap implements HandleHost, ArrayHost {
     if (tag >= FIRST_TYPE_ID) {
       const layout = this.layoutForTag(tag)
       const plan = this.registry.planOf(tag)
+      if (plan && this.wide) { // views of older versions read through segment 0 (schema-evolution.ts)
+        throw new SchemaMismatchError(`pobj: this ${layout.cls.name} is stored in layout version ${plan.entry.layoutVersion}; objects of older ` +
+          'layout versions are not read in heaps over 4 GiB yet', layout.cls.name, [])
+      }
       h = new (plan ? viewCtorOf(plan, this.viewHost) : handleCtorOf(layout))(this, p)
     } else if (tag === TAG_FORWARD) {
       return this.handleAt(forwardTarget(dv, p)) // an upgraded object: one object, one handle (its new block's)
@@ -816,7 +835,9 @@ export class PHeap implements HandleHost, ArrayHost {
   readString(p: number): string {
     const start = p + STRING_HEADER_SIZE
     const encoding = this.dv.getUint32(p, true) === TAG_STRING16 ? 'utf16le' : 'utf8'
-    return this.buf.toString(encoding, start, start + this.dv.getUint32(p + STR_LEN, true))
+    const buf = p < SEGMENT ? this.buf : this.segBuf[Math.floor(p / SEGMENT)]
+    const s = start >>> 0
+    return buf.toString(encoding, s, s + this.dv.getUint32(p + STR_LEN, true))
   }
 
   /** @internal Replaces a string field (see swingValueBlock). */
@@ -834,21 +855,21 @@ export class PHeap implements HandleHost, ArrayHost {
     if (b !== null && (b.length > 0 || emptyAsBlock)) {
       size = valueBlockSize(b.length)
       q = this.allocBlock(size)
-      writeBytesBlock(this.u8, this.dv, q, b)
+      writeBytesBlock(this.u8At(q), this.dv, q, b)
     }
     this.swingValueBlock(block, addr, q, size)
   }
 
   /** @internal A copy of the bytes block at `p`. */
   readBytes(p: number): Uint8Array {
-    const start = p + STRING_HEADER_SIZE
-    return this.u8.slice(start, start + this.dv.getUint32(p + STR_LEN, true))
+    const start = (p >>> 0) + STRING_HEADER_SIZE
+    return this.u8At(p).slice(start, start + this.dv.getUint32(p + STR_LEN, true))
   }
 
   /** @internal */
   recordPayload(p: number): Uint8Array {
-    const start = p + RECORD_HEADER_SIZE
-    return this.u8.slice(start, start + recordByteLength(this.dv, p))
+    const start = (p >>> 0) + RECORD_HEADER_SIZE
+    return this.u8At(p).slice(start, start + recordByteLength(this.dv, p))
   }
 
   /**
@@ -858,7 +879,7 @@ export class PHeap implements HandleHost, ArrayHost {
    * unreachable: recovery reclaims it). Inside one: logged, and the old block freed at commit.
    */
   private swingValueBlock(block: number, addr: number, q: number, size: number): void {
-    const old = this.dv.getUint32(addr, true)
+    const old = readPtr(this.dv, addr)
     if (this.inTx) {
       this.beforeWrite(block, addr, 8)
       writePtr(this.dv, addr, q)
@@ -878,7 +899,7 @@ export class PHeap implements HandleHost, ArrayHost {
     const enc = stringEncoding(s)
     const size = valueBlockSize(enc.byteLength)
     const q = this.allocBlock(size)
-    writeStringBlock(this.buf, this.dv, q, s, enc)
+    writeStringBlock(q < SEGMENT ? this.buf : this.segBuf[Math.floor(q / SEGMENT)], this.dv, q, s, enc)
     return { ptr: q, size }
   }
 
@@ -916,6 +937,10 @@ export class PHeap implements HandleHost, ArrayHost {
     const p = h._$ptr
     const plan = this.registry.planOf(this.dv.getUint32(p, true))
     if (!plan) return
+    if (this.wide) { // a forwarder holds a 32-bit target (object-format.ts)
+      throw new SchemaMismatchError(`pobj: this ${plan.layout.cls.name} is stored in layout version ${plan.entry.layoutVersion}; ` +
+        'upgrading objects to a new layout version is not supported in heaps over 4 GiB yet: it can not be written', plan.layout.cls.name, [])
+    }
     if (plan.refusals.length > 0) {
       throw new SchemaMismatchError(`pobj: this ${plan.layout.cls.name} is stored in layout version ${plan.entry.layoutVersion}, ` +
         `which needs a migration (${plan.refusals.join('; ')}): it can not be written`, plan.layout.cls.name, plan.refusals.map((r) => r.slice(0, r.indexOf(':'))))
@@ -962,7 +987,7 @@ export class PHeap implements HandleHost, ArrayHost {
         if (src.how === 'copy') this.u8.copyWithin(q + f.offset, p + src.from.offset, p + src.from.offset + f.size)
         else if (src.how === 'convert') {
           const v = readFieldValue(this.u8, p, src.from)
-          if ((f.kind === 'string' || f.kind === 'bytes') && dv.getUint32(p + src.from.offset, true) !== 0) writePtr(dv, q + f.offset, dv.getUint32(p + src.from.offset, true))
+          if ((f.kind === 'string' || f.kind === 'bytes') && readPtr(dv, p + src.from.offset) !== 0) writePtr(dv, q + f.offset, readPtr(dv, p + src.from.offset))
           else nh[f.name] = convertValue(v, f)
         }
       })
@@ -979,8 +1004,8 @@ export class PHeap implements HandleHost, ArrayHost {
   private droppedStrings(p: number, plan: UpgradePlan, q: number): number[] {
     const dv = this.dv
     const own = (f: { kind: string }) => f.kind === 'string' || f.kind === 'bytes'
-    const kept = new Set(plan.layout.fields.filter(own).map((f) => dv.getUint32(q + f.offset, true)))
-    return plan.entry.fields.filter(own).map((f) => dv.getUint32(p + f.offset, true)).filter((b) => b !== 0 && !kept.has(b))
+    const kept = new Set(plan.layout.fields.filter(own).map((f) => readPtr(dv, q + f.offset)))
+    return plan.entry.fields.filter(own).map((f) => readPtr(dv, p + f.offset)).filter((b) => b !== 0 && !kept.has(b))
   }
 
   /** Rewrites every object of the plans' versions and commits them at once (migration.ts, steps 1-5). */
@@ -988,6 +1013,10 @@ export class PHeap implements HandleHost, ArrayHost {
     const byId = new Map(plans.map((pl) => [pl.entry.typeId, pl]))
     const migrationOf = (pl: UpgradePlan) => migrations.find((m) => (m.from ?? stableNameOf(m.to)) === pl.entry.name) as Migration
     const raw = this.raw
+    if (this.wide) { // old objects are read through segment 0 and forwarders hold 32-bit targets
+      throw new SchemaMismatchError(`pobj: a migration of ${plans.map((pl) => pl.entry.name).join(', ')} is not supported in heaps over 4 GiB yet; nothing was written`,
+        plans[0]?.entry.name ?? '', [])
+    }
     this.collectFromRoots() // 1. only reachable objects
     const olds: number[] = []
     this.forEachBlock((p) => { if (byId.has(this.dv.getUint32(p, true))) olds.push(p) })
@@ -1043,7 +1072,7 @@ export class PHeap implements HandleHost, ArrayHost {
   /** A collection from the named roots alone (at open: no handle exists yet). */
   private collectFromRoots(): void {
     const raw = this.raw
-    raw.collect({ tracer: pobjTracer({ bytes: raw.bytes, getRoot: (n) => raw.getRoot(n) }) })
+    raw.collect({ tracer: pobjTracer({ bytes: raw.bytes, segments: raw.segments, getRoot: (n) => raw.getRoot(n) }) })
   }
 
   private refuseMigrationWrite(block: number): never {
@@ -1093,11 +1122,25 @@ export class PHeap implements HandleHost, ArrayHost {
   /** Refreshes the cached views if the heap's bytes were replaced (growth). */
   private refresh(): void {
     const b = this.raw.bytes
-    if (b === this.u8) return
+    const size = this.raw.region.size
+    if (b === this.u8 && size === this.viewSize) return
     this.u8 = b
-    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    this.viewSize = size
     this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+    if (size <= SEGMENT) {
+      this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+      this.seg8 = []
+      this.segBuf = []
+      return
+    }
+    // Over 4 GiB: one DataView spans the mapping (V8 allows it); bytes go through the segments.
+    this.dv = new DataView(b.buffer, b.byteOffset, size)
+    this.seg8 = this.raw.segments.slice()
+    this.segBuf = this.seg8.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength))
   }
+
+  /** The bytes of the 4 GiB segment holding p (index them with p >>> 0). */
+  private u8At(p: number): Uint8Array { return p < SEGMENT ? this.u8 : this.seg8[Math.floor(p / SEGMENT)] }
 
   private allocBlock(size: number): number {
     const p = this.raw.alloc(size)
@@ -1127,7 +1170,7 @@ export class PHeap implements HandleHost, ArrayHost {
     const tag = this.dv.getUint32(p, true)
     if (tag >= FIRST_TYPE_ID) {
       for (const f of this.registry.layoutForTypeId(tag).fields) {
-        const s = f.kind === 'string' || f.kind === 'bytes' ? this.dv.getUint32(p + f.offset, true) : 0
+        const s = f.kind === 'string' || f.kind === 'bytes' ? readPtr(this.dv, p + f.offset) : 0
         if (s !== 0) this.raw.free(s)
       }
     }
@@ -1205,7 +1248,7 @@ export class PHeap implements HandleHost, ArrayHost {
   private tableHost(): TableHost {
     const raw = this.raw
     return {
-      get bytes() { return raw.bytes },
+      bytesAt: (p) => p < SEGMENT ? raw.bytes : raw.segments[Math.floor(p / SEGMENT)],
       get inTransaction() { return raw.inTransaction },
       alloc: (n) => { const p = raw.alloc(n); this.refresh(); return p },
       free: (p) => raw.free(p),

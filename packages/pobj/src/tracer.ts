@@ -34,7 +34,10 @@ import { recordIntact } from './record-blocks'
  */
 export function pobjTracer(ctx: TraceContext, deferRecords = false): Tracer {
   const tablePtr = ctx.getRoot(TYPE_TABLE_ROOT)
-  const entries = tablePtr === 0 ? [] : decodeTable(ctx.bytes, tablePtr, ctx.bytes.length - tablePtr)
+  // The table block's segment (a heap over 4 GiB may hold it anywhere), indexed by its offset there.
+  const seg = tablePtr < 2 ** 32 ? ctx.bytes : ctx.segments?.[Math.floor(tablePtr / 2 ** 32)] ?? ctx.bytes
+  const at = tablePtr >>> 0
+  const entries = tablePtr === 0 ? [] : decodeTable(seg, at, seg.length - at)
   return new PreciseTracer(pointerMap(entries), ctx.repair, deferRecords)
 }
 
@@ -42,12 +45,19 @@ export function pobjTracer(ctx: TraceContext, deferRecords = false): Tracer {
 export const pobjTracerModule: TracerModule = Object.freeze({ path: __filename, name: 'pobjTracer' })
 
 const STRING_CODE = KIND_CODE.string
+const SEGMENT = 2 ** 32
+/** A full segment's words: only a region over 4 GiB has one (its segment 0), so only there may a pointer have a high word. */
+const SEGMENT_WORDS = 2 ** 30
 const RECORD_CODE = KIND_CODE.record
 
 /** Follows the pointer words at the given offsets of each type id. */
 export class PreciseTracer implements Tracer {
+  /** It reads a block as words[(ptr >>> 2) + k] of the 4 GiB segment holding it (the allocator's Tracer.segmented). */
+  readonly segmented = true
   private cachedBytes: Uint8Array | null = null
   private u32: Uint32Array = new Uint32Array(0)
+  /** The word views of the segments seen (a heap over 4 GiB alternates between them). */
+  private readonly views = new Map<Uint8Array, Uint32Array>()
   /** Reachable blocks whose tag the table did not know (not scanned); 0 in a sound heap. */
   unknownBlocks = 0
 
@@ -73,10 +83,17 @@ export class PreciseTracer implements Tracer {
   traceRange(bytes: Uint8Array, ptr: number, size: number, from: number, to: number, visit: (p: number, at?: number, leaf?: boolean) => void): void {
     if (bytes !== this.cachedBytes) {
       this.cachedBytes = bytes
-      this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) // not >>> 2: 4 GiB >>> 2 is 0
+      let u = this.views.get(bytes)
+      if (u === undefined) {
+        if (this.views.size > 64) this.views.clear() // views of a region since grown
+        this.views.set(bytes, u = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)) // not >>> 2: 4 GiB >>> 2 is 0
+      }
+      this.u32 = u
     }
     const w = this.u32
-    const base = ptr >>> 2
+    const base = ptr >>> 2 // the block's word in its segment
+    // Offsets given to visit are full: the segment's start plus the offset in it (0 in a heap of one segment).
+    const seg = ptr - (ptr >>> 0)
     const tag = w[base]
     if (tag === TAG_STRING || tag === TAG_STRING16 || tag === TAG_TYPE_TABLE || tag === TAG_BYTES || tag === TAG_RECORD) return
     if (tag === TAG_FORWARD) { // an upgraded object: only its new block is live (its word is not 8-aligned: never nulled)
@@ -93,7 +110,8 @@ export class PreciseTracer implements Tracer {
       const leaf = code === STRING_CODE
       for (let i = first, at = base + (ARRAY_HEADER_SIZE + first * PTR_SIZE) / 4; i < n; i++, at += 2) {
         const p = w[at]
-        if (p !== 0 && w[at + 1] === 0) visit(p, at * 4, leaf)
+        const hi = w[at + 1]
+        if (hi === 0) { if (p !== 0) visit(p, seg + at * 4, leaf) } else if (seg !== 0 || w.length === SEGMENT_WORDS) visit(hi * SEGMENT + p, seg + at * 4, leaf)
       }
       return
     }
@@ -101,7 +119,8 @@ export class PreciseTracer implements Tracer {
       if (size < ARRAY_HEAD_SIZE || ARR_ELEMENTS < from || ARR_ELEMENTS >= to) return
       const at = base + ARR_ELEMENTS / 4
       const p = w[at]
-      if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
+      const hi = w[at + 1]
+      if (hi === 0) { if (p !== 0) visit(p, seg + at * 4) } else if (seg !== 0 || w.length === SEGMENT_WORDS) visit(hi * SEGMENT + p, seg + at * 4)
       return
     }
     const offs = this.offsets.get(tag)
@@ -113,7 +132,8 @@ export class PreciseTracer implements Tracer {
       if (off + PTR_SIZE > size || off < from || off >= to) continue
       const at = base + (off >>> 2)
       const p = w[at]
-      if (p !== 0 && w[at + 1] === 0) visit(p, at * 4)
+      const hi = w[at + 1]
+      if (hi === 0) { if (p !== 0) visit(p, seg + at * 4) } else if (seg !== 0 || w.length === SEGMENT_WORDS) visit(hi * SEGMENT + p, seg + at * 4)
     }
   }
 

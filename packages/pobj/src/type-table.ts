@@ -125,9 +125,9 @@ export function encodeEntry(e: TypeEntry): Uint8Array {
 }
 
 /** Reads the table block at `ptr` (capacity `cap` bytes); throws TypeTableCorruptError on any inconsistency. */
-export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEntry[] {
+export function decodeTable(bytes: Uint8Array, ptr: number, cap: number): TypeEntry[] { // bytes: the block's segment, ptr: its offset there
   const bad = (what: string): never => { throw new TypeTableCorruptError(`pobj: the type table at ${ptr} is damaged: ${what}`) }
-  if (ptr <= 0 || ptr % 8 !== 0 || ptr + TABLE_HEADER_SIZE > bytes.length) bad('pointer out of range')
+  if (ptr < 0 || ptr % 8 !== 0 || ptr + TABLE_HEADER_SIZE > bytes.length) bad('pointer out of range') // 0: a block at a segment's start (the root is not 0)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (blockTag(dv, ptr) !== TAG_TYPE_TABLE) bad(`tag ${blockTag(dv, ptr)}`)
   const version = dv.getUint32(ptr + TBL_VERSION, true)
@@ -247,7 +247,8 @@ export function pointerMap(entries: readonly TypeEntry[]): Map<number, Uint32Arr
 
 /** What the type table needs from the heap. `durable` flushes and drains now, even inside a transaction. */
 export interface TableHost {
-  readonly bytes: Uint8Array
+  /** The bytes of the 4 GiB segment holding offset p (the whole heap up to 4 GiB): index them with p >>> 0. */
+  bytesAt(p: number): Uint8Array
   readonly inTransaction: boolean
   alloc(size: number): number
   free(ptr: number): void
@@ -285,9 +286,10 @@ export class TypeTable {
       if (host.inTransaction) throw new UnknownTypeError('pobj: the heap has no type table and one can not be created inside a transaction')
       t.writeNewBlock([], MIN_TABLE_BLOCK)
     } else {
-      const dv = new DataView(host.bytes.buffer, host.bytes.byteOffset, host.bytes.byteLength)
-      const entries = decodeTable(host.bytes, ptr, host.usableSize(ptr))
-      t.blockVersion = dv.getUint32(ptr + TBL_VERSION, true)
+      const bytes = host.bytesAt(ptr)
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const entries = decodeTable(bytes, ptr >>> 0, host.usableSize(ptr))
+      t.blockVersion = dv.getUint32((ptr >>> 0) + TBL_VERSION, true)
       t.indexAll(entries)
     }
     return t
@@ -301,9 +303,10 @@ export class TypeTable {
   reload(): void {
     const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
     if (ptr === 0) return
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
-    this.blockVersion = dv.getUint32(ptr + TBL_VERSION, true)
-    this.indexAll(decodeTable(this.host.bytes, ptr, this.host.usableSize(ptr)))
+    const bytes = this.host.bytesAt(ptr)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.blockVersion = dv.getUint32((ptr >>> 0) + TBL_VERSION, true)
+    this.indexAll(decodeTable(bytes, ptr >>> 0, this.host.usableSize(ptr)))
   }
 
   get all(): readonly TypeEntry[] { return this.entries }
@@ -319,8 +322,9 @@ export class TypeTable {
     const entry = entryFromLayout(layout, this.nextId, (previous?.layoutVersion ?? 0) + 1, previous)
     const enc = encodeEntry(entry)
     const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
-    const used = dv.getUint32(ptr + TBL_USED, true)
+    const bytes = this.host.bytesAt(ptr)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const used = dv.getUint32((ptr >>> 0) + TBL_USED, true)
     const cap = this.host.usableSize(ptr) - TABLE_HEADER_SIZE
     const fits = used + enc.length <= cap && (this.host.inTransaction || cap - used - enc.length >= SPARE_BYTES / 2)
     if (fits && this.blockVersion === TYPE_TABLE_VERSION) {
@@ -350,10 +354,11 @@ export class TypeTable {
       return
     }
     const ptr = this.host.getRoot(TYPE_TABLE_ROOT)
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
+    const bytes = this.host.bytesAt(ptr)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     for (const id of todo) {
       const at = ptr + (this.entryAt.get(id) as number) + ENT_FLAGS
-      dv.setUint16(at, ENTRY_RETIRED, true)
+      dv.setUint16(at >>> 0, ENTRY_RETIRED, true)
       this.host.flush(at, 2)
     }
     this.host.drain()
@@ -367,11 +372,12 @@ export class TypeTable {
    */
   private appendInPlace(ptr: number, used: number, enc: Uint8Array): void {
     const at = ptr + TABLE_HEADER_SIZE + used
-    this.host.bytes.set(enc, at)
+    const bytes = this.host.bytesAt(ptr)
+    bytes.set(enc, at >>> 0)
     this.host.durable(at, enc.length)
-    const dv = new DataView(this.host.bytes.buffer, this.host.bytes.byteOffset, this.host.bytes.byteLength)
-    dv.setUint32(ptr + TBL_COUNT, this.entries.length + 1, true)
-    dv.setUint32(ptr + TBL_USED, used + enc.length, true)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    dv.setUint32((ptr >>> 0) + TBL_COUNT, this.entries.length + 1, true)
+    dv.setUint32((ptr >>> 0) + TBL_USED, used + enc.length, true)
     this.host.durable(ptr + TBL_COUNT, 8)
   }
 
@@ -385,13 +391,14 @@ export class TypeTable {
     const encs = entries.map(encodeEntry)
     const used = encs.reduce((n, e) => n + e.length, 0)
     const ptr = this.host.alloc(Math.max(minSize, TABLE_HEADER_SIZE + used))
-    const bytes = this.host.bytes
+    const bytes = this.host.bytesAt(ptr)
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    dv.setUint32(ptr + HDR_TAG, TAG_TYPE_TABLE, true)
-    dv.setUint32(ptr + TBL_VERSION, TYPE_TABLE_VERSION, true)
-    dv.setUint32(ptr + TBL_COUNT, entries.length, true)
-    dv.setUint32(ptr + TBL_USED, used, true)
-    let at = ptr + TABLE_HEADER_SIZE
+    const lp = ptr >>> 0 // the block's offset in its segment
+    dv.setUint32(lp + HDR_TAG, TAG_TYPE_TABLE, true)
+    dv.setUint32(lp + TBL_VERSION, TYPE_TABLE_VERSION, true)
+    dv.setUint32(lp + TBL_COUNT, entries.length, true)
+    dv.setUint32(lp + TBL_USED, used, true)
+    let at = lp + TABLE_HEADER_SIZE
     for (const e of encs) { bytes.set(e, at); at += e.length }
     this.host.durable(ptr, TABLE_HEADER_SIZE + used)
     const old = this.host.getRoot(TYPE_TABLE_ROOT)

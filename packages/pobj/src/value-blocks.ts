@@ -15,14 +15,14 @@ export function stringEncoding(s: string): { wide: boolean; byteLength: number }
 /** Block bytes of a string block of `byteLength` encoded bytes (and of a bytes block of that length). */
 export const valueBlockSize = (byteLength: number): number => STRING_HEADER_SIZE + byteLength
 
-/** Writes the string block of `s` (encoded as `enc` says) at the allocated block `q`. */
+/** Writes the string block of `s` (encoded as `enc` says) at the allocated block `q`; `buf` is q's 4 GiB segment (index q >>> 0). */
 export function writeStringBlock(buf: Buffer, dv: DataView, q: number, s: string, enc: { wide: boolean; byteLength: number }): void {
   writeValueBlockHeader(dv, q, enc.wide ? TAG_STRING16 : TAG_STRING, enc.byteLength)
-  buf.write(s, q + STRING_HEADER_SIZE, enc.byteLength, enc.wide ? 'utf16le' : 'utf8')
+  buf.write(s, (q >>> 0) + STRING_HEADER_SIZE, enc.byteLength, enc.wide ? 'utf16le' : 'utf8')
 }
 
-/** Writes the bytes block of `b` at the allocated block `q`. */
+/** Writes the bytes block of `b` at the allocated block `q`; `u8` is q's 4 GiB segment (index q >>> 0). */
 export function writeBytesBlock(u8: Uint8Array, dv: DataView, q: number, b: Uint8Array): void {
   writeValueBlockHeader(dv, q, TAG_BYTES, b.length)
-  u8.set(b, q + STRING_HEADER_SIZE)
+  u8.set(b, (q >>> 0) + STRING_HEADER_SIZE)
 }

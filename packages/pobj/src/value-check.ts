@@ -20,7 +20,7 @@ import type { TypeEntry, TableField } from './type-table'
 import {
   TAG_STRING, TAG_STRING16, TAG_BYTES, TAG_ARRAY, TAG_ARRAY_HEAD, TAG_FORWARD, FIRST_TYPE_ID, STRING_HEADER_SIZE, KIND_CODE,
   OPT_BOOL_TRUE, isAbsentSlot, isAbsentWord, blockTag, stringByteLength, forwardTarget, ARR_ELEM, ARR_LENGTH, ARRAY_HEADER_SIZE,
-  REC_VACATED, recordRef,
+  REC_VACATED, recordRef, readPtr,
 } from './object-format'
 import { recordIntact } from './record-blocks'
 
@@ -120,8 +120,9 @@ function numberProblem(f: TableField, x: number): string | null {
 
 function pointerProblem(h: ValueCheckHost, at: number, f: TableField): string | null {
   const dv = h.dv
-  if (dv.getUint32(at + 4, true) !== 0) return `pointer word with high half ${dv.getUint32(at + 4, true)}`
-  const q = dv.getUint32(at, true)
+  const hi = dv.getUint32(at + 4, true)
+  if (hi !== 0 && dv.byteLength <= 2 ** 32) return `pointer word with high half ${hi}` // a heap of one segment
+  const q = readPtr(dv, at)
   if (q === 0) return null
   if (!h.isAllocated(q)) return null // a stale pointer: the allocator's check counts those (stalePointers)
   const tag = blockTag(dv, q)
@@ -130,7 +131,7 @@ function pointerProblem(h: ValueCheckHost, at: number, f: TableField): string | 
     const n = stringByteLength(dv, q)
     if (STRING_HEADER_SIZE + n > h.usableSize(q)) return `string of ${n} bytes in a block of ${h.usableSize(q)}`
     if (tag === TAG_STRING) {
-      try { utf8.decode(h.bytes.subarray(q + STRING_HEADER_SIZE, q + STRING_HEADER_SIZE + n)) } catch { return 'string bytes are not UTF-8' }
+      try { utf8.decode(new Uint8Array(dv.buffer, dv.byteOffset + q + STRING_HEADER_SIZE, n)) } catch { return 'string bytes are not UTF-8' }
     } else if (n % 2 !== 0) return `UTF-16 string of ${n} bytes`
     return null
   }
