@@ -16,6 +16,15 @@ export const NO_CLASS = Hot.NoClass
 assert(Hot.GranuleShift === F.GRANULE_SHIFT && Hot.GranuleMask === F.GRANULE - 1 && Hot.CacheStride === CACHE_STRIDE,
   'chunk-space: Hot constants out of step with format.ts and size-classes.ts')
 
+/**
+ * The allocation bitmap's indexing, shared by every bitmap of the chunk area (the marks too):
+ * bit g = (p − dataOff) / 16 is bit g % 32 of word g / 32. For rel = p − dataOff that word is
+ * rel / 512 (not rel >>> 9 alone: rel may pass 2^32), the bit (rel >>> 4) & 31 (the low bits
+ * survive `>>>`). The fast paths inline the narrow case.
+ */
+export function bitWord(rel: number): number { return rel < 4294967296 ? rel >>> 9 : Math.floor(rel / 512) }
+export function bitMask(rel: number): number { return 1 << ((rel >>> Hot.GranuleShift) & 31) }
+
 /** Volatile chunk states. FREE, RUN and LARGE match the table; the others are volatile only. */
 export const C_FREE = 0
 export const C_RUN = 1
@@ -242,19 +251,17 @@ export class ChunkSpace {
   entryOff(c: number): number { return this.layout.chunkTableOff + c * F.CHUNK_ENTRY_SIZE }
 
   // ── the bitmap ───────────────────────────────────────────────────────────
-  // Bit g = (p − dataOff) / 16 is bit g % 32 of word g / 32: that word is rel / 512 (not
-  // rel >>> 9: rel may pass 2^32), the bit (rel >>> 4) & 31 (the low bits survive `>>>`).
   testBit(p: number): boolean {
     const rel = p - this.dataOff
-    return (this.mem.u32[this.bitBase + Math.floor(rel / 512)] & (1 << ((rel >>> F.GRANULE_SHIFT) & 31))) !== 0
+    return (this.mem.u32[this.bitBase + bitWord(rel)] & bitMask(rel)) !== 0
   }
   private setBit(p: number): void {
     const rel = p - this.dataOff
-    this.mem.u32[this.bitBase + Math.floor(rel / 512)] |= 1 << ((rel >>> F.GRANULE_SHIFT) & 31)
+    this.mem.u32[this.bitBase + bitWord(rel)] |= bitMask(rel)
   }
   private clearBit(p: number): void {
     const rel = p - this.dataOff
-    this.mem.u32[this.bitBase + Math.floor(rel / 512)] &= ~(1 << ((rel >>> F.GRANULE_SHIFT) & 31))
+    this.mem.u32[this.bitBase + bitWord(rel)] &= ~bitMask(rel)
   }
   /** Free blocks of run c, whoever owns it (its own count, else by its bits). */
   freeOf(c: number): number {

@@ -2,7 +2,7 @@ import { now } from './clock'
 import * as F from './format'
 import { Layout } from './superblock'
 import { Memory } from './memory'
-import { ChunkSpace, C_RUN, C_LARGE } from './chunk-space'
+import { ChunkSpace, C_RUN, C_LARGE, bitWord, bitMask } from './chunk-space'
 import type { Tracer } from './recovery'
 import { markReachable } from './mark'
 
@@ -41,7 +41,7 @@ export function collect(mem: Memory, layout: Layout, chunks: ChunkSpace, roots: 
     if (k === C_LARGE) {
       const p = chunks.chunkBase(c)
       const rel = p - layout.dataOff
-      if ((m[Math.floor(rel / 512)] & (1 << ((rel >>> F.GRANULE_SHIFT) & 31))) !== 0) continue
+      if ((m[bitWord(rel)] & bitMask(rel)) !== 0) continue
       freedBlocks++
       freedBytes += chunks.span[c] * layout.chunkSize
       chunks.free(p)

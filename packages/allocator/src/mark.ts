@@ -1,7 +1,6 @@
-import * as F from './format'
 import { Layout } from './superblock'
 import { Memory, MAX_POINTER_HIGH } from './memory'
-import { ChunkSpace, C_RUN, C_LARGE } from './chunk-space'
+import { ChunkSpace, C_RUN, C_LARGE, bitWord, bitMask } from './chunk-space'
 import type { Tracer } from './recovery'
 
 /** The mark bits (one per 16-byte granule of the chunk area), and what marking saw. */
@@ -72,6 +71,15 @@ export function blockStartTest(size: Float64Array, inverse: Float64Array, blocks
 }
 
 /**
+ * Whether `at`, the word a tracer reported with a stale pointer (`visit(q, at)`), is an
+ * aligned 8-byte word of the block [block, blockEnd) being traced: only such a word may be
+ * nulled by recovery (the caller still checks that it holds the pointer).
+ */
+export function staleWordInBlock(at: number | undefined, block: number, blockEnd: number): at is number {
+  return at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0
+}
+
+/**
  * Marks every block reachable from `roots` with an explicit stack: precisely with a tracer
  * (a pointer it visits as a leaf is marked and never read: its block holds no pointer),
  * else conservatively (an aligned 8-byte word equal to a block start is a pointer). A root or
@@ -101,8 +109,8 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
   const blockAt = allocatedOnly ? (q: number): number => { const n = blockStart(q); return n > 0 && !chunks.testBit(q) ? 0 : n } : blockStart
   const mark = (p: number, leaf = false): void => {
     const rel = p - dataOff
-    const w = rel < 4294967296 ? rel >>> 9 : Math.floor(rel / 512)
-    const bit = 1 << ((rel >>> F.GRANULE_SHIFT) & 31)
+    const w = bitWord(rel)
+    const bit = bitMask(rel)
     if (marks[w] & bit) return
     marks[w] |= bit
     marked++
@@ -129,7 +137,7 @@ export function markReachable(mem: Memory, layout: Layout, chunks: ChunkSpace, r
       if (q === 0) return
       if (blockAt(q) > 0) return mark(q, leaf === true)
       stale++
-      if (nullStale && at !== undefined && at >= block && at + 8 <= blockEnd && (at & 7) === 0 &&
+      if (nullStale && staleWordInBlock(at, block, blockEnd) &&
           mem.readPointer(at) === q) {
         mem.writePointer(at, 0)
         mem.region.flush(at, 8)

@@ -25,10 +25,10 @@
  * same test as markReachable's) is handed to `onStale(at)`: the opening thread stores 0 there
  * at once, a worker records it for the opening thread.
  */
-import * as F from './format'
 import { MAX_POINTER_HIGH } from './memory'
 import type { Tracer } from './recovery'
-import { SORT_AT, inAddressOrder, blockStartTest } from './mark'
+import { SORT_AT, inAddressOrder, blockStartTest, staleWordInBlock } from './mark'
+import { bitWord, bitMask } from './chunk-space'
 
 export const POOL_ITEMS = 1 << 16
 /** Blocks larger than this are shared as ranges of this many bytes (a multiple of 8). */
@@ -122,8 +122,8 @@ export function markShared(s: SharedMarkState, segments: readonly Uint8Array[], 
   let alone = roots !== null
   const mark = (p: number, leaf: boolean): void => {
     const rel = p - dataOff
-    const w = rel < 4294967296 ? rel >>> 9 : Math.floor(rel / 512) // one bit per granule, 32 per word
-    const bit = 1 << ((rel >>> F.GRANULE_SHIFT) & 31)
+    const w = bitWord(rel)
+    const bit = bitMask(rel)
     if ((marks[w] & bit) !== 0) return
     if (alone) marks[w] |= bit
     else if ((Atomics.or(marks, w, bit) & bit) !== 0) return
@@ -136,7 +136,7 @@ export function markShared(s: SharedMarkState, segments: readonly Uint8Array[], 
     if (q === 0) return
     if (blockAt(q) > 0) return mark(q, leaf === true)
     stale++
-    if (at === undefined || at < block || at + 8 > blockEnd || (at & 7) !== 0) return
+    if (!staleWordInBlock(at, block, blockEnd)) return
     const w = wordsOf(at)
     if (w[at >>> 2] + w[(at >>> 2) + 1] * 4294967296 === q) onStale(at)
   }
